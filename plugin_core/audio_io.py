@@ -1,0 +1,121 @@
+"""Audio files: read and write WAV/FLAC with soundfile, atomically; resample with soxr."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from plugin_core.errors import InputError
+
+Subtype = Literal["float32", "pcm24", "pcm16"]
+_SUBTYPES = {"float32": "FLOAT", "pcm24": "PCM_24", "pcm16": "PCM_16"}
+_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` only on success.
+
+    On any error the temporary file is removed and an existing ``path`` is left untouched.
+    """
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise InputError(
+            f"The output folder {target.parent} does not exist; create it or choose another."
+        )
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.stem}.", suffix=target.suffix + ".part", dir=target.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp_path)`` and move the result onto ``path`` atomically."""
+    with atomic_output(path) as tmp:
+        write(tmp)
+
+
+def write_audio(
+    path: str | os.PathLike[str],
+    audio: np.ndarray,
+    sample_rate: int,
+    subtype: Subtype = "float32",
+    comment: str | None = None,
+) -> None:
+    """Write audio [C, N] to WAV or FLAC (by extension), atomically.
+
+    FLAC cannot hold float samples: float32 is written to FLAC as 24-bit.
+    """
+    target = Path(path)
+    fmt = _FORMATS.get(target.suffix.lower())
+    if fmt is None:
+        raise InputError(f"Cannot write {target.name}: use a .wav or .flac file name.")
+    if audio.ndim != 2:
+        raise ValueError(f"audio must be shaped [channels, samples], got {audio.shape}")
+    sf_subtype = _SUBTYPES[subtype]
+    if fmt == "FLAC" and sf_subtype == "FLOAT":
+        sf_subtype = "PCM_24"
+    data = np.ascontiguousarray(audio.T, dtype=np.float32)
+    if sf_subtype != "FLOAT":
+        data = np.clip(data, -1.0, 1.0)
+
+    def write(tmp: Path) -> None:
+        with sf.SoundFile(
+            tmp,
+            "w",
+            samplerate=sample_rate,
+            channels=audio.shape[0],
+            format=fmt,
+            subtype=sf_subtype,
+        ) as f:
+            if comment:
+                f.comment = comment
+            f.write(data)
+
+    write_atomic(target, write)
+
+
+def read_audio(path: str | os.PathLike[str], channels: int | None = None) -> tuple[np.ndarray, int]:
+    """Read an audio file as float32 [C, N] and its sample rate; check the channel count."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"Cannot read {p}: the file does not exist.")
+    try:
+        data, rate = sf.read(p, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise InputError(
+            f"Cannot read {p.name} as audio ({exc}); give a WAV or FLAC file."
+        ) from None
+    if channels is not None and data.shape[1] != channels:
+        raise InputError(
+            f"{p.name} has {data.shape[1]} channel(s) but {channels} are needed"
+            + ("; give a 4-channel first-order ambisonic file." if channels == 4 else ".")
+        )
+    return np.ascontiguousarray(data.T), int(rate)
+
+
+def read_foa(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """Read a 4-channel FOA file as float32 [4, N] and its sample rate."""
+    return read_audio(path, channels=4)
+
+
+def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Resample audio [C, N] with soxr (very high quality); channels keep their alignment."""
+    if rate_in == rate_out:
+        return audio.copy()
+    out = soxr.resample(np.ascontiguousarray(audio.T), rate_in, rate_out, quality="VHQ")
+    return np.ascontiguousarray(out.T, dtype=audio.dtype)

@@ -1,0 +1,135 @@
+"""The ``omnifoa`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from plugin_core import __version__
+from plugin_core.errors import OmnifoaError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from plugin_core.video import probe
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        info = probe(args.video)
+    rows = [
+        ("file", str(args.video)),
+        ("size", f"{info.width}x{info.height}"),
+        ("frame rate", f"{info.fps:.3f} fps"),
+        ("duration", f"{info.duration:.3f} s"),
+        ("video codec", f"{info.video_codec} ({info.pixel_format})"),
+        ("rotation", f"{info.rotation:g} deg"),
+        ("spherical metadata", str(info.spherical or "none")),
+        ("equirectangular 2:1", "yes" if info.is_equirectangular_shape else "no"),
+    ]
+    if info.audio_channels:
+        rows.append(
+            ("audio", f"{info.audio_channels} ch, {info.audio_sample_rate} Hz, {info.audio_codec}")
+        )
+    else:
+        rows.append(("audio", "none"))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from plugin_core.audio_io import read_foa, resample, write_audio
+    from plugin_core.foa import convert
+
+    source = args.source or ("fuma" if args.to == "ambix" else "ambix")
+    audio, rate = read_foa(args.input)
+    out = convert(audio, source, args.to)
+    if args.rate and args.rate != rate:
+        out, rate = resample(out, rate, args.rate), args.rate
+    label = {"ambix": "AmbiX (ACN/SN3D)", "fuma": "FuMa (W X Y Z, W at -3 dB)", "n3d": "ACN/N3D"}
+    write_audio(args.output, out, rate, subtype=args.subtype, comment=label[args.to])
+    print(f"wrote {args.output}: {label[args.to]}, {rate} Hz, converted from {label[source]}")
+    return 0
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from plugin_core.analysis import direction_table, energy_heatmap, save_png
+    from plugin_core.audio_io import read_foa
+    from plugin_core.foa import intensity_directions
+
+    audio, rate = read_foa(args.foa)
+    track = intensity_directions(audio, rate, args.window)
+    print(direction_table(track))
+    background = _middle_frame(args.video) if args.video else None
+    png = Path(args.png) if args.png else Path(args.foa).with_suffix(".energy.png")
+    save_png(energy_heatmap(audio, rate, background, track), png)
+    print(f"energy map: {png}")
+    return 0
+
+
+def _middle_frame(video: str):
+    from plugin_core.video import decode_range, probe
+
+    info = probe(video)
+    middle = info.duration / 2
+    frames, _ = decode_range(video, middle, middle + 0.01, fps=100.0, size=(512, 256))
+    return frames[0]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``omnifoa`` command."""
+    parser = argparse.ArgumentParser(
+        prog="omnifoa", description="First-Order Ambisonics for 360° video."
+    )
+    parser.add_argument("--version", action="version", version=f"omnifoa {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="describe a video file")
+    p.add_argument("video")
+    p.set_defaults(run=_cmd_info)
+
+    p = sub.add_parser("convert", help="convert an FOA file between AmbiX, FuMa and N3D")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--to", required=True, choices=["ambix", "fuma", "n3d"])
+    p.add_argument(
+        "--from",
+        dest="source",
+        choices=["ambix", "fuma", "n3d"],
+        help="convention of the input (default: fuma when converting to ambix, else ambix)",
+    )
+    p.add_argument("--rate", type=int, choices=[44100, 48000], help="resample the output")
+    p.add_argument("--subtype", default="float32", choices=["float32", "pcm24", "pcm16"])
+    p.set_defaults(run=_cmd_convert)
+
+    p = sub.add_parser("analyze", help="direction over time and energy map of an FOA file")
+    p.add_argument("foa")
+    p.add_argument("--window", type=float, default=0.5, help="analysis window in seconds")
+    p.add_argument("--video", help="draw the energy map over the middle frame of this video")
+    p.add_argument("--png", help="where to write the heatmap (default: beside the input)")
+    p.set_defaults(run=_cmd_analyze)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``omnifoa`` command; user errors print one sentence and return 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except OmnifoaError as exc:
+        print(f"omnifoa: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("omnifoa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
