@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Networks, configs, checkpoint loading and the model registry (torch only)."""

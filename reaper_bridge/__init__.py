@@ -1,1 +1,1 @@
-"""placeholder"""
+"""OSC doorbell, job spool and REAPER companion scripts for FOA stems."""

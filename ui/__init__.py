@@ -1,1 +1,1 @@
-"""placeholder"""
+"""PySide6 binaural preview with head rotation."""
