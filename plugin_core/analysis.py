@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image, ImageDraw
 
-from plugin_core.audio_io import write_atomic
+from plugin_core.atomic_files import write_atomic
 from plugin_core.directions import az_el_to_erp_uv, erp_pixel_directions
 from plugin_core.foa import DirectionTrack
 from plugin_core.spatial_metrics import energy_maps

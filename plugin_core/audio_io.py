@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -13,40 +10,12 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from plugin_core.atomic_files import write_atomic
 from plugin_core.errors import InputError
 
 Subtype = Literal["float32", "pcm24", "pcm16"]
 _SUBTYPES = {"float32": "FLOAT", "pcm24": "PCM_24", "pcm16": "PCM_16"}
 _FORMATS = {".wav": "WAV", ".flac": "FLAC"}
-
-
-@contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` only on success.
-
-    On any error the temporary file is removed and an existing ``path`` is left untouched.
-    """
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise InputError(
-            f"The output folder {target.parent} does not exist; create it or choose another."
-        )
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=target.suffix + ".part", dir=target.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` and move the result onto ``path`` atomically."""
-    with atomic_output(path) as tmp:
-        write(tmp)
 
 
 def write_audio(

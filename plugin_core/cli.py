@@ -8,6 +8,8 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from plugin_core import __version__
 from plugin_core.errors import OmnifoaError
 
@@ -15,10 +17,10 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from plugin_core.video import probe
+    from plugin_core.video import aspect_warning, probe
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         info = probe(args.video)
     rows = [
         ("file", str(args.video)),
@@ -39,8 +41,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    if message := aspect_warning(info):
+        print(f"omnifoa: warning: {message}", file=sys.stderr)
     return 0
 
 
@@ -61,26 +63,62 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from plugin_core.analysis import direction_table, energy_heatmap, save_png
-    from plugin_core.audio_io import read_foa
+    from plugin_core.audio_io import read_foa, resample
     from plugin_core.foa import intensity_directions
 
     audio, rate = read_foa(args.foa)
+    scene = None
+    if args.truth:
+        from plugin_core.synthsphere import load_scene
+
+        scene = load_scene(args.truth)
+        if rate != scene.sample_rate:
+            audio = resample(audio, rate, scene.sample_rate)
+            rate = scene.sample_rate
     track = intensity_directions(audio, rate, args.window)
     print(direction_table(track))
     background = _middle_frame(args.video) if args.video else None
     png = Path(args.png) if args.png else Path(args.foa).with_suffix(".energy.png")
     save_png(energy_heatmap(audio, rate, background, track), png)
     print(f"energy map: {png}")
+    if scene is not None:
+        from plugin_core.synthsphere.evaluation import error_table, object_direction_errors
+
+        print("\nper-object direction error against the ground truth")
+        print(error_table(object_direction_errors(audio, rate, scene)))
     return 0
 
 
-def _middle_frame(video: str):
-    from plugin_core.video import decode_range, probe
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from plugin_core.synthsphere import write_dataset
 
-    info = probe(video)
-    middle = info.duration / 2
-    frames, _ = decode_range(video, middle, middle + 0.01, fps=100.0, size=(512, 256))
-    return frames[0]
+    written = write_dataset(
+        args.out,
+        args.count,
+        args.seconds,
+        first_seed=args.seed,
+        width=args.width,
+        height=args.height,
+        fps=args.fps,
+    )
+    print(f"wrote {len(written)} scene(s) to {args.out}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from plugin_core.demo import run_demo
+
+    run_demo(Path(args.out))
+    return 0
+
+
+def _middle_frame(video: str) -> np.ndarray:
+    from plugin_core.video import iter_frames, probe
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        middle = probe(video).duration / 2
+    return next(iter_frames(video, middle, None, fps=8.0, size=(512, 256))).image
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,7 +152,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=float, default=0.5, help="analysis window in seconds")
     p.add_argument("--video", help="draw the energy map over the middle frame of this video")
     p.add_argument("--png", help="where to write the heatmap (default: beside the input)")
+    p.add_argument("--truth", help="a SynthSphere scene JSON: report per-object direction errors")
     p.set_defaults(run=_cmd_analyze)
+
+    p = sub.add_parser("synth", help="write a SynthSphere data set (ERP video + FOA + JSON)")
+    p.add_argument("--count", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--out", required=True, help="output folder (created if needed)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first scene")
+    p.add_argument("--width", type=int, default=512)
+    p.add_argument("--height", type=int, default=256)
+    p.add_argument("--fps", type=float, default=24.0)
+    p.set_defaults(run=_cmd_synth)
+
+    p = sub.add_parser("demo", help="the main job on the bundled demo scene")
+    p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
+    p.set_defaults(run=_cmd_demo)
     return parser
 
 

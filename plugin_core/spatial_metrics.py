@@ -1,8 +1,8 @@
 """Spatial-audio metrics of the papers: OmniAudio's direction errors, ViSAGe's energy maps.
 
 Directions come from ``plugin_core.foa`` (the only place the FOA conventions live).
-Energy maps use a first-order hypercardioid beam (the sharpest first-order pattern)
-steered at every point of an equal-area (Fibonacci) grid on the sphere.
+Energy maps use a first-order cardioid beam (no rear lobe, so a map never shows a ghost
+behind a source) steered at every point of an equal-area (Fibonacci) grid on the sphere.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from plugin_core.directions import az_el_to_vector, great_circle_deg, wrap_az
 from plugin_core.foa import check_foa, gains_from_vectors
 
 Float = NDArray[np.float64]
-# Hypercardioid: 0.25 + 0.75·cos(angle) between the beam and the arrival direction.
-_BEAM_OMNI, _BEAM_DIPOLE = 0.25, 0.75
+# Cardioid: 0.5 + 0.5·cos(angle) between the beam and the arrival direction.
+_BEAM_OMNI, _BEAM_DIPOLE = 0.5, 0.5
 # Windows ViSAGe evaluates at: the whole clip, 1 s and 200 ms.
 VISAGE_WINDOWS: tuple[float | None, ...] = (None, 1.0, 0.2)
 # A window quieter than this (dB below the loudest window) is skipped.
@@ -53,7 +53,7 @@ def fibonacci_grid(count: int = 1024) -> tuple[Float, Float]:
 
 
 def beam_weights(az: ArrayLike, el: ArrayLike) -> Float:
-    """AmbiX weights [..., 4] of hypercardioid beams steered at (az, el) degrees."""
+    """AmbiX weights [..., 4] of cardioid beams steered at (az, el) degrees."""
     g = gains_from_vectors(az_el_to_vector(az, el))
     return g * np.array([_BEAM_OMNI, _BEAM_DIPOLE, _BEAM_DIPOLE, _BEAM_DIPOLE])
 
