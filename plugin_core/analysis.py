@@ -55,16 +55,18 @@ def energy_heatmap(
     """
     style = style or HeatmapStyle()
     width, height = style.width, style.width // 2
-    grid_w, grid_h = 256, 128
-    az, el = erp_pixel_directions(grid_w, grid_h)
+    az, el = erp_pixel_directions(width, height)
     energy = energy_maps(foa, sample_rate, None, az, el)[0]
-    db = 10 * np.log10(np.maximum(energy, 1e-20) / max(energy.max(), 1e-20))
-    norm = np.clip(1.0 + db / style.dynamic_range_db, 0.0, 1.0)
-    rgb = (colormaps[style.colormap](norm)[..., :3] * 255).astype(np.uint8)
-    heat = Image.fromarray(rgb).resize((width, height), Image.Resampling.BICUBIC)
+    db = 10 * np.log10(np.maximum(energy, 1e-20))
+    floor = max(db.min(), db.max() - style.dynamic_range_db)
+    norm = np.clip((db - floor) / max(db.max() - floor, 1e-9), 0.0, 1.0)
+    rgb = colormaps[style.colormap](norm)[..., :3] * 255
     if background is not None:
-        base = Image.fromarray(background).convert("RGB").resize((width, height))
-        heat = Image.blend(base, heat, style.opacity)
+        # Quiet directions stay see-through, so the picture shows where nothing sounds.
+        base = np.asarray(Image.fromarray(background).convert("RGB").resize((width, height)))
+        alpha = (style.opacity * norm)[..., None]
+        rgb = base * (1 - alpha) + rgb * alpha
+    heat = Image.fromarray(rgb.astype(np.uint8))
     if track is not None:
         draw = ImageDraw.Draw(heat)
         level = 10 * np.log10(np.maximum(track.energy, 1e-20))

@@ -22,7 +22,6 @@ from video_fixtures import (
     write_vfr_video,
 )
 
-from plugin_core import video
 from plugin_core.errors import InputError
 from plugin_core.video import (
     NotEquirectangularWarning,
@@ -33,6 +32,7 @@ from plugin_core.video import (
     read_audio_stream,
     write_video,
 )
+from plugin_core.video import info as video_info
 
 FREQS = [220.0, 440.0, 660.0, 880.0]
 
@@ -251,7 +251,7 @@ def test_probe_finds_spherical_metadata(
     assert hint is not None
     assert "equirectangular" in hint
     # an FFmpeg that does not export spherical side data still gets the hint from the boxes
-    monkeypatch.setattr(video, "_spherical_from_frame", lambda frame: None)
+    monkeypatch.setattr(video_info, "spherical_from_frame", lambda frame: None)
     assert probe(path).spherical == f"equirectangular ({source})"
     # and the file still decodes normally
     assert decode_range(path).frames.shape == (2, 128, 256, 3)
