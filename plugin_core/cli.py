@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from plugin_core import __version__
+from plugin_core.cli_models import add_model_commands
 from plugin_core.errors import OmnifoaError
 
 Command = Callable[[argparse.Namespace], int]
@@ -164,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int, default=256)
     p.add_argument("--fps", type=float, default=24.0)
     p.set_defaults(run=_cmd_synth)
+
+    add_model_commands(sub)
 
     p = sub.add_parser("demo", help="the main job on the bundled demo scene")
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
