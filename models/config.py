@@ -126,8 +126,8 @@ PRESETS: dict[str, ModelConfig] = {
         name="tiny",
         sample_size=44100,
         frame_encoder="efficientnet-lite0",
-        codec=CodecConfig(channels=8, c_mults=(1, 2), strides=(4, 8), latent_dim=8),
-        conditioner=ConditionerConfig(feature_dim=32, embed_dim=64),
+        codec=CodecConfig(channels=8, c_mults=(1, 2), strides=(8, 8), latent_dim=8),
+        conditioner=ConditionerConfig(feature_dim=1280, embed_dim=64),
         dit=DiTConfig(
             io_channels=8,
             embed_dim=64,

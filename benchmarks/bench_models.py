@@ -1,0 +1,103 @@
+"""Model timings on this machine, each against a reference measured in the same run.
+
+Run: ``.venv/bin/python benchmarks/bench_models.py [--preset omnifoa-mini] [--threads N]``.
+Rows: one guided sampling step (conditional + unconditional pass in one batch) with fused
+SDPA attention against plain matmul-softmax attention, and one codec decode of a whole
+window with weight norm folded against torch's weight-norm parametrisation recomputed on
+every call. Random weights: timings do not depend on training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from collections.abc import Callable
+from unittest import mock
+
+import torch
+from torch import nn
+from torch.nn import functional
+from torch.nn.utils import parametrizations
+
+from models.config import preset
+from models.dit import count_parameters
+from models.generator import FoaGenerator
+from models.sampler import guided
+
+
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    """Fastest wall time of ``repeats`` runs after one warm-up, in seconds."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def naive_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """softmax(q kᵀ / √d) v with explicit matrices."""
+    scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+    return scores.softmax(dim=-1) @ v
+
+
+def with_weight_norm(codec: nn.Module) -> nn.Module:
+    """A copy of the codec whose convolutions recompute weight norm on every call."""
+    unfolded = copy.deepcopy(codec)
+    for module in unfolded.modules():
+        if isinstance(module, nn.Conv1d | nn.ConvTranspose1d):
+            parametrizations.weight_norm(module, dim=0)
+    return unfolded
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="omnifoa-mini")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = FoaGenerator(preset(args.preset)).eval()
+    cfg = model.config
+    frames, dim = cfg.frames_per_window, cfg.conditioner.feature_dim
+    g, f = torch.randn(1, frames, dim), torch.randn(1, frames, dim)
+    x = torch.randn(1, cfg.dit.io_channels, model.latent_frames)
+    t = torch.tensor([0.5])
+
+    def velocity(x_: torch.Tensor, t_: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return model.flow(x_, t_, g, f, fov_scale=mask)
+
+    step = guided(velocity, cfg.sampler.cfg_scale)
+    rows = []
+    with torch.inference_mode():
+        ours = best_of(lambda: step(x, t), args.repeats)
+        with mock.patch.object(functional, "scaled_dot_product_attention", naive_attention):
+            ref = best_of(lambda: step(x, t), args.repeats)
+        rows.append(("guided sampling step (batch 2), SDPA", ours, ref, "matmul-softmax"))
+        ours_dec = best_of(lambda: model.codec.decode(x), args.repeats)
+        unfolded = with_weight_norm(model.codec)
+        ref_dec = best_of(lambda: unfolded.decode(x), args.repeats)
+        rows.append(("codec decode of one window, folded", ours_dec, ref_dec, "weight_norm"))
+    seconds = model.output_samples / cfg.sample_rate
+    print(
+        f"preset {cfg.name}: flow {count_parameters(model.flow) / 1e6:.1f} M params, codec "
+        f"{count_parameters(model.codec) / 1e6:.1f} M; window {seconds:.2f} s, "
+        f"{model.latent_frames} latents; {cfg.sampler.steps} steps; {args.threads} threads"
+    )
+    print(f"{'task':<40} {'ours ms':>9} {'ref ms':>9} {'speed-up':>9}  reference")
+    for name, a, b, what in rows:
+        print(f"{name:<40} {a * 1e3:9.1f} {b * 1e3:9.1f} {b / a:8.2f}x  {what}")
+    total = cfg.sampler.steps * ours + ours_dec
+    print(
+        f"one window end to end ({cfg.sampler.steps} steps + decode): {total:.2f} s "
+        f"= {seconds / total:.1f}x real time"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
