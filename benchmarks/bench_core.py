@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -18,6 +16,7 @@ import torch
 from PIL import Image
 from scipy.ndimage import map_coordinates
 from spaudiopy.sph import sh_rotation_matrix
+from timing import best_of
 
 from plugin_core import foa
 from plugin_core.projection import erp_to_perspective, perspective_grid
@@ -25,16 +24,6 @@ from plugin_core.spatial_metrics import beam_weights, energy_maps, fibonacci_gri
 from plugin_core.video import decode_range, write_video
 
 RATE = 44100
-
-
-def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
-    """Fastest wall time of ``repeats`` runs, in seconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def make_video(path: Path, width: int, height: int, seconds: float, fps: float) -> None:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
-import time
-from collections.abc import Callable
 from unittest import mock
 
 import torch
+from timing import best_of
 from torch import nn
 from torch.nn import functional
 from torch.nn.utils import parametrizations
@@ -25,17 +24,6 @@ from models.config import preset
 from models.dit import count_parameters
 from models.generator import FoaGenerator
 from models.sampler import guided
-
-
-def best_of(fn: Callable[[], object], repeats: int) -> float:
-    """Fastest wall time of ``repeats`` runs after one warm-up, in seconds."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def naive_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

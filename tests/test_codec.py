@@ -1,12 +1,11 @@
 """The spatial VAE: checkpoint names and shapes, weight-norm folding, lengths, Snake, bottleneck."""
 
 import math
-import os
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
+from model_fixtures import reference_shapes
 from torch import nn
 
 from models.codec import (
@@ -30,25 +29,16 @@ TINY = PRESETS["tiny"].codec
 ENCODER_PARAMS = 77_975_168
 DECODER_PARAMS = 78_106_112
 
-REFERENCE_TSV = (
-    Path(os.environ.get("OMNIFOA_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared"))
-    / "reference"
-    / "omniaudio_v2a_foa_state_dict.tsv"
-)
 PREFIX = "pretransform.model."
 
 
 def reference_codec_shapes() -> dict[str, tuple[int, ...]]:
     """``pretransform.model.*`` of the released checkpoint, prefix removed: name → shape."""
-    if not REFERENCE_TSV.is_file():
-        pytest.skip(f"reference state-dict listing not found at {REFERENCE_TSV}")
-    shapes = {}
-    for line in REFERENCE_TSV.read_text().splitlines():
-        name, shape = line.split("\t")
-        if name.startswith(PREFIX):
-            dims = shape.strip("()").replace(" ", "").split(",")
-            shapes[name.removeprefix(PREFIX)] = tuple(int(d) for d in dims if d)
-    return shapes
+    return {
+        name.removeprefix(PREFIX): shape
+        for name, shape in reference_shapes().items()
+        if name.startswith(PREFIX)
+    }
 
 
 def meta_model(config: CodecConfig = OFFICIAL) -> SpatialVAE:

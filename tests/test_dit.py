@@ -1,12 +1,11 @@
 """The dual-branch diffusion transformer: reference names and sizes, rotary, resampler, branches."""
 
 import math
-import os
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
+from model_fixtures import reference_shapes
 from torch import nn
 
 from models.attention import apply_rotary, rotary_cos_sin
@@ -29,24 +28,7 @@ CONDITIONER_PARAMS = 2 * 1_574_400
 REFERENCE_DIT_TOTAL = 1_056_939_152
 REFERENCE_TOTAL = 1_221_713_684
 
-REFERENCE_TSV = (
-    Path(os.environ.get("OMNIFOA_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared"))
-    / "reference"
-    / "omniaudio_v2a_foa_state_dict.tsv"
-)
 CONDITIONERS = {"fov_conditioner": "video_fov", "global_conditioner": "video_360"}
-
-
-def reference_shapes() -> dict[str, tuple[int, ...]]:
-    """Every entry of the released state dict: name → shape."""
-    if not REFERENCE_TSV.is_file():
-        pytest.skip(f"reference state-dict listing not found at {REFERENCE_TSV}")
-    shapes = {}
-    for line in REFERENCE_TSV.read_text().splitlines():
-        name, shape = line.split("\t")
-        dims = shape.strip("()").replace(" ", "").split(",")
-        shapes[name] = tuple(int(d) for d in dims if d)
-    return shapes
 
 
 def used_at_inference(name: str) -> bool:
