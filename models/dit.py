@@ -175,19 +175,23 @@ class DualBranchFlowModel(nn.Module):
         global_features: Tensor,
         fov_features: Tensor,
         fov_scale: Tensor | None = None,
+        global_scale: Tensor | None = None,
     ) -> Tensor:
         """Velocity [B, io, L] from x [B, io, L], t [B], features [B', T, D] (B' divides B).
 
         ``fov_scale`` [B] multiplies the FoV conditioner's output per sample: 1 is the
         conditional pass, 0 the guidance null condition (the global branch is always kept), so
-        one call can hold both passes. Features with a smaller batch are tiled to B, matching a
-        batch built as ``cat([x, x])``.
+        one call can hold both passes. ``global_scale`` [B] does the same for the panorama
+        branch (an ablation: 0 leaves only the timestep in the global token). Features with a
+        smaller batch are tiled to B, matching a batch built as ``cat([x, x])``.
         """
         batch = x.shape[0]
         global_cond = self.global_conditioner(_tile(global_features, batch))
         local_cond = self.fov_conditioner(_tile(fov_features, batch))
         if fov_scale is not None:
             local_cond = local_cond * fov_scale.to(local_cond.dtype).reshape(-1, 1, 1)
+        if global_scale is not None:
+            global_cond = global_cond * global_scale.to(global_cond.dtype).reshape(-1, 1, 1)
         return self.dit(x, t, global_cond, local_cond)
 
 

@@ -41,16 +41,24 @@ class FoaGenerator(nn.Module):
         sampler: SamplerConfig | None = None,
         progress: Progress | None = None,
         cancel: Callable[[], bool] | None = None,
+        use_global: bool = True,
     ) -> Tensor:
-        """Latents [variations, C, L] for one window's features [T, D] (or [1, T, D])."""
+        """Latents [variations, C, L] for one window's features [T, D] (or [1, T, D]).
+
+        ``use_global=False`` zeros the panorama branch (an ablation for evaluation); to drop
+        the FoV branch, pass zero ``fov_features`` and ``cfg_scale`` 1.
+        """
         device = next(self.parameters()).device
         g = _batched(global_features).to(device)
         f = _batched(fov_features).to(device)
         shape = (variations, self.config.dit.io_channels, self.latent_frames)
         noise = initial_noise(shape, generator, device)
 
+        global_scale = None if use_global else torch.zeros(2 * variations, device=device)
+
         def velocity(x: Tensor, t: Tensor, fov_mask: Tensor) -> Tensor:
-            return self.flow(x, t, g, f, fov_scale=fov_mask)
+            scale = None if global_scale is None else global_scale[: x.shape[0]]
+            return self.flow(x, t, g, f, fov_scale=fov_mask, global_scale=scale)
 
         return sample(velocity, noise, sampler or self.config.sampler, progress, cancel)
 
@@ -63,10 +71,18 @@ class FoaGenerator(nn.Module):
         sampler: SamplerConfig | None = None,
         progress: Progress | None = None,
         cancel: Callable[[], bool] | None = None,
+        use_global: bool = True,
     ) -> Tensor:
         """FOA [variations, 4, N] in the model's channel order (AmbiX) for one window."""
         latents = self.sample_latents(
-            global_features, fov_features, generator, variations, sampler, progress, cancel
+            global_features,
+            fov_features,
+            generator,
+            variations,
+            sampler,
+            progress,
+            cancel,
+            use_global,
         )
         return self.codec.decode(latents)
 

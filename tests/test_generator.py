@@ -95,3 +95,17 @@ def test_mini_preset_sizes() -> None:
         mini = FoaGenerator(preset("omnifoa-mini"))
     assert mini.latent_frames == 861
     assert mini.output_samples == 440832
+
+
+def test_without_the_global_branch_the_panorama_is_ignored(model: FoaGenerator) -> None:
+    g, f = window_features(model, 1)
+    other_g, _ = window_features(model, 7)
+
+    def run(global_feats: torch.Tensor, use_global: bool) -> torch.Tensor:
+        with torch.inference_mode():
+            return model.sample_latents(
+                global_feats, f, torch.Generator().manual_seed(0), use_global=use_global
+            )
+
+    torch.testing.assert_close(run(g, False), run(other_g, False))
+    assert (run(g, True) - run(other_g, True)).abs().mean() > 1e-3
