@@ -87,6 +87,7 @@ class ModelConfig:
     sample_size: int = 441000  # samples per window (10 s at 44.1 kHz)
     audio_channels: int = 4
     frame_encoder: str = "metaclip-h14"
+    global_frame_encoder: str | None = None  # the panorama branch's encoder; None: frame_encoder
     codec: CodecConfig = field(default_factory=CodecConfig)
     conditioner: ConditionerConfig = field(default_factory=ConditionerConfig)
     dit: DiTConfig = field(default_factory=DiTConfig)
@@ -108,15 +109,18 @@ PRESETS: dict[str, ModelConfig] = {
     "omnifoa-mini": ModelConfig(
         name="omnifoa-mini",
         frame_encoder="efficientnet-lite0",
-        codec=CodecConfig(channels=32, c_mults=(1, 2, 4, 8), strides=(2, 4, 8, 8), latent_dim=32),
-        conditioner=ConditionerConfig(feature_dim=1280, embed_dim=256),
+        global_frame_encoder="efficientnet-lite0-sectors",
+        # Sized to train in about an hour on 2 CPU cores (models/training/recipe.py): hop 1024
+        # gives 430 latent frames per 10 s window.
+        codec=CodecConfig(channels=16, c_mults=(2, 4, 8, 16), strides=(4, 4, 8, 8), latent_dim=32),
+        conditioner=ConditionerConfig(feature_dim=1280, embed_dim=192),
         dit=DiTConfig(
             io_channels=32,
-            embed_dim=256,
-            depth=6,
-            num_heads=4,
-            cond_token_dim=256,
-            global_cond_dim=256,
+            embed_dim=192,
+            depth=4,
+            num_heads=3,
+            cond_token_dim=192,
+            global_cond_dim=192,
             timestep_frequencies=64,
         ),
         sampler=SamplerConfig(steps=16),

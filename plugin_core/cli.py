@@ -12,6 +12,7 @@ import numpy as np
 
 from plugin_core import __version__
 from plugin_core.cli_models import add_model_commands
+from plugin_core.cli_training import add_training_commands
 from plugin_core.errors import OmnifoaError
 
 Command = Callable[[argparse.Namespace], int]
@@ -106,6 +107,35 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from plugin_core.generation import GenerationRequest, generate
+    from plugin_core.step_progress import step_bar
+
+    request = GenerationRequest(
+        video=Path(args.video),
+        output=Path(args.output),
+        start=args.start,
+        model_id=args.model,
+        seed=args.seed,
+        variations=args.variations,
+        steps=args.steps,
+        cfg_scale=args.cfg,
+        sampler=args.sampler,
+        yaw=args.yaw,
+        pitch=args.pitch,
+        fov=args.fov,
+        sample_rate=args.rate,
+        subtype=args.subtype,
+        device=args.device,
+    )
+    request.validate()
+    with step_bar() as progress:
+        paths = generate(request, progress=progress)
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from plugin_core.demo import run_demo
 
@@ -166,7 +196,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=24.0)
     p.set_defaults(run=_cmd_synth)
 
+    p = sub.add_parser("generate", help="generate FOA for a 360 video with a registered model")
+    p.add_argument("video")
+    p.add_argument("-o", "--output", required=True, help="output .wav or .flac (AmbiX)")
+    p.add_argument("--start", type=float, default=0.0, help="start time in seconds")
+    p.add_argument("--model", default="omnifoa-mini", help="model id (see `omnifoa models list`)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--variations", type=int, default=1)
+    p.add_argument("--steps", type=int, help="sampling steps (default: the model's)")
+    p.add_argument("--cfg", type=float, help="guidance scale (default: the model's)")
+    p.add_argument("--sampler", choices=["euler", "heun"])
+    p.add_argument("--yaw", type=float, default=0.0, help="FoV direction azimuth, degrees")
+    p.add_argument("--pitch", type=float, default=0.0, help="FoV direction elevation, degrees")
+    p.add_argument("--fov", type=float, default=120.0, help="FoV width, degrees")
+    p.add_argument("--rate", type=int, default=48000, choices=[44100, 48000])
+    p.add_argument("--subtype", default="float32", choices=["float32", "pcm24"])
+    p.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+    p.set_defaults(run=_cmd_generate)
+
     add_model_commands(sub)
+    add_training_commands(sub)
 
     p = sub.add_parser("demo", help="the main job on the bundled demo scene")
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")

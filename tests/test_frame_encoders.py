@@ -16,6 +16,7 @@ from models.frame_encoders import (
     CLIP_MEAN,
     CLIP_STD,
     EFFICIENTNET_LITE0,
+    EFFICIENTNET_LITE0_SECTORS,
     FRAME_ENCODER_NAMES,
     METACLIP_H14,
     METACLIP_H14_REPO,
@@ -194,7 +195,11 @@ def test_encode_rejects_malformed_views(lite0: EfficientNetLite0Encoder, bad: to
 
 
 def test_unknown_encoder_name_lists_the_known_ones() -> None:
-    assert set(FRAME_ENCODER_NAMES) == {EFFICIENTNET_LITE0, METACLIP_H14}
+    assert set(FRAME_ENCODER_NAMES) == {
+        EFFICIENTNET_LITE0,
+        EFFICIENTNET_LITE0_SECTORS,
+        METACLIP_H14,
+    }
     with pytest.raises(EncoderUnavailable, match="Unknown frame encoder 'resnet50'") as info:
         load_frame_encoder("resnet50")
     assert EFFICIENTNET_LITE0 in str(info.value)

@@ -93,8 +93,8 @@ def test_wrong_feature_shapes_are_refused(model: FoaGenerator) -> None:
 def test_mini_preset_sizes() -> None:
     with torch.device("meta"):
         mini = FoaGenerator(preset("omnifoa-mini"))
-    assert mini.latent_frames == 861
-    assert mini.output_samples == 440832
+    assert mini.latent_frames == 430
+    assert mini.output_samples == 440320
 
 
 def test_without_the_global_branch_the_panorama_is_ignored(model: FoaGenerator) -> None:

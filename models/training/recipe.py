@@ -1,0 +1,125 @@
+"""Recommended training settings for the bundled ``omnifoa-mini`` model, on CPU and on a GPU.
+
+Step times measured on 2 CPU cores (torch.set_num_threads(2), the real trainers, random data):
+
+=============================================  ==========  ==========
+``omnifoa-mini`` candidate                      codec step  flow step
+=============================================  ==========  ==========
+codec 32·(1,2,4,8), hop 512; crop 0.5 s × 4     701 ms
+codec 16·(2,4,8,16), hop 1024; crop 0.5 s × 4   394 ms       (chosen)
+same, crop 0.5 s × 8 / crop 1.0 s × 4           882 / 850 ms
+DiT 256/6 layers/4 heads at L 861 (hop 512), ×4              1134 ms
+DiT 256/6/4 at L 430 (hop 1024), batch 8                    993 ms
+DiT 256/4/4 at L 430, batch 8                               664 ms
+DiT 192/6/3 at L 430, batch 8                               603 ms
+DiT 192/4/3 at L 430, batch 8                               424 ms (chosen)
+=============================================  ==========  ==========
+
+With the chosen sizes one 10 s window takes 16 guided steps × 41 ms + a 0.29 s decode ≈ 1 s on
+2 cores. The CPU recipe fills about 16 min of codec and 28 min of flow training. In our runs a
+codec this short learned the spectrum and the level of the omnidirectional channel but barely
+the directional channels (X, Y, Z are the source times direction gains, a product the network
+learns slowly), so expect weak spatial cues from the CPU recipe; the GPU recipe is the one
+for a model whose directions are right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.codec import latent_length
+from models.config import ModelConfig, preset
+
+
+@dataclass(frozen=True)
+class TrainingRecipe:
+    """How to train one preset: the codec first (then :func:`normalise_latent_scale` on a few
+    batches), then the flow model on whole windows of the codec's latents."""
+
+    name: str
+    preset: str
+    device: str  # "cpu" or "cuda"
+    threads: int  # torch CPU threads the timings assume (0: not CPU-bound)
+    codec_steps: int
+    codec_batch: int
+    codec_crop_seconds: float
+    codec_lr: float
+    kl_weight: float
+    direction_weight: float  # the codec's intensity-direction loss (losses.direction_loss)
+    input_gain: float  # train_codec's input gain, for material near −20 dBFS RMS
+    latent_norm_batches: int
+    flow_steps: int
+    flow_batch: int
+    flow_lr: float
+    ema_decay: float
+    fov_dropout: float
+    training_windows: int  # distinct 10 s scenes to prepare (the data side's budget decides)
+    rotations_per_clip: int  # scene yaws per clip, each with its own features
+    codec_minutes: float  # expected wall time of each stage on the target device
+    flow_minutes: float
+
+    @property
+    def config(self) -> ModelConfig:
+        return preset(self.preset)
+
+    def codec_crop_samples(self) -> int:
+        """The codec's training crop in samples: a whole number of hops, so it decodes to
+        itself."""
+        hop = self.config.codec.hop
+        return max(1, round(self.codec_crop_seconds * self.config.sample_rate / hop)) * hop
+
+    def flow_latent_frames(self) -> int:
+        """Latent frames of one flow training window (the model's whole window)."""
+        return latent_length(self.config.sample_size, self.config.codec)
+
+
+CPU_RECIPE = TrainingRecipe(
+    name="cpu",
+    preset="omnifoa-mini",
+    device="cpu",
+    threads=2,
+    codec_steps=3500,  # × 410 ms ≈ 24 min
+    codec_batch=4,
+    codec_crop_seconds=0.5,
+    codec_lr=5e-4,
+    kl_weight=1e-4,
+    direction_weight=1.0,
+    input_gain=10.0,
+    latent_norm_batches=8,
+    flow_steps=3000,  # × 424 ms ≈ 21 min
+    flow_batch=8,
+    flow_lr=5e-4,
+    ema_decay=0.999,
+    fov_dropout=0.15,
+    training_windows=128,
+    rotations_per_clip=2,
+    codec_minutes=24.0,
+    flow_minutes=21.5,
+)
+
+# Not timed here (no GPU was available); minutes are estimates for one recent data-centre GPU.
+GPU_RECIPE = TrainingRecipe(
+    name="gpu",
+    preset="omnifoa-mini",
+    device="cuda",
+    threads=0,
+    codec_steps=100_000,
+    codec_batch=16,
+    codec_crop_seconds=1.0,
+    codec_lr=3e-4,
+    kl_weight=1e-4,
+    direction_weight=1.0,
+    input_gain=10.0,
+    latent_norm_batches=32,
+    flow_steps=100_000,
+    flow_batch=64,
+    flow_lr=3e-4,
+    ema_decay=0.9999,
+    fov_dropout=0.15,
+    training_windows=4096,
+    rotations_per_clip=4,
+    codec_minutes=120.0,
+    flow_minutes=120.0,
+)
+
+RECIPES: dict[str, TrainingRecipe] = {r.name: r for r in (CPU_RECIPE, GPU_RECIPE)}
