@@ -108,6 +108,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
+    from plugin_core.direction_path import load_path
     from plugin_core.generation import GenerationRequest, generate
     from plugin_core.step_progress import step_bar
 
@@ -115,6 +116,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         video=Path(args.video),
         output=Path(args.output),
         start=args.start,
+        end=args.end,
         model_id=args.model,
         seed=args.seed,
         variations=args.variations,
@@ -123,16 +125,34 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         sampler=args.sampler,
         yaw=args.yaw,
         pitch=args.pitch,
+        path=load_path(args.path) if args.path else None,
         fov=args.fov,
         sample_rate=args.rate,
         subtype=args.subtype,
+        convention=args.convention,
+        loudness_lufs=None if args.no_loudness else args.loudness,
+        ceiling_dbtp=args.ceiling,
+        overwrite=args.overwrite,
         device=args.device,
     )
     request.validate()
     with step_bar() as progress:
-        paths = generate(request, progress=progress)
-    for path in paths:
-        print(f"wrote {path}")
+        result = generate(request, progress=progress)
+    for path in result.paths:
+        print(f"wrote {path} (and {path.name}.json)")
+    return 0
+
+
+def _cmd_export_video(args: argparse.Namespace) -> int:
+    from plugin_core.video_export import export_video
+
+    result = export_video(
+        Path(args.video), Path(args.foa), Path(args.output), args.convention, args.overwrite
+    )
+    added = ", ".join(k for k, v in result.metadata.items() if v) or "none (already present)"
+    note = " (converted from FuMa)" if result.converted_from_fuma else ""
+    print(f"wrote {result.path}: picture copied, FOA as 4-channel {result.audio_codec}{note}")
+    print(f"metadata added: {added}")
     return 0
 
 
@@ -198,21 +218,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="generate FOA for a 360 video with a registered model")
     p.add_argument("video")
-    p.add_argument("-o", "--output", required=True, help="output .wav or .flac (AmbiX)")
+    p.add_argument("-o", "--output", required=True, help="output .wav or .flac")
     p.add_argument("--start", type=float, default=0.0, help="start time in seconds")
+    p.add_argument("--end", type=float, help="end time in seconds (default: end of the video)")
     p.add_argument("--model", default="omnifoa-mini", help="model id (see `omnifoa models list`)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--variations", type=int, default=1)
+    p.add_argument("--variations", type=int, default=1, help="seeds in one run, one file each")
     p.add_argument("--steps", type=int, help="sampling steps (default: the model's)")
     p.add_argument("--cfg", type=float, help="guidance scale (default: the model's)")
     p.add_argument("--sampler", choices=["euler", "heun"])
     p.add_argument("--yaw", type=float, default=0.0, help="FoV direction azimuth, degrees")
     p.add_argument("--pitch", type=float, default=0.0, help="FoV direction elevation, degrees")
+    p.add_argument("--path", help="FoV direction over time: a direction-path .json or .csv")
     p.add_argument("--fov", type=float, default=120.0, help="FoV width, degrees")
     p.add_argument("--rate", type=int, default=48000, choices=[44100, 48000])
     p.add_argument("--subtype", default="float32", choices=["float32", "pcm24"])
+    p.add_argument("--convention", default="ambix", choices=["ambix", "fuma"])
+    p.add_argument("--loudness", type=float, default=-23.0, help="target LUFS, measured on W")
+    p.add_argument("--no-loudness", action="store_true", help="keep the model's own level")
+    p.add_argument("--ceiling", type=float, default=-1.0, help="true-peak ceiling, dBTP")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     p.set_defaults(run=_cmd_generate)
+
+    p = sub.add_parser(
+        "export-video", help="mux the picture with an FOA stem and write YouTube 360 metadata"
+    )
+    p.add_argument("video", help="the source 360 video (its picture is copied, not re-encoded)")
+    p.add_argument("foa", help="a 4-channel FOA stem (AmbiX; FuMa if labelled or declared)")
+    p.add_argument("-o", "--output", required=True, help="output .mov (PCM) or .mp4 (AAC)")
+    p.add_argument("--convention", choices=["ambix", "fuma"], help="declare the stem's format")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(run=_cmd_export_video)
 
     add_model_commands(sub)
     add_training_commands(sub)

@@ -57,7 +57,8 @@ def run_demo(
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / OUTPUT_NAME
     with step_bar() as progress:
-        generate(GenerationRequest(video=video, output=output, seed=seed), progress=progress)
+        request = GenerationRequest(video=video, output=output, seed=seed, overwrite=True)
+        generate(request, progress=progress)
     scene = load_scene(demo_dir / "demo.json")
     truth, truth_rate = read_foa(demo_dir / "demo.flac")
     delivered, rate = read_foa(output)

@@ -1,14 +1,21 @@
-"""Generation: a 360 video → frames at the model rate → views → features → FOA file.
+"""Generation: a 360 video → frames at the model rate → views → features → FOA stem(s).
 
-One model window per request for now (10 s for the bundled and the official model, starting
-at ``start``); longer spans arrive with the any-length pipeline.
+Any span: the range is cut into model windows that overlap by up to a second, each window is
+generated with a seed derived from the request seed (:mod:`plugin_core.windowing`), brought
+to the loudness target (BS.1770 on W, with a true-peak ceiling; :mod:`plugin_core.loudness`),
+and joined to the previous one with an equal-power crossfade. Frames are decoded one window
+at a time and the stems are written as they grow (:mod:`plugin_core.stem_writer`), so memory
+does not depend on the length of the video. The FoV crop follows a constant direction or a
+keyframed :class:`~plugin_core.direction_path.DirectionPath`, frame by frame.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,30 +25,48 @@ from models.checkpoint import CheckpointError, load_weights
 from models.config import SAMPLER_METHODS, ModelConfig, preset, with_sampler
 from models.device import inference_precision, pick_device
 from models.generator import FoaGenerator
-from plugin_core.audio_io import Subtype, resample, write_audio
+from plugin_core.audio_io import Subtype
+from plugin_core.direction_path import DirectionPath
 from plugin_core.errors import InputError
+from plugin_core.loudness import (
+    DEFAULT_CEILING_DBTP,
+    DEFAULT_TARGET_LUFS,
+    MIN_SECONDS,
+    LoudnessResult,
+    normalise,
+)
 from plugin_core.model_registry import get_entry, require_local
+from plugin_core.projection import Angles
+from plugin_core.sidecar import sidecar, sidecar_path, write_sidecar
+from plugin_core.stem_writer import Delivery, StemWriter
 from plugin_core.training_data.features import (
     FeatureExtractor,
     clip_features,
     load_feature_extractor,
 )
 from plugin_core.video import decode_range, probe
+from plugin_core.windowing import CrossfadeJoiner, Window, plan_windows, window_seed
 
 DEFAULT_MODEL = "omnifoa-mini"
 # Frames are decoded at this size: the encoders see 224-pixel views of it.
 DECODE_SIZE = (512, 256)
-PEAK = 10 ** (-1 / 20)  # -1 dBFS, the release's peak normalisation
+MAX_OVERLAP_SECONDS = 1.0  # crossfade between windows (at most a quarter of a window)
+MIN_SPAN_SECONDS = 0.5
 StepProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """Everything a user sets for one generation; the CLI, service and add-on build it."""
+    """Everything a user sets for one generation; the CLI, service and add-on build it.
+
+    ``end`` None runs to the end of the video; ``path`` (video time) overrides ``yaw`` and
+    ``pitch``; ``loudness_lufs`` None skips loudness normalisation (the ceiling still holds).
+    """
 
     video: Path
     output: Path
     start: float = 0.0
+    end: float | None = None
     model_id: str = DEFAULT_MODEL
     seed: int = 0
     variations: int = 1
@@ -50,9 +75,14 @@ class GenerationRequest:
     sampler: str | None = None
     yaw: float = 0.0
     pitch: float = 0.0
+    path: DirectionPath | None = None
     fov: float = 120.0
     sample_rate: int = 48000
     subtype: Subtype = "float32"
+    convention: Delivery = "ambix"
+    loudness_lufs: float | None = DEFAULT_TARGET_LUFS
+    ceiling_dbtp: float = DEFAULT_CEILING_DBTP
+    overwrite: bool = False
     device: str = "auto"
 
     def validate(self) -> None:
@@ -77,7 +107,21 @@ class GenerationRequest:
                 f"The pitch must be between -90 and 90 degrees, not {self.pitch}.",
             ),
             (self.start >= 0, f"The start time cannot be negative ({self.start} s)."),
+            (
+                self.end is None or self.end - self.start >= MIN_SPAN_SECONDS,
+                f"The time range must last at least {MIN_SPAN_SECONDS} s "
+                f"(asked for {self.start} to {self.end} s).",
+            ),
             (self.sample_rate in (44100, 48000), "Deliver at 44100 or 48000 Hz."),
+            (self.convention in ("ambix", "fuma"), "Deliver AmbiX or FuMa."),
+            (
+                self.loudness_lufs is None or -70 < self.loudness_lufs < 0,
+                f"A loudness target lies between -70 and 0 LUFS, not {self.loudness_lufs}.",
+            ),
+            (
+                -20 <= self.ceiling_dbtp <= 0,
+                f"A true-peak ceiling lies between -20 and 0 dBTP, not {self.ceiling_dbtp}.",
+            ),
             (self.output.suffix.lower() in (".wav", ".flac"), "Name the output *.wav or *.flac."),
         ]
         for ok, message in checks:
@@ -115,12 +159,13 @@ def load_model(model_id: str = DEFAULT_MODEL, device: str = "auto") -> LoadedMod
 def window_features(
     loaded: LoadedModel,
     frames: np.ndarray,
-    yaw: float = 0.0,
-    pitch: float = 0.0,
+    yaw: Angles = 0.0,
+    pitch: Angles = 0.0,
     fov: float = 120.0,
     config: ModelConfig | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Global and FoV features [T, D] of one window of ERP frames [T, H, W, 3] at 8 fps."""
+    """Global and FoV features [T, D] of one window of ERP frames [T, H, W, 3] at 8 fps; the
+    FoV aims at one direction or one per frame."""
     cfg = config or loaded.model.config
     frames = _fit_frames(frames, cfg.frames_per_window)
     return clip_features(torch.from_numpy(frames), loaded.extractor, yaw, pitch, fov)
@@ -162,6 +207,16 @@ def sample_window(
     return foa.float().cpu().numpy()
 
 
+def _window_frames(video: Path, t0: float, t1: float, cfg: ModelConfig) -> np.ndarray:
+    """ERP frames of [t0, t1) at the model's frame rate; a sliver too short to hold a frame
+    takes the frame just before it."""
+    fps = cfg.conditioner.frame_rate
+    decoded = decode_range(video, t0, t1, fps=fps, size=DECODE_SIZE)
+    if len(decoded.frames) == 0:
+        decoded = decode_range(video, max(0.0, t1 - 1.0 / fps), t1, fps=fps, size=DECODE_SIZE)
+    return decoded.frames
+
+
 def _fit_frames(frames: np.ndarray, count: int) -> np.ndarray:
     """Hold the last frame (or cut) so there are exactly ``count`` frames."""
     if len(frames) >= count:
@@ -170,14 +225,8 @@ def _fit_frames(frames: np.ndarray, count: int) -> np.ndarray:
     return np.concatenate([frames, pad])
 
 
-def peak_normalise(foa: np.ndarray, peak: float = PEAK) -> np.ndarray:
-    """Scale all four channels together so the loudest sample sits at ``peak``."""
-    top = float(np.max(np.abs(foa)))
-    return foa if top == 0 else foa * (peak / top)
-
-
 def output_paths(output: Path, seed: int, variations: int) -> list[Path]:
-    """One file per variation: the name itself for one, ``name_seedN`` for several."""
+    """One file per variation: the name itself for one, ``name_seedN_vK`` for several."""
     if variations == 1:
         return [output]
     return [
@@ -185,13 +234,18 @@ def output_paths(output: Path, seed: int, variations: int) -> list[Path]:
     ]
 
 
-def generate(
-    request: GenerationRequest,
-    loaded: LoadedModel | None = None,
-    progress: StepProgress | None = None,
-) -> list[Path]:
-    """Run one request end to end and write its file(s); returns their paths."""
-    request.validate()
+@dataclass
+class GenerationResult:
+    """The stems written, with what each window's loudness stage measured and did."""
+
+    paths: list[Path]
+    span: tuple[float, float]  # seconds of the video
+    windows: list[Window]
+    loudness: list[list[LoudnessResult | None]] = field(default_factory=list)  # [variation][w]
+    amplitude_joins: list[int] = field(default_factory=list)  # per variation
+
+
+def _span(request: GenerationRequest) -> tuple[float, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         info = probe(request.video)
@@ -200,8 +254,30 @@ def generate(
             f"The start time {request.start} s is past the end of the video "
             f"({info.duration:.2f} s)."
         )
-    loaded = loaded or load_model(request.model_id, request.device)
-    cfg = loaded.model.config
+    end = info.duration if request.end is None else request.end
+    if end > info.duration + 1e-3:
+        raise InputError(
+            f"The end time {end} s is past the end of the video ({info.duration:.2f} s)."
+        )
+    if end - request.start < MIN_SPAN_SECONDS:
+        raise InputError(
+            f"The time range {request.start:g} to {end:g} s is shorter than "
+            f"{MIN_SPAN_SECONDS} s; choose a longer one."
+        )
+    return request.start, min(end, info.duration)
+
+
+def _check_outputs(paths: list[Path], overwrite: bool) -> None:
+    for path in [*paths, *map(sidecar_path, paths)]:
+        if not path.parent.is_dir():
+            raise InputError(
+                f"The output folder {path.parent} does not exist; create it or choose another."
+            )
+        if path.exists() and not overwrite:
+            raise InputError(f"{path} exists; choose another name or allow overwriting.")
+
+
+def _sampler_config(request: GenerationRequest, cfg: ModelConfig) -> ModelConfig:
     changes = {
         k: v
         for k, v in (
@@ -211,24 +287,103 @@ def generate(
         )
         if v is not None
     }
-    cfg = with_sampler(cfg, **changes) if changes else cfg
-    end = min(request.start + cfg.window_seconds, info.duration)
-    decoded = decode_range(
-        request.video, request.start, end, fps=cfg.conditioner.frame_rate, size=DECODE_SIZE
-    )
-    features = window_features(loaded, decoded.frames, request.yaw, request.pitch, request.fov, cfg)
-    foa = sample_window(loaded, features, request.seed, request.variations, cfg, progress=progress)
-    keep = min(foa.shape[-1], round((end - request.start) * cfg.sample_rate))
+    return with_sampler(cfg, **changes) if changes else cfg
+
+
+def _level(
+    audio: np.ndarray, rate: int, request: GenerationRequest, previous_gain_db: float
+) -> tuple[np.ndarray, LoudnessResult | None, float]:
+    """One window brought to the request's loudness; a window too short to measure takes the
+    previous window's gain."""
+    if audio.shape[-1] < MIN_SECONDS * rate:
+        return audio * 10 ** (previous_gain_db / 20), None, previous_gain_db
+    target = request.loudness_lufs
+    if target is None:  # no target: only the ceiling may lower the level
+        target = math.inf
+    levelled, result = normalise(audio, rate, target, request.ceiling_dbtp)
+    return levelled, result, result.gain_db
+
+
+def generate(
+    request: GenerationRequest,
+    loaded: LoadedModel | None = None,
+    progress: StepProgress | None = None,
+) -> GenerationResult:
+    """Run one request end to end and write its stem(s); nothing is left behind on failure."""
+    request.validate()
     paths = output_paths(request.output, request.seed, request.variations)
-    for take, path in zip(foa, paths, strict=True):
-        audio = resample(
-            peak_normalise(take[:, :keep]).astype(np.float32), cfg.sample_rate, request.sample_rate
+    _check_outputs(paths, request.overwrite)
+    start, end = _span(request)
+    loaded = loaded or load_model(request.model_id, request.device)
+    cfg = _sampler_config(request, loaded.model.config)
+    rate = cfg.sample_rate
+    window = loaded.model.output_samples
+    overlap = min(round(MAX_OVERLAP_SECONDS * rate), window // 4)
+    windows = plan_windows(round((end - start) * rate), window, overlap)
+    path = request.path or DirectionPath.constant(request.yaw, request.pitch)
+    steps = cfg.sampler.steps * (2 if cfg.sampler.method == "heun" else 1)
+    comment = (
+        f"{'FuMa (W, X, Y, Z; W at -3 dB)' if request.convention == 'fuma' else 'AmbiX (ACN/SN3D)'}"
+        f" by omnifoa {loaded.model_id}, seed {request.seed}"
+    )
+    result = GenerationResult(paths, (start, end), windows)
+    joiners = [CrossfadeJoiner(windows, request.ceiling_dbtp) for _ in paths]
+    gains = [0.0] * len(paths)
+    result.loudness = [[] for _ in paths]
+    with contextlib.ExitStack() as stack:
+        writers = [
+            stack.enter_context(
+                StemWriter(
+                    p, rate, request.sample_rate, request.subtype, request.convention, comment
+                )
+            )
+            for p in paths
+        ]
+        for w in windows:
+            t0 = start + w.start / rate
+            frames = _window_frames(request.video, t0, min(t0 + cfg.window_seconds, end), cfg)
+            times = t0 + np.arange(cfg.frames_per_window) / cfg.conditioner.frame_rate
+            yaw, pitch = path.at(times)
+            features = window_features(loaded, frames, yaw, pitch, request.fov, cfg)
+
+            def window_progress(i: int, n: int, done: int = w.index * steps) -> None:
+                if progress is not None:
+                    progress(done + i, len(windows) * steps)
+
+            seed = window_seed(request.seed, w.index)
+            takes = sample_window(
+                loaded, features, seed, request.variations, cfg, progress=window_progress
+            )
+            for v, take in enumerate(takes):
+                levelled, measured, gains[v] = _level(take[:, : w.length], rate, request, gains[v])
+                result.loudness[v].append(measured)
+                final = joiners[v].add(levelled)
+                writers[v].write(final)
+        for writer in writers:
+            writer.finish()
+    result.amplitude_joins = [j.amplitude_joins for j in joiners]
+    _write_sidecars(request, loaded, result, rate)
+    return result
+
+
+def _model_record(loaded: LoadedModel) -> dict[str, str | None]:
+    """The model's id, preset and registered sha256 (None for a model outside the registry)."""
+    try:
+        entry = get_entry(loaded.model_id)
+    except InputError:
+        return {"id": loaded.model_id, "preset": loaded.model.config.name, "sha256": None}
+    return {"id": entry.id, "preset": entry.preset, "sha256": entry.sha256}
+
+
+def _write_sidecars(
+    request: GenerationRequest, loaded: LoadedModel, result: GenerationResult, rate: int
+) -> None:
+    start = result.span[0]
+    spans = [(start + w.start / rate, start + w.end / rate) for w in result.windows]
+    model = _model_record(loaded)
+    for v, path in enumerate(result.paths):
+        levels = [None if r is None else r.as_dict() for r in result.loudness[v]]
+        document = sidecar(
+            request, path, v, model, result.span, spans, levels, result.amplitude_joins[v]
         )
-        write_audio(
-            path,
-            audio,
-            request.sample_rate,
-            request.subtype,
-            comment=f"AmbiX (ACN/SN3D) by omnifoa {loaded.model_id}, seed {request.seed}",
-        )
-    return paths
+        write_sidecar(path, document)

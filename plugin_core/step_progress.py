@@ -10,11 +10,22 @@ from tqdm import tqdm
 
 @contextmanager
 def step_bar(desc: str = "sampling") -> Iterator[Callable[[int, int], None]]:
-    """Yield a ``progress(step, steps)`` callback that moves a tqdm bar to ``step``."""
-    with tqdm(desc=desc, unit="step") as bar:
+    """Yield a ``progress(step, steps)`` callback that moves a tqdm bar to ``step``.
 
-        def progress(step: int, steps: int) -> None:
-            bar.total = steps
-            bar.update(step - bar.n)
+    The bar appears with the first step, so a job that fails before sampling prints only
+    its error.
+    """
+    bars: list[tqdm] = []
 
+    def progress(step: int, steps: int) -> None:
+        if not bars:
+            bars.append(tqdm(desc=desc, unit="step", total=steps))
+        bar = bars[0]
+        bar.total = steps
+        bar.update(step - bar.n)
+
+    try:
         yield progress
+    finally:
+        for bar in bars:
+            bar.close()

@@ -71,3 +71,40 @@ def test_analyze_draws_over_the_video_frame(tmp_path: Path) -> None:
     image = np.asarray(Image.open(png).convert("RGB"), dtype=float)
     # behind the listener the heatmap is dark, so the green frame shows through
     assert image[128, 2, 1] > image[128, 2, 0] + 40
+
+
+def test_export_video_writes_a_youtube_ready_mov(tmp_path: Path) -> None:
+    video = tmp_path / "pano.mp4"
+    write_video(video, indexed_frames(24, 256, 128), 12.0)
+    stem = tmp_path / "stem.wav"
+    write_audio(stem, foa.encode_mono(tones([300.0], 2.0)[0], 45.0, 0.0), 48000)
+    out = tmp_path / "upload.mov"
+    done = run_cli("export-video", str(video), str(stem), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "metadata added: sv3d, spherical_v1, SA3D" in done.stdout
+    again = run_cli("export-video", str(video), str(stem), "-o", str(out))
+    assert again.returncode == 2
+    assert (
+        again.stderr.strip()
+        == f"omnifoa: error: {out} exists; choose another name or allow overwriting."
+    )
+
+
+def test_generate_refuses_bad_requests_before_loading_a_model(tmp_path: Path) -> None:
+    video = tmp_path / "pano.mp4"
+    write_video(video, indexed_frames(12, 256, 128), 12.0)
+    taken = tmp_path / "taken.wav"
+    taken.write_bytes(b"mine")
+    bad_path = tmp_path / "path.csv"
+    bad_path.write_text("t,yaw,pitch\n0,0,120\n")
+    for args, message in (
+        (["-o", str(taken)], "exists"),
+        (["-o", str(tmp_path / "a.wav"), "--path", str(bad_path)], "between -90 and 90"),
+        (["-o", str(tmp_path / "a.wav"), "--end", "0.2"], "at least 0.5 s"),
+    ):
+        done = run_cli("generate", str(video), *args)
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    assert taken.read_bytes() == b"mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pano.mp4", "path.csv", "taken.wav"]

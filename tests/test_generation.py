@@ -1,15 +1,23 @@
-"""Generation from a real video file with a (tiny, untrained) model: files, lengths, errors."""
+"""Generation from a real video file with a (tiny, untrained) model: any length, seamless
+joins, loudness, delivery formats, the direction path, sidecars, and bad requests."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 import torch
 from model_fixtures import tiny_generator
 
+from plugin_core import generation, windowing
 from plugin_core.audio_io import read_foa
+from plugin_core.direction_path import DirectionPath
 from plugin_core.errors import InputError
+from plugin_core.foa import to_ambix
 from plugin_core.generation import GenerationRequest, LoadedModel, generate, output_paths
+from plugin_core.loudness import integrated_loudness, true_peak_dbtp
+from plugin_core.model_registry import sha256_of
 from plugin_core.synthsphere import make_scene, render_frames
 from plugin_core.training_data.features import load_feature_extractor
 from plugin_core.video import write_video
@@ -25,57 +33,173 @@ def loaded() -> LoadedModel:
 @pytest.fixture(scope="module")
 def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("video") / "scene.mp4"
-    write_video(path, render_frames(make_scene(3, 2.0), 256, 128, 12.0), 12.0)
+    write_video(path, render_frames(make_scene(3, 3.5), 256, 128, 12.0), 12.0)
     return path
 
 
-def test_generate_writes_one_ambix_window_at_48k(loaded: LoadedModel, video: Path, tmp_path: Path):
+def request(video: Path, out: Path, **changes) -> GenerationRequest:
+    return GenerationRequest(video=video, output=out, steps=2, **changes)
+
+
+def test_a_span_of_several_windows_is_one_file_as_long_as_the_video(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "stem.wav"
-    steps: list[int] = []
-    paths = generate(
-        GenerationRequest(video=video, output=out, seed=3, steps=2),
-        loaded=loaded,
-        progress=lambda i, n: steps.append(i),
-    )
-    assert paths == [out]
-    assert steps == [1, 2]
+    seen: list[tuple[int, int]] = []
+    result = generate(request(video, out, seed=3), loaded, lambda i, n: seen.append((i, n)))
+    assert result.paths == [out]
+    # 3.5 s in windows of 44096 samples (1 s) starting every 33072 (0.25 s of overlap)
+    assert len(result.windows) == 1 + int(np.ceil((3.5 * 44100 - 44096) / 33072)) == 5
+    assert seen[-1] == (10, 10)  # 5 windows x 2 steps, counted through
     audio, rate = read_foa(out)
     assert rate == 48000
-    # the tiny model's window is 1 s; its decoded length is within one hop of it
-    hop_48k = loaded.model.config.codec.hop * 48000 / 44100
-    assert 48000 - hop_48k - 2 <= audio.shape[1] <= 48000
-    assert np.max(np.abs(audio)) == pytest.approx(10 ** (-1 / 20), rel=0.05)
+    assert abs(audio.shape[1] - 3.5 * 48000) <= 2
+    # loudness at the target on W, true peak under the ceiling
+    assert integrated_loudness(audio, rate) == pytest.approx(-23.0, abs=0.5)
+    assert true_peak_dbtp(audio) <= -1.0 + 0.05
+
+
+def test_joins_crossfade_each_window_into_the_next(
+    loaded: LoadedModel, video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    windows_in: list[np.ndarray] = []
+    real_add = windowing.CrossfadeJoiner.add
+
+    def spy(self, audio):
+        windows_in.append(audio.copy())
+        return real_add(self, audio)
+
+    monkeypatch.setattr(windowing.CrossfadeJoiner, "add", spy)
+    out = tmp_path / "stem.wav"
+    result = generate(request(video, out, seed=4, sample_rate=44100), loaded)
+    audio, _ = read_foa(out)
+    n = result.windows[0].end - result.windows[1].start
+    phase = (np.arange(n) + 0.5) / n * np.pi / 2
+    fade_out, fade_in = np.cos(phase), np.sin(phase)
+    for prev, cur, w in zip(windows_in, windows_in[1:], result.windows[1:], strict=False):
+        expected = prev[:, -n:] * fade_out + cur[:, :n] * fade_in
+        np.testing.assert_allclose(audio[:, w.start : w.start + n], expected, atol=2e-6)
+        # just before the join only the previous window sounds, just after only this one
+        np.testing.assert_allclose(audio[:, w.start - 1], prev[:, -n - 1], atol=2e-6)
+        np.testing.assert_allclose(audio[:, w.start + n], cur[:, n], atol=2e-6)
 
 
 def test_same_seed_same_file_and_variations_get_their_own_files(
     loaded: LoadedModel, video: Path, tmp_path: Path
 ) -> None:
-    a = generate(GenerationRequest(video=video, output=tmp_path / "a.wav", steps=2), loaded)[0]
-    b = generate(GenerationRequest(video=video, output=tmp_path / "b.wav", steps=2), loaded)[0]
+    a = generate(request(video, tmp_path / "a.wav", end=1.5), loaded).paths[0]
+    b = generate(request(video, tmp_path / "b.wav", end=1.5), loaded).paths[0]
     np.testing.assert_array_equal(read_foa(a)[0], read_foa(b)[0])
-    several = generate(
-        GenerationRequest(video=video, output=tmp_path / "v.wav", steps=2, variations=2, seed=5),
-        loaded,
-    )
-    assert several == output_paths(tmp_path / "v.wav", 5, 2)
-    first, second = (read_foa(p)[0] for p in several)
+    several = generate(request(video, tmp_path / "v.wav", end=1.5, variations=2, seed=5), loaded)
+    assert several.paths == output_paths(tmp_path / "v.wav", 5, 2)
+    first, second = (read_foa(p)[0] for p in several.paths)
     assert not np.array_equal(first, second)
+
+
+def test_fuma_delivery_is_the_ambix_stem_in_fuma_order_and_44k1_pcm24_works(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    ambix = generate(request(video, tmp_path / "a.wav", end=1.5), loaded).paths[0]
+    fuma = generate(request(video, tmp_path / "f.wav", end=1.5, convention="fuma"), loaded)
+    a, _ = read_foa(ambix)
+    f, _ = read_foa(fuma.paths[0])
+    np.testing.assert_allclose(to_ambix(f, "fuma"), a, atol=1e-5)
+    pcm = generate(
+        request(video, tmp_path / "p.wav", end=1.5, sample_rate=44100, subtype="pcm24"), loaded
+    )
+    audio, rate = read_foa(pcm.paths[0])
+    assert rate == 44100
+    assert abs(audio.shape[1] - 1.5 * 44100) <= 2
+    assert soundfile.info(str(pcm.paths[0])).subtype == "PCM_24"
+
+
+def test_the_fov_follows_the_direction_path_frame_by_frame(
+    loaded: LoadedModel, video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[np.ndarray] = []
+    real = generation.window_features
+
+    def spy(loaded_, frames, yaw, pitch, fov, cfg):
+        seen.append(np.asarray(yaw))
+        return real(loaded_, frames, yaw, pitch, fov, cfg)
+
+    monkeypatch.setattr(generation, "window_features", spy)
+    path = DirectionPath((0.0, 2.0), (0.0, 160.0), (0.0, 0.0))
+    generate(request(video, tmp_path / "p.wav", start=0.5, end=2.5, path=path), loaded)
+    fps = loaded.model.config.conditioner.frame_rate
+    first = seen[0]
+    # frame k of the first window is at 0.5 + k/fps s: yaw 80 deg per second from 0
+    np.testing.assert_allclose(first, np.clip((0.5 + np.arange(len(first)) / fps) * 80, 0, 160))
+    assert seen[-1][-1] == pytest.approx(160.0)
+
+
+def test_the_sidecar_records_how_the_stem_was_made(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    result = generate(request(video, tmp_path / "s.wav", start=0.5, end=2.0, seed=9), loaded)
+    doc = json.loads((tmp_path / "s.wav.json").read_text())
+    assert doc["schema"] == "omnifoa-stem"
+    assert doc["request"]["seed"] == 9
+    assert doc["request"]["steps"] == 2
+    assert doc["model"]["id"] == "tiny-test"
+    assert doc["source"] == {
+        "video": str(video),
+        "sha256": sha256_of(video),
+        "start": 0.5,
+        "end": 2.0,
+    }
+    assert doc["delivery"]["convention"].startswith("AmbiX")
+    assert doc["delivery"]["sample_rate"] == 48000
+    assert len(doc["windows"]) == len(result.windows)
+    assert doc["windows"][0]["start"] == pytest.approx(0.5)
+    assert doc["windows"][-1]["end"] == pytest.approx(2.0, abs=1e-4)
+
+
+def test_an_existing_stem_is_kept_unless_overwriting_is_asked_for(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "mine.wav"
+    out.write_bytes(b"a user's file")
+    with pytest.raises(InputError, match="exists"):
+        generate(request(video, out, end=1.0), loaded)
+    assert out.read_bytes() == b"a user's file"
+    generate(request(video, out, end=1.0, overwrite=True), loaded)
+    assert read_foa(out)[0].shape[0] == 4
+
+
+def test_a_failure_midway_leaves_no_file_behind(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    def fail_in_the_third_window(i: int, n: int) -> None:
+        if i > 4:
+            raise RuntimeError("stopped")
+
+    with pytest.raises(RuntimeError, match="stopped"):
+        generate(request(video, tmp_path / "x.wav"), loaded, fail_in_the_third_window)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
         ({"start": 30.0}, "past the end of the video"),
+        ({"end": 9.0}, "past the end of the video"),
+        ({"start": 1.0, "end": 1.2}, "at least 0.5 s"),
         ({"fov": 200.0}, "field of view"),
         ({"variations": 0}, "at least one variation"),
         ({"sampler": "rk4"}, "euler or heun"),
+        ({"loudness_lufs": 3.0}, "loudness target"),
     ],
 )
 def test_bad_requests_write_nothing(
     loaded: LoadedModel, video: Path, tmp_path: Path, changes: dict, message: str
 ) -> None:
     out = tmp_path / "stem.wav"
-    request = GenerationRequest(video=video, output=out, steps=1, **changes)
     with pytest.raises(InputError, match=message):
-        generate(request, loaded)
-    assert not any(tmp_path.iterdir())
+        generate(request(video, out, **changes), loaded)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_output_folder_is_named(loaded: LoadedModel, video: Path, tmp_path: Path):
+    with pytest.raises(InputError, match="does not exist"):
+        generate(request(video, tmp_path / "nowhere" / "stem.wav"), loaded)

@@ -10,6 +10,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from plugin_core.video.spatial_boxes import spherical_v1_box, spherical_v2_boxes
+
 # The top half of every frame spells its index in 8 black/white blocks (most significant bit
 # on the left); the bottom half is red on the left and blue on the right. Both survive lossy
 # codecs and downscaling, so timing and geometry can be read back from decoded frames.
@@ -79,38 +81,9 @@ def write_audio_only(path: Path, seconds: float = 1.0) -> None:
         container.mux(stream.encode(None))
 
 
-# ------------------------------------------------------------ Spherical Video V2 metadata
-
-
-def _box(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I4s", 8 + len(payload), kind) + payload
-
-
-def _full_box(kind: bytes, payload: bytes) -> bytes:
-    return _box(kind, b"\0\0\0\0" + payload)
-
-
-def sv3d_equirectangular_box() -> bytes:
-    """An sv3d box (Spherical Video V2) declaring a full equirectangular projection."""
-    header = _full_box(b"svhd", b"omnifoa-tests\0")
-    pose = _full_box(b"prhd", struct.pack(">iii", 0, 0, 0))
-    bounds = _full_box(b"equi", struct.pack(">IIII", 0, 0, 0, 0))
-    return _box(b"sv3d", header + _box(b"proj", pose + bounds))
-
-
-def spherical_v1_box() -> bytes:
-    """A Spherical Video V1 uuid box (Google's XML) declaring an equirectangular projection."""
-    xml = (
-        '<?xml version="1.0"?><rdf:SphericalVideo '
-        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
-        'xmlns:GSpherical="http://ns.google.com/videos/1.0/spherical/">'
-        "<GSpherical:Spherical>true</GSpherical:Spherical>"
-        "<GSpherical:Stitched>true</GSpherical:Stitched>"
-        "<GSpherical:StitchingSoftware>omnifoa tests</GSpherical:StitchingSoftware>"
-        "<GSpherical:ProjectionType>equirectangular</GSpherical:ProjectionType>"
-        "</rdf:SphericalVideo>"
-    )
-    return _box(b"uuid", bytes.fromhex("ffcc8263f8554a938814587a02521fdd") + xml.encode())
+# ------------------------------------------------- spherical metadata in video-only files
+# The boxes come from omnifoa's writer (its fields are checked in test_video_export); the
+# splice below is a test-only one for files without audio, which export never writes.
 
 
 def _children(data: bytearray, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
@@ -151,11 +124,11 @@ def _append_child(path: Path, kinds: Sequence[bytes], extra: bytes, into_entry: 
 
 def inject_sv3d(path: Path) -> None:
     """Add sv3d + st3d boxes to the first track's sample entry (Spherical Video V2)."""
-    extra = sv3d_equirectangular_box() + _full_box(b"st3d", b"\0")
+    extra = spherical_v2_boxes()
     kinds = [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"]
     _append_child(path, kinds, extra, into_entry=True)
 
 
 def inject_spherical_v1(path: Path) -> None:
     """Add the Spherical Video V1 uuid box to the first track."""
-    _append_child(path, [b"moov", b"trak"], spherical_v1_box(), into_entry=False)
+    _append_child(path, [b"moov", b"trak"], spherical_v1_box(256, 128), into_entry=False)

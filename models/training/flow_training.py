@@ -67,6 +67,7 @@ def train_flow(
     time_sampler: TimeSampler = "logit_normal",
     warmup: int = 200,
     log_every: int = 50,
+    mixed_precision: bool = True,
 ) -> TrainingResult:
     """Train ``model`` to ``steps`` steps in all (resuming from ``checkpoint_dir``) with the
     rectified-flow loss; returns the EMA weights in ``ema_state``.
@@ -74,7 +75,7 @@ def train_flow(
     Each sample's FoV branch is switched off (fov_scale 0, the global branch kept) with
     probability ``fov_dropout``, which teaches the unconditional velocity that guidance uses.
     Times, noise and dropout come from a generator seeded with ``seed``; on CUDA the forward
-    pass runs in bf16 autocast.
+    pass runs in bf16 autocast unless ``mixed_precision`` is off.
     """
     if not 0.0 <= fov_dropout < 1.0:
         raise ValueError(f"fov_dropout must be in [0, 1), got {fov_dropout}")
@@ -104,6 +105,6 @@ def train_flow(
         warmup=warmup,
         log_every=log_every,
         checkpoint_every=checkpoint_every,
-        mixed_precision=True,
+        mixed_precision=mixed_precision,
     )
     return run_loop(model, step_loss, settings, generator, log, checkpoint_dir, ema)
