@@ -4,6 +4,10 @@ Files are looked for, in order: the ``OMNIFOA_MODELS`` folder (``<folder>/<model
 the bundled ``path`` of the entry, then the Hugging Face cache (which honours ``HF_HOME``).
 Downloads go through ``huggingface_hub``: into ``OMNIFOA_MODELS`` when it is set, else the
 Hugging Face cache. Nothing here reaches the network unless ``download`` is called.
+
+``OMNIFOA_EXTRA_MODELS`` may name a TOML file of more ``[[models]]`` entries (your own
+fine-tuned models, say); their ``path`` is absolute or relative to that file. An id there
+replaces the bundled entry of the same id.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from plugin_core.errors import InputError
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = REPO_ROOT / "manifest.toml"
 MODELS_ENV = "OMNIFOA_MODELS"
+EXTRA_ENV = "OMNIFOA_EXTRA_MODELS"
 
 
 @dataclass(frozen=True)
@@ -45,20 +50,31 @@ class ModelEntry:
         return f"https://huggingface.co/{self.repo}/resolve/{self.revision}/{self.file}"
 
 
-def load_registry(manifest: Path = MANIFEST) -> dict[str, ModelEntry]:
-    """All model entries of the manifest, by id."""
+def _entries(manifest: Path, base: Path | None = None) -> dict[str, ModelEntry]:
     try:
         data = tomllib.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"Cannot read the plugin manifest {manifest} ({exc}).") from None
+        raise InputError(f"Cannot read the model list {manifest} ({exc}).") from None
     entries = {}
     for raw in data.get("models", []):
         fields = {k: v for k, v in raw.items() if v != ""}
+        if base is not None and "path" in fields:
+            fields["path"] = str(base / fields["path"])
         try:
             entry = ModelEntry(**fields)
         except TypeError as exc:
             raise InputError(f"A model entry in {manifest.name} is malformed ({exc}).") from None
         entries[entry.id] = entry
+    return entries
+
+
+def load_registry(manifest: Path = MANIFEST) -> dict[str, ModelEntry]:
+    """All model entries of the manifest (and of ``OMNIFOA_EXTRA_MODELS``), by id."""
+    entries = _entries(manifest)
+    extra = os.environ.get(EXTRA_ENV)
+    if extra:
+        extra_path = Path(extra).expanduser().resolve()
+        entries |= _entries(extra_path, base=extra_path.parent)
     return entries
 
 

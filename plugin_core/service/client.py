@@ -1,0 +1,92 @@
+"""A Python client of the local service, for the preview app, scripts and tests.
+
+The Blender add-on has its own standard-library client (it cannot import this package);
+both speak the same ``/v1`` JSON API.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from plugin_core.errors import OmnifoaError
+from plugin_core.service.jobs import FINAL
+from plugin_core.service.state_file import read_state
+
+
+class ServiceError(OmnifoaError):
+    """The service refused a request or could not be reached; the message says which."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ServiceClient:
+    """Talks to one running service at ``url`` with its ``token``."""
+
+    def __init__(self, url: str, token: str, timeout: float = 10.0) -> None:
+        if not url.startswith(("http://127.0.0.1:", "http://localhost:")):
+            raise ServiceError(f"The service must be local (127.0.0.1), not {url}.")
+        self.url, self.token, self.timeout = url.rstrip("/"), token, timeout
+
+    @classmethod
+    def from_state(cls, state_dir: Path | None = None) -> ServiceClient:
+        """The client of the service whose state file is in ``state_dir`` (default: config)."""
+        state = read_state(state_dir)
+        return cls(state["url"], state["token"])
+
+    def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Authorization", f"Bearer {self.token}")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read()).get("error", exc.reason)
+            except (json.JSONDecodeError, AttributeError):
+                message = str(exc.reason)
+            raise ServiceError(message, exc.code) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ServiceError(
+                f"The omnifoa service at {self.url} does not answer ({exc}); "
+                "start it with `omnifoa serve`."
+            ) from None
+
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/health")
+
+    def models(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/v1/models")["models"]
+
+    def submit(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Queue a job (see the job fields in :mod:`plugin_core.service.job_schema`)."""
+        return self._call("POST", "/v1/jobs", job)["job"]
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/jobs/{job_id}")["job"]
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/v1/jobs")["jobs"]
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/v1/jobs/{job_id}/cancel", {})["job"]
+
+    def wait(self, job_id: str, timeout: float = 600.0, poll: float = 0.2) -> dict[str, Any]:
+        """Poll until the job is done, failed or cancelled; ServiceError on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self.job(job_id)
+            if record["state"] in FINAL:
+                return record
+            if time.monotonic() > deadline:
+                raise ServiceError(f"Job {job_id} did not finish within {timeout:g} s.")
+            time.sleep(poll)

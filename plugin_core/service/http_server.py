@@ -1,0 +1,171 @@
+"""The service's HTTP front: the standard library's threading server, JSON in and out.
+
+Routes (all under ``/v1``, all needing ``Authorization: Bearer <token>``):
+``GET health``, ``GET models``, ``GET jobs``, ``POST jobs``, ``GET jobs/<id>``,
+``POST jobs/<id>/cancel``. Bodies are at most 64 KiB of JSON; errors are
+``{"error": "<one sentence>"}`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import re
+import signal
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from plugin_core import __version__
+from plugin_core.errors import InputError
+from plugin_core.generation import load_model
+from plugin_core.model_registry import load_registry, local_path
+from plugin_core.service.job_schema import request_from_job
+from plugin_core.service.jobs import JobQueue
+from plugin_core.service.state_file import STATE_NAME, new_token, write_private_json
+
+API_VERSION = 1
+HOST = "127.0.0.1"
+MAX_BODY = 64 * 1024
+_JOB = re.compile(r"^/v1/jobs/([0-9a-f]{32})(/cancel)?$")
+
+
+class ServiceServer(ThreadingHTTPServer):
+    """The HTTP server with the service's token and job queue attached."""
+
+    daemon_threads = True
+
+    def __init__(self, port: int, token: str, jobs: JobQueue) -> None:
+        super().__init__((HOST, port), Handler)
+        self.token = token
+        self.jobs = jobs
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: ServiceServer
+    server_version = f"omnifoa/{__version__}"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # quiet: the CLI prints what matters
+
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps({"api": API_VERSION, **body}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, message: str) -> None:
+        self._send(status, {"error": message})
+
+    def _authorised(self) -> bool:
+        given = self.headers.get("Authorization", "")
+        expected = f"Bearer {self.server.token}"
+        if hmac.compare_digest(given.encode(), expected.encode()):
+            return True
+        self._error(HTTPStatus.UNAUTHORIZED, "A valid token is needed (Authorization: Bearer).")
+        return False
+
+    def _body(self) -> Any:
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            raise _HttpError(HTTPStatus.LENGTH_REQUIRED, "Send a Content-Length with the body.")
+        if int(length) > MAX_BODY:
+            raise _HttpError(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"A request body is at most {MAX_BODY} bytes."
+            )
+        raw = self.rfile.read(int(length))
+        try:
+            return json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise _HttpError(
+                HTTPStatus.BAD_REQUEST, "The request body is not valid JSON."
+            ) from None
+
+    def do_GET(self) -> None:
+        if not self._authorised():
+            return
+        jobs = self.server.jobs
+        if self.path == "/v1/health":
+            self._send(
+                200, {"status": "ok", "version": __version__, "models": jobs.loaded_models()}
+            )
+        elif self.path == "/v1/models":
+            models = [
+                {"id": e.id, "name": e.name, "kind": e.kind, "installed": local_path(e) is not None}
+                for e in load_registry().values()
+            ]
+            self._send(200, {"models": models})
+        elif self.path == "/v1/jobs":
+            self._send(200, {"jobs": jobs.list()})
+        elif (match := _JOB.match(self.path)) and not match.group(2):
+            record = jobs.get(match.group(1))
+            if record is None:
+                self._error(HTTPStatus.NOT_FOUND, "There is no job with that id.")
+            else:
+                self._send(200, {"job": record})
+        else:
+            self._error(HTTPStatus.NOT_FOUND, f"No such endpoint: GET {self.path[:100]}.")
+
+    def do_POST(self) -> None:
+        if not self._authorised():
+            return
+        try:
+            body = self._body()
+            if self.path == "/v1/jobs":
+                try:
+                    request, key = request_from_job(body)
+                except InputError as exc:
+                    raise _HttpError(HTTPStatus.BAD_REQUEST, str(exc)) from None
+                record, created = self.server.jobs.submit(request, key)
+                self._send(HTTPStatus.ACCEPTED if created else HTTPStatus.OK, {"job": record})
+                return
+            match = _JOB.match(self.path)
+            if match and match.group(2):
+                record = self.server.jobs.cancel(match.group(1))
+                if record is None:
+                    raise _HttpError(HTTPStatus.NOT_FOUND, "There is no job with that id.")
+                self._send(200, {"job": record})
+                return
+            raise _HttpError(HTTPStatus.NOT_FOUND, f"No such endpoint: POST {self.path[:100]}.")
+        except _HttpError as exc:
+            self._error(exc.status, exc.message)
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def serve(port: int, state_dir: Path, device: str = "auto", ready: threading.Event | None = None):
+    """Run the service until SIGINT/SIGTERM; its address and token go to ``state_dir``."""
+    jobs = JobQueue(state_dir / "jobs", load_model, device)
+    token = new_token()
+    try:
+        server = ServiceServer(port, token, jobs)
+    except OSError as exc:
+        jobs.close()
+        raise InputError(
+            f"Cannot listen on {HOST}:{port} ({exc.strerror}); choose another --port, or 0."
+        ) from None
+    url = f"http://{HOST}:{server.server_address[1]}"
+    state = state_dir / STATE_NAME
+    write_private_json(state, {"url": url, "token": token, "pid": os.getpid()})
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    print(f"omnifoa service on {url}; address and token in {state}", flush=True)
+    if ready is not None:
+        ready.set()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        jobs.close()
+        server.server_close()
+        state.unlink(missing_ok=True)

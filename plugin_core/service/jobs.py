@@ -1,0 +1,240 @@
+"""The service's job queue: one worker, cancellation within a sampling step, a journal.
+
+Every job's record is written to ``<journal>/<id>.json`` whenever its state changes, so a
+service that is killed mid-job finds, on its next start, jobs still marked queued or running:
+it marks them failed and removes the partial files their stems left (the ``.partial``
+temporaries beside each output). Finished records stay, so clients can still ask about them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import queue
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plugin_core.direction_path import DirectionPath
+from plugin_core.errors import OmnifoaError
+from plugin_core.generation import GenerationRequest, LoadedModel, generate, output_paths
+from plugin_core.service.state_file import write_private_json
+from plugin_core.sidecar import sidecar_path
+
+FINAL = frozenset({"done", "failed", "cancelled"})
+INTERRUPTED = "The service stopped while this job ran; nothing was written. Submit it again."
+
+
+class JobCancelled(Exception):
+    """Raised inside a running job's progress callback once a cancel was asked for."""
+
+
+@dataclass
+class Job:
+    """One generation job and where it stands."""
+
+    id: str
+    request: GenerationRequest
+    client_key: str | None = None
+    state: str = "queued"  # queued, running, done, failed, cancelled
+    stage: str = "queued"
+    percent: float = 0.0
+    eta_s: float | None = None
+    error: str | None = None
+    outputs: list[str] = field(default_factory=list)
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def planned_outputs(self) -> list[Path]:
+        r = self.request
+        return output_paths(r.output, r.seed, r.variations)
+
+    def to_json(self) -> dict[str, Any]:
+        params = {}
+        for f in dataclasses.fields(self.request):
+            value = getattr(self.request, f.name)
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, DirectionPath):
+                value = value.to_json()
+            params[f.name] = value
+        return {
+            "id": self.id,
+            "client_key": self.client_key,
+            "state": self.state,
+            "stage": self.stage,
+            "percent": round(self.percent, 1),
+            "eta_s": None if self.eta_s is None else round(self.eta_s, 1),
+            "error": self.error,
+            "outputs": self.outputs,
+            "sidecars": [str(sidecar_path(Path(p))) for p in self.outputs],
+            "created": self.created,
+            "started": self.started,
+            "finished": self.finished,
+            "request": params,
+        }
+
+
+def remove_partials(outputs: list[Path]) -> list[Path]:
+    """Delete the temporaries an interrupted write left beside ``outputs``; returns them."""
+    removed = []
+    for out in outputs:
+        for name in (out, sidecar_path(out)):
+            for tmp in name.parent.glob(f".{name.stem}.*.partial{name.suffix}"):
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+    return removed
+
+
+ModelLoader = Callable[[str, str], LoadedModel]
+
+
+class JobQueue:
+    """Queued jobs run one at a time on a worker thread, with models kept loaded."""
+
+    def __init__(self, journal: Path, load: ModelLoader, device: str = "auto") -> None:
+        self.journal = journal
+        self.journal.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._load = load
+        self._device = device
+        self._models: dict[str, LoadedModel] = {}
+        self._jobs: dict[str, Job] = {}
+        self._by_key: dict[str, str] = {}
+        self._records: dict[str, dict[str, Any]] = {}  # finished jobs of earlier runs
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._recover()
+        self._worker = threading.Thread(target=self._run, name="omnifoa-worker", daemon=True)
+        self._worker.start()
+
+    # ---------------------------------------------------------------- journal
+    def _recover(self) -> None:
+        """Mark jobs an earlier process left unfinished as failed and clean their files."""
+        for path in sorted(self.journal.glob("*.json")):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                continue
+            if record.get("state") not in FINAL:
+                planned = [Path(p) for p in record.get("planned", [])]
+                remove_partials(planned)
+                record.update(state="failed", stage="failed", error=INTERRUPTED)
+                record["finished"] = time.time()
+                write_private_json(path, record)
+            self._records[record["id"]] = record
+            if record.get("client_key"):
+                self._by_key[record["client_key"]] = record["id"]
+
+    # ---------------------------------------------------------------- API
+    def submit(self, request: GenerationRequest, client_key: str | None) -> tuple[dict, bool]:
+        """Queue a job; the same client key again returns the first job. (record, created)"""
+        with self._lock:
+            if client_key is not None and client_key in self._by_key:
+                return self._record(self._by_key[client_key]), False
+            job = Job(uuid.uuid4().hex, request, client_key)
+            self._jobs[job.id] = job
+            if client_key is not None:
+                self._by_key[client_key] = job.id
+            self._save_with_plan(job)
+        self._queue.put(job.id)
+        return job.to_json(), True
+
+    def _save_with_plan(self, job: Job) -> None:
+        record = job.to_json()
+        record["planned"] = [str(p) for p in job.planned_outputs()]
+        write_private_json(self.journal / f"{job.id}.json", record)
+
+    def _record(self, job_id: str) -> dict[str, Any]:
+        if job_id in self._jobs:
+            return self._jobs[job_id].to_json()
+        return self._records[job_id]
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            if job_id in self._jobs or job_id in self._records:
+                return self._record(job_id)
+        return None
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [*self._records.values(), *(j.to_json() for j in self._jobs.values())]
+
+    def cancel(self, job_id: str) -> dict[str, Any] | None:
+        """Ask a job to stop: a queued one ends at once, a running one within a step."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return self._records.get(job_id)
+            if job.state not in FINAL:
+                job.cancel.set()
+                if job.state == "queued":
+                    self._finish(job, "cancelled", None)
+            return job.to_json()
+
+    def loaded_models(self) -> list[str]:
+        return sorted(self._models)
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+    # ---------------------------------------------------------------- worker
+    def _finish(self, job: Job, state: str, error: str | None) -> None:
+        job.state = job.stage = state
+        job.error = error
+        job.finished = time.time()
+        job.eta_s = 0.0 if state == "done" else None
+        self._save_with_plan(job)
+
+    def _model(self, model_id: str) -> LoadedModel:
+        if model_id not in self._models:
+            self._models[model_id] = self._load(model_id, self._device)
+        return self._models[model_id]
+
+    def _run(self) -> None:
+        while (job_id := self._queue.get()) is not None:
+            with self._lock:
+                job = self._jobs[job_id]
+                if job.state != "queued":
+                    continue
+                job.state, job.stage, job.started = "running", "loading model", time.time()
+                self._save_with_plan(job)
+            self._execute(job)
+
+    def _execute(self, job: Job) -> None:
+        def progress(step: int, steps: int) -> None:
+            if job.cancel.is_set():
+                raise JobCancelled
+            elapsed = time.time() - (job.started or time.time())
+            job.stage, job.percent = "generating", 100.0 * step / max(steps, 1)
+            job.eta_s = elapsed * (steps - step) / step if step else None
+
+        try:
+            if job.cancel.is_set():
+                raise JobCancelled
+            loaded = self._model(job.request.model_id)
+            progress(0, 1)
+            result = generate(job.request, loaded, progress)
+        except JobCancelled:
+            with self._lock:
+                self._finish(job, "cancelled", None)
+            return
+        except OmnifoaError as exc:
+            with self._lock:
+                self._finish(job, "failed", str(exc))
+            return
+        except Exception as exc:  # a bug must not kill the worker; the job reports it
+            traceback.print_exc()
+            with self._lock:
+                self._finish(job, "failed", f"Internal error: {exc!r}")
+            return
+        with self._lock:
+            job.outputs = [str(p) for p in result.paths]
+            job.percent = 100.0
+            self._finish(job, "done", None)
