@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -267,13 +268,17 @@ def _span(request: GenerationRequest) -> tuple[float, float]:
     return request.start, min(end, info.duration)
 
 
-def _check_outputs(paths: list[Path], overwrite: bool) -> None:
+def check_outputs(request: GenerationRequest) -> None:
+    """InputError unless every file the request writes can be written without clobbering."""
+    paths = output_paths(request.output, request.seed, request.variations)
     for path in [*paths, *map(sidecar_path, paths)]:
         if not path.parent.is_dir():
             raise InputError(
                 f"The output folder {path.parent} does not exist; create it or choose another."
             )
-        if path.exists() and not overwrite:
+        if not os.access(path.parent, os.W_OK):
+            raise InputError(f"Cannot write to {path.parent}; choose a folder you can write to.")
+        if path.exists() and not request.overwrite:
             raise InputError(f"{path} exists; choose another name or allow overwriting.")
 
 
@@ -312,7 +317,7 @@ def generate(
     """Run one request end to end and write its stem(s); nothing is left behind on failure."""
     request.validate()
     paths = output_paths(request.output, request.seed, request.variations)
-    _check_outputs(paths, request.overwrite)
+    check_outputs(request)
     start, end = _span(request)
     loaded = loaded or load_model(request.model_id, request.device)
     cfg = _sampler_config(request, loaded.model.config)

@@ -148,6 +148,10 @@ def test_the_same_client_key_twice_is_one_job(service, assets, tmp_path) -> None
     assert first["job"]["id"] == again["job"]["id"]
     assert service.client.wait(first["job"]["id"], 120)["state"] == "done"
     assert sum(j["client_key"] == "blender-42" for j in service.client.jobs()) == 1
+    # the same request without the key would overwrite the stem: refused
+    del body["client_key"]
+    with pytest.raises(ServiceError, match="exists"):
+        service.client.submit(body)
 
 
 def test_cancel_stops_a_running_job_and_leaves_nothing(service, assets, tmp_path) -> None:

@@ -117,6 +117,10 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = self._body()
             if self.path == "/v1/jobs":
+                key = body.get("client_key") if isinstance(body, dict) else None
+                if isinstance(key, str) and (earlier := self.server.jobs.find_key(key)):
+                    self._send(HTTPStatus.OK, {"job": earlier})
+                    return
                 try:
                     request, key = request_from_job(body)
                 except InputError as exc:

@@ -13,7 +13,7 @@ from typing import Any
 
 from plugin_core.direction_path import DirectionPath
 from plugin_core.errors import InputError
-from plugin_core.generation import GenerationRequest
+from plugin_core.generation import GenerationRequest, check_outputs
 
 # field: (accepted types, required); numbers exclude booleans
 _FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
@@ -125,4 +125,5 @@ def request_from_job(body: Any) -> tuple[GenerationRequest, str | None]:
         overwrite=body.get("overwrite", False),
     )
     request.validate()
+    check_outputs(request)
     return request, key

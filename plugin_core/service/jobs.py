@@ -146,6 +146,12 @@ class JobQueue:
         self._queue.put(job.id)
         return job.to_json(), True
 
+    def find_key(self, client_key: str) -> dict[str, Any] | None:
+        """The job submitted earlier with this client key, if any."""
+        with self._lock:
+            job_id = self._by_key.get(client_key)
+            return None if job_id is None else self._record(job_id)
+
     def _save_with_plan(self, job: Job) -> None:
         record = job.to_json()
         record["planned"] = [str(p) for p in job.planned_outputs()]
