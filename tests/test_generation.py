@@ -203,3 +203,28 @@ def test_bad_requests_write_nothing(
 def test_a_missing_output_folder_is_named(loaded: LoadedModel, video: Path, tmp_path: Path):
     with pytest.raises(InputError, match="does not exist"):
         generate(request(video, tmp_path / "nowhere" / "stem.wav"), loaded)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a video at all", b"\x00\x00\x00\x18ftypmp42" * 3])
+def test_a_corrupt_or_empty_video_is_named_and_nothing_is_written(
+    loaded: LoadedModel, tmp_path: Path, content: bytes
+) -> None:
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(content)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError, match=r"broken\.mp4"):
+        generate(request(bad, out / "stem.wav"), loaded)
+    assert list(out.iterdir()) == []
+
+
+def test_a_truncated_video_is_named_and_nothing_is_written(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    cut = tmp_path / "cut.mp4"  # the first half: the movie header, at the end, is gone
+    cut.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError, match=r"cut\.mp4"):
+        generate(request(cut, out / "stem.wav"), loaded)
+    assert list(out.iterdir()) == []
