@@ -12,7 +12,6 @@ keyframed :class:`~plugin_core.direction_path.DirectionPath`, frame by frame.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import warnings
 from collections.abc import Callable
@@ -302,10 +301,7 @@ def _level(
     previous window's gain."""
     if audio.shape[-1] < MIN_SECONDS * rate:
         return audio * 10 ** (previous_gain_db / 20), None, previous_gain_db
-    target = request.loudness_lufs
-    if target is None:  # no target: only the ceiling may lower the level
-        target = math.inf
-    levelled, result = normalise(audio, rate, target, request.ceiling_dbtp)
+    levelled, result = normalise(audio, rate, request.loudness_lufs, request.ceiling_dbtp)
     return levelled, result, result.gain_db
 
 

@@ -56,17 +56,17 @@ def true_peak_dbtp(foa: np.ndarray) -> float:
 def normalise(
     foa: np.ndarray,
     sample_rate: int,
-    target_lufs: float = DEFAULT_TARGET_LUFS,
+    target_lufs: float | None = DEFAULT_TARGET_LUFS,
     ceiling_dbtp: float = DEFAULT_CEILING_DBTP,
 ) -> tuple[np.ndarray, LoudnessResult]:
-    """One gain for all four channels: W at ``target_lufs``, unless that would push the true
-    peak over ``ceiling_dbtp``, in which case the ceiling sets the gain (no limiter: the sound
-    is never distorted). Silence is returned unchanged."""
+    """One gain for all four channels: W at ``target_lufs`` (None: the level as it is), unless
+    that would push the true peak over ``ceiling_dbtp``, in which case the ceiling sets the
+    gain (no limiter: the sound is never distorted). Silence is returned unchanged."""
     measured = integrated_loudness(foa, sample_rate)
     peak = true_peak_dbtp(foa)
     if math.isinf(measured) or math.isinf(peak):
         return foa.copy(), LoudnessResult(measured, 0.0, measured, peak, False)
-    gain_db = target_lufs - measured
+    gain_db = 0.0 if target_lufs is None else target_lufs - measured
     limited = peak + gain_db > ceiling_dbtp
     if limited:
         gain_db = ceiling_dbtp - peak

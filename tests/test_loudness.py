@@ -64,3 +64,14 @@ def test_silence_is_left_alone() -> None:
 def test_too_short_a_stem_is_refused() -> None:
     with pytest.raises(ValueError, match=r"at least 0\.4 s"):
         integrated_loudness(np.zeros((4, RATE // 10)), RATE)
+
+
+def test_without_a_target_the_level_stays_unless_the_ceiling_is_crossed() -> None:
+    quiet = encode_mono(sine(0.05), 0.0, 0.0)
+    out, result = normalise(quiet, RATE, target_lufs=None, ceiling_dbtp=-1.0)
+    np.testing.assert_array_equal(out, quiet)
+    assert result.gain_db == 0.0
+    hot = encode_mono(sine(1.2), 0.0, 0.0)
+    out, result = normalise(hot, RATE, target_lufs=None, ceiling_dbtp=-1.0)
+    assert result.limited
+    assert true_peak_dbtp(out) == pytest.approx(-1.0, abs=0.01)
