@@ -53,12 +53,24 @@ def natural_cubic_spline_matrix(n_in: int, n_out: int) -> Tensor:
     )
 
 
+@lru_cache(maxsize=32)
+def _spline_weights(n_in: int, n_out: int, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """The resampling matrix on ``device`` in ``dtype``, built once per shape (a plain tensor,
+    usable by autograd even when first asked for under inference mode)."""
+    with torch.inference_mode(False), torch.no_grad():
+        return natural_cubic_spline_matrix(n_in, n_out).to(device=device, dtype=dtype)
+
+
+@torch.compiler.disable
+def _weights_for(x: Tensor, length: int) -> Tensor:
+    return _spline_weights(x.shape[1], length, x.device, x.dtype)
+
+
 def resample_time(x: Tensor, length: int) -> Tensor:
     """Resample x [B, T, C] to [B, length, C] along time with a natural cubic spline."""
     if x.shape[1] == length:
         return x
-    weights = natural_cubic_spline_matrix(x.shape[1], length)
-    return weights.to(device=x.device, dtype=x.dtype) @ x
+    return _weights_for(x, length) @ x
 
 
 class FourierFeatures(nn.Module):

@@ -1,6 +1,7 @@
 """The shipped omnifoa-mini: its file verifies, it generates from the demo video, and on a few
 held-out SynthSphere clips it places sound better than leaving everything at the front."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from plugin_core.audio_io import read_foa
 from plugin_core.evaluation import HELD_OUT_SEEDS, run_evaluation
 from plugin_core.evaluation.model_systems import model_systems
 from plugin_core.generation import load_model
+from plugin_core.loudness import integrated_loudness
 from plugin_core.model_registry import get_entry, verify
 
 MODEL = "omnifoa-mini"
@@ -33,8 +35,11 @@ def test_generate_writes_ambix_for_the_demo_video(tmp_path: Path) -> None:
     assert rate == 48000
     assert audio.shape[0] == 4
     assert abs(audio.shape[1] / rate - 10.0) < 0.05
-    # a sound field, not silence and not W alone
-    assert np.max(np.abs(audio[0])) > 0.1
+    # a sound field, not silence and not W alone, at the loudness its sidecar reports
+    level = json.loads(out.with_name(out.name + ".json").read_text())["windows"][0]["loudness"]
+    assert level["measured_lufs"] > -50
+    assert integrated_loudness(audio, rate) == pytest.approx(level["output_lufs"], abs=0.5)
+    assert level["limited"] or level["output_lufs"] == pytest.approx(-23.0, abs=0.01)
     assert np.sqrt(np.mean(audio[1:] ** 2)) > 0.05 * np.sqrt(np.mean(audio[0] ** 2))
 
 
