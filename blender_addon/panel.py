@@ -1,0 +1,80 @@
+"""The sequencer sidebar panel (View Sidebar ▸ omnifoa)."""
+
+from __future__ import annotations
+
+import bpy
+
+from .strip_source import source_info, source_strip
+
+
+class OMNIFOA_PT_generate(bpy.types.Panel):
+    bl_idname = "OMNIFOA_PT_generate"
+    bl_label = "omnifoa"
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "omnifoa"
+
+    def draw(self, context):
+        layout = self.layout
+        scene = context.scene
+        settings = scene.omnifoa
+        editor = scene.sequence_editor
+
+        box = layout.box()
+        box.label(text="Source", icon="SEQUENCE")
+        if editor is not None:
+            box.prop_search(settings, "source", editor, "strips_all", text="Strip")
+        strip = source_strip(scene)
+        if strip is None:
+            box.label(text="Select a 360 movie strip", icon="INFO")
+        else:
+            info = source_info(strip)
+            col = box.column(align=True)
+            col.label(text=f"{info.width} x {info.height}, {info.fps:.3g} fps")
+            col.label(
+                text=f"frames {info.final_start}-{info.final_end - 1} "
+                f"({info.start_seconds:.2f}-{info.end_seconds:.2f} s of video)"
+            )
+            if info.warning:
+                col.label(text=info.warning, icon="ERROR")
+
+            box = layout.box()
+            box.label(text="Camera direction (keyframable)", icon="ORIENTATION_VIEW")
+            col = box.column(align=True)
+            col.prop(strip, "omnifoa_yaw")
+            col.prop(strip, "omnifoa_pitch")
+            col.prop(strip, "omnifoa_fov")
+
+        box = layout.box()
+        box.label(text="Generation", icon="SOUND")
+        box.prop(settings, "model")
+        row = box.row(align=True)
+        row.prop(settings, "seed")
+        row.operator("omnifoa.reroll_seed", text="", icon="FILE_REFRESH")
+        box.prop(settings, "variations")
+        row = box.row(align=True)
+        row.prop(settings, "steps")
+        row.prop(settings, "guidance")
+        box.prop(settings, "output_dir")
+        box.prop(settings, "convention", expand=True)
+
+        running = settings.job_state in ("queued", "running")
+        if running:
+            layout.progress(factor=settings.job_percent / 100.0, text=settings.job_message)
+            layout.operator("omnifoa.cancel", icon="CANCEL")
+        else:
+            layout.operator("omnifoa.generate", icon="PLAY_SOUND")
+            if settings.job_message:
+                icon = "ERROR" if settings.job_state == "failed" else "INFO"
+                layout.label(text=settings.job_message, icon=icon)
+        if settings.suggest_surround:
+            layout.label(text="Mixdown is not 4-channel: FOA would be scrambled", icon="ERROR")
+            layout.operator("omnifoa.use_surround4", icon="SPEAKER")
+
+
+def register() -> None:
+    bpy.utils.register_class(OMNIFOA_PT_generate)
+
+
+def unregister() -> None:
+    bpy.utils.unregister_class(OMNIFOA_PT_generate)

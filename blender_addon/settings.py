@@ -1,0 +1,90 @@
+"""The add-on's properties: the camera direction on each strip (keyframable), generation
+settings and the running job's state on the scene."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+
+# The camera direction lives directly on each strip (not in a property group: Blender can
+# only keyframe strip properties whose path it can build from the scene).
+STRIP_PROPERTIES = {
+    "omnifoa_yaw": FloatProperty(
+        name="Yaw",
+        description="Camera direction azimuth in degrees (0 front, positive to the left)",
+        default=0.0,
+        min=-360.0,
+        max=360.0,
+        soft_min=-180.0,
+        soft_max=180.0,
+    ),
+    "omnifoa_pitch": FloatProperty(
+        name="Pitch",
+        description="Camera direction elevation in degrees (positive up)",
+        default=0.0,
+        min=-90.0,
+        max=90.0,
+    ),
+    "omnifoa_fov": FloatProperty(
+        name="FoV",
+        description="Width of the camera view in degrees",
+        default=120.0,
+        min=10.0,
+        max=170.0,
+    ),
+}
+
+
+class OmnifoaSceneSettings(bpy.types.PropertyGroup):
+    """Generation settings and the state of the scene's job."""
+
+    source: StringProperty(name="Source", description="Movie strip to generate for (empty: active)")
+    model: StringProperty(name="Model", default="omnifoa-mini")
+    seed: IntProperty(name="Seed", default=0, min=0)
+    variations: IntProperty(name="Variations", default=1, min=1, max=16)
+    steps: IntProperty(name="Steps", description="0: the model's own", default=0, min=0, max=200)
+    guidance: FloatProperty(
+        name="Guidance", description="0: the model's own", default=0.0, min=0.0, max=20.0
+    )
+    output_dir: StringProperty(
+        name="Output folder",
+        description="Where stems are written (empty: the preferences' default)",
+        subtype="DIR_PATH",
+    )
+    convention: EnumProperty(
+        name="Format",
+        items=[
+            ("ambix", "AmbiX", "ACN/SN3D (what Blender, YouTube and IEM tools expect)"),
+            ("fuma", "FuMa", "Legacy B-format, labelled in the file"),
+        ],
+        default="ambix",
+    )
+    job_id: StringProperty(options={"SKIP_SAVE"})
+    job_source: StringProperty(options={"SKIP_SAVE"})  # the strip the job was made for
+    job_seed: IntProperty(options={"SKIP_SAVE"})
+    job_state: StringProperty(default="idle", options={"SKIP_SAVE"})
+    job_percent: FloatProperty(default=0.0, min=0.0, max=100.0, subtype="PERCENTAGE")
+    job_message: StringProperty(options={"SKIP_SAVE"})
+    job_path_keys: IntProperty(options={"SKIP_SAVE"})  # keys of the direction path sent
+    suggest_surround: BoolProperty(default=False, options={"SKIP_SAVE"})
+
+
+def register() -> None:
+    bpy.utils.register_class(OmnifoaSceneSettings)
+    bpy.types.Scene.omnifoa = PointerProperty(type=OmnifoaSceneSettings)
+    for name, prop in STRIP_PROPERTIES.items():
+        setattr(bpy.types.Strip, name, prop)
+
+
+def unregister() -> None:
+    for name in STRIP_PROPERTIES:
+        delattr(bpy.types.Strip, name)
+    del bpy.types.Scene.omnifoa
+    bpy.utils.unregister_class(OmnifoaSceneSettings)
