@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from model_fixtures import tiny_generator
+from reaper_stub import LUA_DIR, OscSurface, Reaper, run_script
 
 from models.checkpoint import save_safetensors
 from plugin_core.audio_io import read_foa
@@ -47,9 +49,10 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 class Service:
     """One ``omnifoa serve`` process with its state folder."""
 
-    def __init__(self, state: Path, registry: Path) -> None:
+    def __init__(self, state: Path, registry: Path, **env_vars: str) -> None:
         self.state = state
         env = {**os.environ, "OMNIFOA_EXTRA_MODELS": str(registry), "OMP_NUM_THREADS": "1"}
+        env |= env_vars
         (state / "service.json").unlink(missing_ok=True)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "plugin_core.cli", "serve", "--state-dir", str(state)],
@@ -264,3 +267,30 @@ def test_a_killed_service_reports_the_cut_job_failed_and_leaves_no_file(
         assert list(out.iterdir()) == []
     finally:
         second.stop()
+
+
+def test_a_finished_job_goes_to_reaper_through_the_bridge(assets, tmp_path_factory) -> None:
+    root = tmp_path_factory.mktemp("reaper")
+    shutil.copytree(LUA_DIR, root / "REAPER" / "Scripts")
+    reaper = Reaper(root / "REAPER")
+    run_script(root / "REAPER" / "Scripts" / "omnifoa_install.lua", reaper)
+    surface = OscSurface(reaper)
+    bridge = root / "REAPER" / "omnifoa" / "bridge.json"
+    running = Service(root / "state", assets["registry"], OMNIFOA_REAPER_CONFIG=str(bridge))
+    try:
+        out = root / "out"
+        out.mkdir()
+        record = running.client.submit(job(assets, out, start=0.5, end=2.0))
+        with pytest.raises(ServiceError, match="not done") as caught:
+            running.client.send_to_reaper(record["id"], port=surface.port)
+        assert caught.value.status == 409
+        assert running.client.wait(record["id"], 120)["state"] == "done"
+        ack = running.client.send_to_reaper(record["id"], port=surface.port)
+    finally:
+        running.stop()
+        surface.close()
+    assert ack["status"] == "ok", ack
+    stem = reaper.tracks[1]
+    assert stem.nchan == 4
+    assert stem.items[0].position == 0.5  # where the span starts in the video
+    assert stem.items[0].takes[0].source.path == str(out / "stem.wav")

@@ -80,6 +80,13 @@ class ServiceClient:
     def cancel(self, job_id: str) -> dict[str, Any]:
         return self._call("POST", f"/v1/jobs/{job_id}/cancel", {})["job"]
 
+    def send_to_reaper(self, job_id: str, position: float | None = None, port: int = 8000):
+        """Drop a finished job's stems into REAPER through the bridge; returns REAPER's ack."""
+        body: dict[str, Any] = {"port": port}
+        if position is not None:
+            body["position"] = position
+        return self._call("POST", f"/v1/jobs/{job_id}/reaper", body)["ack"]
+
     def wait(self, job_id: str, timeout: float = 600.0, poll: float = 0.2) -> dict[str, Any]:
         """Poll until the job is done, failed or cancelled; ServiceError on timeout."""
         deadline = time.monotonic() + timeout

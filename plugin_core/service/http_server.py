@@ -30,7 +30,7 @@ from plugin_core.service.state_file import STATE_NAME, new_token, write_private_
 API_VERSION = 1
 HOST = "127.0.0.1"
 MAX_BODY = 64 * 1024
-_JOB = re.compile(r"^/v1/jobs/([0-9a-f]{32})(/cancel)?$")
+_JOB = re.compile(r"^/v1/jobs/([0-9a-f]{32})(/cancel|/reaper)?$")
 
 
 class ServiceServer(ThreadingHTTPServer):
@@ -129,15 +129,46 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(HTTPStatus.ACCEPTED if created else HTTPStatus.OK, {"job": record})
                 return
             match = _JOB.match(self.path)
-            if match and match.group(2):
+            if match and match.group(2) == "/cancel":
                 record = self.server.jobs.cancel(match.group(1))
                 if record is None:
                     raise _HttpError(HTTPStatus.NOT_FOUND, "There is no job with that id.")
                 self._send(200, {"job": record})
                 return
+            if match and match.group(2) == "/reaper":
+                self._send(200, {"ack": self._to_reaper(match.group(1), body)})
+                return
             raise _HttpError(HTTPStatus.NOT_FOUND, f"No such endpoint: POST {self.path[:100]}.")
         except _HttpError as exc:
             self._error(exc.status, exc.message)
+
+    def _to_reaper(self, job_id: str, body: Any) -> dict[str, Any]:
+        """Hand a finished job's stems to the REAPER bridge; REAPER's ack comes back."""
+        from reaper_bridge.bridge_config import DEFAULT_PORT, load_config
+        from reaper_bridge.doorbell import NoAnswer
+        from reaper_bridge.drop import drop_stems
+        from reaper_bridge.job_file import Stem
+
+        record = self.server.jobs.get(job_id)
+        if record is None:
+            raise _HttpError(HTTPStatus.NOT_FOUND, "There is no job with that id.")
+        if record["state"] != "done":
+            raise _HttpError(HTTPStatus.CONFLICT, f"The job is {record['state']}, not done.")
+        if not isinstance(body, dict) or set(body) - {"position", "port"}:
+            raise _HttpError(HTTPStatus.BAD_REQUEST, 'Send {"position": s, "port": n}.')
+        start = record["request"].get("start") or 0.0  # where the stem sits in the video
+        position, port = body.get("position", start), body.get("port", DEFAULT_PORT)
+        if isinstance(position, bool) or not isinstance(position, int | float):
+            raise _HttpError(HTTPStatus.BAD_REQUEST, "The position must be a number of seconds.")
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise _HttpError(HTTPStatus.BAD_REQUEST, "The port must be an integer.")
+        stems = [Stem(Path(p), Path(p).stem, float(position)) for p in record["outputs"]]
+        try:
+            return drop_stems(stems, load_config(None, port), timeout=10.0)
+        except InputError as exc:
+            raise _HttpError(HTTPStatus.BAD_REQUEST, str(exc)) from None
+        except NoAnswer as exc:
+            raise _HttpError(HTTPStatus.GATEWAY_TIMEOUT, str(exc)) from None
 
 
 class _HttpError(Exception):

@@ -1,0 +1,69 @@
+"""The bridge's settings: the ingest action's command id and the spool folder, as written by
+``omnifoa_install.lua`` to ``<REAPER resource path>/omnifoa/bridge.json``, plus where REAPER's
+OSC surface listens (127.0.0.1:8000 unless set otherwise)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from plugin_core.errors import InputError
+
+CONFIG_ENV = "OMNIFOA_REAPER_CONFIG"
+DEFAULT_PORT = 8000
+HOST = "127.0.0.1"  # REAPER's OSC is IPv4 only
+_COMMAND = re.compile(r"^_[A-Za-z0-9_]{1,64}$")
+
+
+def reaper_resource_dir() -> Path:
+    """REAPER's resource folder on this platform (what ``GetResourcePath()`` returns)."""
+    home = Path.home()
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming") / "REAPER"
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "REAPER"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "REAPER"
+
+
+def default_config_path() -> Path:
+    override = os.environ.get(CONFIG_ENV)
+    return Path(override) if override else reaper_resource_dir() / "omnifoa" / "bridge.json"
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    """Where to ring and where to put jobs."""
+
+    command_id: str  # the ingest action's named command id, "_RS…"
+    spool: Path
+    port: int = DEFAULT_PORT
+
+    @property
+    def address(self) -> str:
+        return f"/action/{self.command_id}"
+
+
+def load_config(path: Path | None = None, port: int = DEFAULT_PORT) -> BridgeConfig:
+    """Read bridge.json; a missing or broken one says how to install the REAPER side."""
+    path = path or default_config_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"The REAPER bridge is not installed ({path} is missing); run "
+            "`omnifoa reaper install-help` and follow its steps."
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"Cannot read the REAPER bridge settings {path} ({exc}).") from None
+    command, spool = data.get("command_id"), data.get("spool")
+    if not isinstance(command, str) or not _COMMAND.match(command):
+        raise InputError(f"{path} holds no valid command id; run omnifoa_install.lua again.")
+    if not isinstance(spool, str) or not Path(spool).is_absolute():
+        raise InputError(f"{path} holds no absolute spool folder; run omnifoa_install.lua again.")
+    if not 1 <= port <= 65535:
+        raise InputError(f"An OSC port lies between 1 and 65535, not {port}.")
+    return BridgeConfig(command, Path(spool), port)

@@ -1,0 +1,111 @@
+"""The offline fallback: REAPER project (.RPP) text with the same tracks, items and bus.
+
+A new project gets 48 kHz, a 4-channel master and a 4-channel folder track (the monitoring
+bus) holding one 4-channel track per stem. Merging into an existing project appends the
+same tracks and keeps every line already there. Text is written with ``rpp`` (RPP quoting
+rules) and replaced atomically; a merge inserts the new tracks' text before the project's
+closing line, so the existing text stays byte for byte. Monitoring plug-ins are not written
+into the file (REAPER stores plug-in state as opaque blobs); add IEM SceneRotator →
+BinauralDecoder on the bus, or use ``omnifoa reaper drop``, which adds them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import rpp
+import soundfile as sf
+from rpp import Element
+
+from plugin_core.atomic_files import write_atomic
+from plugin_core.errors import InputError
+from reaper_bridge.job_file import Stem, prepare_stem
+
+BUS_NAME = "omnifoa FOA monitor"
+
+
+def _guid() -> str:
+    return "{" + str(uuid.uuid4()).upper() + "}"
+
+
+def _quotable(text: str) -> str:
+    if all(q in text for q in "\"'`"):
+        raise InputError(
+            f"{text!r} holds all three quote characters, which an RPP file cannot hold; rename it."
+        )
+    return text
+
+
+def _stem_track(stem: Stem, path: Path, depth: int) -> Element:
+    length = sf.info(str(path)).duration
+    source = Element("SOURCE", ["WAVE"], [["FILE", _quotable(str(path))]])
+    item = Element(
+        "ITEM",
+        [],
+        [
+            ["POSITION", f"{stem.position:.6f}"],
+            ["LENGTH", f"{length:.6f}"],
+            ["NAME", _quotable(stem.name)],
+            source,
+        ],
+    )
+    children = [["NAME", _quotable(stem.name)], ["NCHAN", "4"], ["ISBUS", "0", str(depth)], item]
+    return Element("TRACK", [_guid()], children)
+
+
+def _tracks(stems: list[Stem], media: Path) -> list[Element]:
+    bus = Element("TRACK", [_guid()], [["NAME", BUS_NAME], ["NCHAN", "4"], ["ISBUS", "1", "1"]])
+    key = uuid.uuid4().hex
+    paths = [prepare_stem(s, media, key, i) for i, s in enumerate(stems)]
+    last = len(stems) - 1
+    return [bus] + [
+        _stem_track(s, p, -1 if i == last else 0)
+        for i, (s, p) in enumerate(zip(stems, paths, strict=True))
+    ]
+
+
+def _new_project() -> Element:
+    return Element(
+        "REAPER_PROJECT",
+        ["0.1", "7.0", "0"],
+        [["SAMPLERATE", "48000", "0", "0"], ["MASTER_NCH", "4", "2"]],
+    )
+
+
+def export_rpp(stems: list[Stem], output: Path, merge: bool = False) -> Path:
+    """Write ``output`` with the stems (``merge``: add them to the project already there)."""
+    if not stems:
+        raise InputError("Give at least one stem to put in the project.")
+    if output.suffix.lower() != ".rpp":
+        raise InputError(f"Name the project *.rpp, not {output.name}.")
+    if output.exists() and not merge:
+        raise InputError(f"{output} exists; pass --merge to add the stems to it.")
+    media = output.parent / f"{output.stem}_media"
+    if merge and output.exists():
+        original = _existing_project(output)
+        tracks = "".join(_indented(rpp.dumps(t)) for t in _tracks(stems, media))
+        end = original.rstrip().rfind("\n>")
+        text = original[: end + 1] + tracks + original[end + 1 :]
+    else:
+        project = _new_project()
+        for track in _tracks(stems, media):
+            project.append(track)
+        text = rpp.dumps(project)
+    write_atomic(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return output
+
+
+def _existing_project(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+        project = rpp.loads(text)
+    except Exception as exc:  # unreadable text or rpp's parser errors, all alike to a user
+        raise InputError(f"Cannot read {path.name} as a REAPER project ({exc}).") from None
+    if project.tag != "REAPER_PROJECT" or "\n>" not in text.rstrip():
+        raise InputError(f"{path.name} is not a REAPER project.")
+    return text
+
+
+def _indented(block: str) -> str:
+    return "".join(f"  {line}\n" for line in block.rstrip("\n").split("\n"))
