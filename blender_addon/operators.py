@@ -1,4 +1,5 @@
-"""The add-on's operators: generate, cancel, re-roll the seed, 4-channel mixdown."""
+"""The add-on's operators: generate, cancel, send to REAPER, re-roll the seed, 4-channel
+mixdown."""
 
 from __future__ import annotations
 
@@ -90,6 +91,37 @@ class OMNIFOA_OT_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class OMNIFOA_OT_send_to_reaper(bpy.types.Operator):
+    """Hand the finished stems to REAPER, on 4-channel ambisonic tracks (omnifoa's bridge)"""
+
+    bl_idname = "omnifoa.send_to_reaper"
+    bl_label = "Send to REAPER"
+
+    port: bpy.props.IntProperty(name="REAPER OSC port", default=8000, min=1, max=65535)
+
+    @classmethod
+    def poll(cls, context):
+        settings = context.scene.omnifoa if context.scene else None
+        return settings is not None and settings.job_state == "done" and bool(settings.job_id)
+
+    def execute(self, context):
+        settings = context.scene.omnifoa
+        path = f"/v1/jobs/{settings.job_id}/reaper"
+        try:
+            ack = jobs.link(context).call("POST", path, {"port": self.port})["ack"]
+        except (ServiceUnavailable, ServiceRefused) as exc:
+            settings.job_message = str(exc)
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        placed = len(ack.get("tracks", []))
+        settings.job_message = f"REAPER: {ack.get('status')}, {placed} track(s)"
+        missing = [fx["name"] for fx in ack.get("fx", []) if not fx.get("ok")]
+        if missing:
+            settings.job_message += f"; missing plug-ins: {', '.join(missing)}"
+        self.report({"INFO"}, settings.job_message)
+        return {"FINISHED"}
+
+
 class OMNIFOA_OT_reroll_seed(bpy.types.Operator):
     """Pick a new random seed"""
 
@@ -115,7 +147,13 @@ class OMNIFOA_OT_use_surround4(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (OMNIFOA_OT_generate, OMNIFOA_OT_cancel, OMNIFOA_OT_reroll_seed, OMNIFOA_OT_use_surround4)
+CLASSES = (
+    OMNIFOA_OT_generate,
+    OMNIFOA_OT_cancel,
+    OMNIFOA_OT_send_to_reaper,
+    OMNIFOA_OT_reroll_seed,
+    OMNIFOA_OT_use_surround4,
+)
 
 
 def register() -> None:

@@ -67,6 +67,8 @@ class OMNIFOA_PT_generate(bpy.types.Panel):
             if settings.job_message:
                 icon = "ERROR" if settings.job_state == "failed" else "INFO"
                 layout.label(text=settings.job_message, icon=icon)
+            if settings.job_state == "done":
+                layout.operator("omnifoa.send_to_reaper", icon="EXPORT")
         if settings.suggest_surround:
             layout.label(text="Mixdown is not 4-channel: FOA would be scrambled", icon="ERROR")
             layout.operator("omnifoa.use_surround4", icon="SPEAKER")

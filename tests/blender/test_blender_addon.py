@@ -70,7 +70,26 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def addon(workspace):
+def reaper(workspace):
+    """REAPER's stand-in (real Lua ingest, emulated OSC surface) in a main-venv process."""
+    folder = workspace["root"] / "reaper"
+    folder.mkdir()
+    process = subprocess.Popen(
+        [str(MAIN_VENV / "python"), str(ROOT / "tests" / "reaper_emulator.py"), str(folder)],
+        cwd=ROOT / "tests",
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    info = json.loads(process.stdout.readline())
+    os.environ["OMNIFOA_REAPER_CONFIG"] = info["bridge"]  # the service the add-on starts sees it
+    yield {**info, "project": folder / "project.json"}
+    process.stdin.close()
+    process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def addon(workspace, reaper):
     bpy.ops.extensions.package_install_files(
         filepath=str(workspace["zip"]), repo="user_default", enable_on_install=True
     )
@@ -184,6 +203,22 @@ def test_surround4_mixdown_passes_the_four_channels_through(scene, addon, worksp
     assert mix_rate == rate
     n = min(mix.shape[1], stem.shape[1]) - 1024
     np.testing.assert_allclose(mix[:, :n], stem[:, :n], atol=1e-5)
+
+
+def test_send_to_reaper_lands_the_stem_on_a_4_channel_track(scene, addon, reaper) -> None:
+    stem = next(s for s in scene.sequence_editor.strips_all if s.type == "SOUND").sound.filepath
+    assert bpy.ops.omnifoa.send_to_reaper(port=reaper["port"]) == {"FINISHED"}
+    assert scene.omnifoa.job_message.startswith("REAPER: ok, 1 track(s)")
+    deadline = time.monotonic() + 10
+    while True:
+        tracks = json.loads(reaper["project"].read_text()) if reaper["project"].exists() else []
+        if len(tracks) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    bus, track = tracks
+    assert (bus["nchan"], track["nchan"]) == (4, 4)
+    assert track["items"][0]["position"] == pytest.approx(0.5)  # the trimmed start
+    assert track["items"][0]["source"] == bpy.path.abspath(stem)
 
 
 def test_cancel_stops_the_job_and_adds_nothing(scene, addon, workspace) -> None:
