@@ -10,15 +10,15 @@ LUA_DIR = Path(__file__).resolve().parents[1] / "reaper_bridge" / "lua"
 
 def _drop(args: argparse.Namespace) -> int:
     from plugin_core.errors import InputError
-    from reaper_bridge.bridge_config import load_config
+    from reaper_bridge.bridge_config import BridgeError, load_config
     from reaper_bridge.doorbell import NoAnswer
     from reaper_bridge.drop import describe_ack, drop_stems, stems_from_paths
 
-    config = load_config(Path(args.config) if args.config else None, args.port)
     stems = stems_from_paths([Path(p) for p in args.stems], args.position, args.convention)
     try:
+        config = load_config(Path(args.config) if args.config else None, args.port)
         ack = drop_stems(stems, config, args.timeout)
-    except NoAnswer as exc:
+    except (BridgeError, NoAnswer) as exc:
         raise InputError(str(exc)) from None
     print("\n".join(describe_ack(ack)))
     return 0 if ack.get("status") == "ok" else 1
@@ -47,11 +47,16 @@ def _install_help(args: argparse.Namespace) -> int:
 
 
 def _export_rpp(args: argparse.Namespace) -> int:
+    from plugin_core.errors import InputError
+    from reaper_bridge.bridge_config import BridgeError
     from reaper_bridge.drop import stems_from_paths
     from reaper_bridge.rpp_export import export_rpp
 
     stems = stems_from_paths([Path(p) for p in args.stems], args.position, args.convention)
-    out = export_rpp(stems, Path(args.output), merge=args.merge)
+    try:
+        out = export_rpp(stems, Path(args.output), merge=args.merge)
+    except BridgeError as exc:
+        raise InputError(str(exc)) from None
     print(f"wrote {out} with {len(stems)} 4-channel track(s) under the monitoring folder")
     return 0
 

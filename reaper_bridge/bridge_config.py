@@ -11,12 +11,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from plugin_core.errors import InputError
-
 CONFIG_ENV = "OMNIFOA_REAPER_CONFIG"
 DEFAULT_PORT = 8000
 HOST = "127.0.0.1"  # REAPER's OSC is IPv4 only
 _COMMAND = re.compile(r"^_[A-Za-z0-9_]{1,64}$")
+
+
+class BridgeError(Exception):
+    """A problem with the stems, the bridge settings or the spool; the message says what to
+    do."""
 
 
 def reaper_resource_dir() -> Path:
@@ -53,17 +56,17 @@ def load_config(path: Path | None = None, port: int = DEFAULT_PORT) -> BridgeCon
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(
+        raise BridgeError(
             f"The REAPER bridge is not installed ({path} is missing); run "
             "`omnifoa reaper install-help` and follow its steps."
         ) from None
     except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"Cannot read the REAPER bridge settings {path} ({exc}).") from None
+        raise BridgeError(f"Cannot read the REAPER bridge settings {path} ({exc}).") from None
     command, spool = data.get("command_id"), data.get("spool")
     if not isinstance(command, str) or not _COMMAND.match(command):
-        raise InputError(f"{path} holds no valid command id; run omnifoa_install.lua again.")
+        raise BridgeError(f"{path} holds no valid command id; run omnifoa_install.lua again.")
     if not isinstance(spool, str) or not Path(spool).is_absolute():
-        raise InputError(f"{path} holds no absolute spool folder; run omnifoa_install.lua again.")
+        raise BridgeError(f"{path} holds no absolute spool folder; run omnifoa_install.lua again.")
     if not 1 <= port <= 65535:
-        raise InputError(f"An OSC port lies between 1 and 65535, not {port}.")
+        raise BridgeError(f"An OSC port lies between 1 and 65535, not {port}.")
     return BridgeConfig(command, Path(spool), port)

@@ -15,12 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import soundfile as sf
-
-from plugin_core.atomic_files import write_atomic
-from plugin_core.audio_io import read_foa, write_audio
-from plugin_core.errors import InputError
 from plugin_core.foa import to_ambix
+from reaper_bridge.bridge_config import BridgeError
+from reaper_bridge.stem_files import labelled_fuma, read_stem, write_ambix, write_atomic
 
 SCHEMA = "omnifoa-reaper-job"
 SPOOL_FOLDERS = ("pending", "done", "acks", "media")
@@ -64,18 +61,10 @@ class Job:
         return doc
 
 
-def _labelled_fuma(path: Path) -> bool:
-    try:
-        comment = sf.SoundFile(path).comment or ""
-    except (sf.LibsndfileError, RuntimeError):
-        return False
-    return comment.lower().startswith("fuma")
-
-
 def _clean_name(name: str) -> str:
     cleaned = re.sub(r"[\x00-\x1f\x7f]", " ", name).strip()
     if not cleaned:
-        raise InputError("A stem needs a track name.")
+        raise BridgeError("A stem needs a track name.")
     return cleaned[:256]
 
 
@@ -83,27 +72,29 @@ def prepare_stem(stem: Stem, media: Path, job_id: str, index: int) -> Path:
     """The AmbiX file REAPER should load for ``stem`` (the stem itself, or a conversion)."""
     path = stem.path.expanduser().resolve()
     if not 0 <= stem.position <= MAX_POSITION:
-        raise InputError(f"A stem's position must be 0 to {MAX_POSITION:g} s, not {stem.position}.")
-    audio, rate = read_foa(path)  # checks it exists, is audio, has 4 channels
-    convention = stem.convention or ("fuma" if _labelled_fuma(path) else "ambix")
+        raise BridgeError(
+            f"A stem's position must be 0 to {MAX_POSITION:g} s, not {stem.position}."
+        )
+    audio, rate = read_stem(path)  # checks it exists, is audio, has 4 channels
+    convention = stem.convention or ("fuma" if labelled_fuma(path) else "ambix")
     if convention == "ambix":
         return path
     media.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^\w.-]+", "_", path.stem)
     converted = media / f"{job_id}_{index}_{safe}_ambix.wav"
-    write_audio(converted, to_ambix(audio, "fuma"), rate, "float32", comment="AmbiX (ACN/SN3D)")
+    write_ambix(converted, to_ambix(audio, "fuma"), rate)
     return converted
 
 
 def write_job(job: Job, spool: Path) -> Path:
     """Check and convert the stems, then write ``pending/<job id>.json``; returns its path."""
     if not 1 <= len(job.stems) <= MAX_STEMS:
-        raise InputError(f"Drop 1 to {MAX_STEMS} stems at a time, not {len(job.stems)}.")
+        raise BridgeError(f"Drop 1 to {MAX_STEMS} stems at a time, not {len(job.stems)}.")
     for folder in SPOOL_FOLDERS:
         (spool / folder).mkdir(parents=True, exist_ok=True)
     job.stems = [Stem(s.path, _clean_name(s.name), s.position, s.convention) for s in job.stems]
     paths = [prepare_stem(s, spool / "media", job.job_id, i) for i, s in enumerate(job.stems)]
     target = spool / "pending" / f"{job.job_id}.json"
     text = json.dumps(job.document(paths), ensure_ascii=False, indent=1)
-    write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_atomic(target, text.encode("utf-8"))
     return target

@@ -18,9 +18,9 @@ import rpp
 import soundfile as sf
 from rpp import Element
 
-from plugin_core.atomic_files import write_atomic
-from plugin_core.errors import InputError
+from reaper_bridge.bridge_config import BridgeError
 from reaper_bridge.job_file import Stem, prepare_stem
+from reaper_bridge.stem_files import write_atomic
 
 BUS_NAME = "omnifoa FOA monitor"
 
@@ -31,7 +31,7 @@ def _guid() -> str:
 
 def _quotable(text: str) -> str:
     if all(q in text for q in "\"'`"):
-        raise InputError(
+        raise BridgeError(
             f"{text!r} holds all three quote characters, which an RPP file cannot hold; rename it."
         )
     return text
@@ -76,11 +76,11 @@ def _new_project() -> Element:
 def export_rpp(stems: list[Stem], output: Path, merge: bool = False) -> Path:
     """Write ``output`` with the stems (``merge``: add them to the project already there)."""
     if not stems:
-        raise InputError("Give at least one stem to put in the project.")
+        raise BridgeError("Give at least one stem to put in the project.")
     if output.suffix.lower() != ".rpp":
-        raise InputError(f"Name the project *.rpp, not {output.name}.")
+        raise BridgeError(f"Name the project *.rpp, not {output.name}.")
     if output.exists() and not merge:
-        raise InputError(f"{output} exists; pass --merge to add the stems to it.")
+        raise BridgeError(f"{output} exists; pass --merge to add the stems to it.")
     media = output.parent / f"{output.stem}_media"
     if merge and output.exists():
         original = _existing_project(output)
@@ -92,7 +92,7 @@ def export_rpp(stems: list[Stem], output: Path, merge: bool = False) -> Path:
         for track in _tracks(stems, media):
             project.append(track)
         text = rpp.dumps(project)
-    write_atomic(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_atomic(output, text.encode("utf-8"))
     return output
 
 
@@ -101,9 +101,9 @@ def _existing_project(path: Path) -> str:
         text = path.read_text(encoding="utf-8")
         project = rpp.loads(text)
     except Exception as exc:  # unreadable text or rpp's parser errors, all alike to a user
-        raise InputError(f"Cannot read {path.name} as a REAPER project ({exc}).") from None
+        raise BridgeError(f"Cannot read {path.name} as a REAPER project ({exc}).") from None
     if project.tag != "REAPER_PROJECT" or "\n>" not in text.rstrip():
-        raise InputError(f"{path.name} is not a REAPER project.")
+        raise BridgeError(f"{path.name} is not a REAPER project.")
     return text
 
 

@@ -16,9 +16,8 @@ from cli_runner import run_cli
 from reaper_stub import LUA_DIR, OscSurface, Reaper, run_script
 
 from plugin_core.audio_io import read_foa, write_audio
-from plugin_core.errors import InputError
 from plugin_core.foa import encode_mono, from_ambix
-from reaper_bridge.bridge_config import load_config
+from reaper_bridge.bridge_config import BridgeError, load_config
 from reaper_bridge.doorbell import NoAnswer, ring, trigger_datagram
 from reaper_bridge.drop import drop_stems
 from reaper_bridge.job_file import Stem
@@ -259,7 +258,7 @@ def test_fuma_stems_are_converted_to_ambix_before_they_are_dropped(
 
 def test_drop_refuses_a_stem_that_is_not_4_channel(reaper, surface, tmp_path) -> None:
     config = config_for(reaper, surface)
-    with pytest.raises(InputError, match="2 channel"):
+    with pytest.raises(BridgeError, match="2 channel"):
         drop_stems([Stem(stem_file(tmp_path, "st.wav", channels=2), "s", 0.0)], config)
     assert list((config.spool / "pending").iterdir()) == []
 
@@ -315,7 +314,7 @@ def test_merging_keeps_what_the_project_had(tmp_path) -> None:
     ]
     assert names == [["NAME", "Dialogue"], ["NAME", "omnifoa FOA monitor"], ["NAME", "foa"]]
     assert rpp.loads(merged).find(".//MARKER") is not None
-    with pytest.raises(InputError, match="--merge"):
+    with pytest.raises(BridgeError, match="--merge"):
         export_rpp([Stem(stem_file(tmp_path), "foa", 0.0)], existing)
 
 

@@ -144,7 +144,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _to_reaper(self, job_id: str, body: Any) -> dict[str, Any]:
         """Hand a finished job's stems to the REAPER bridge; REAPER's ack comes back."""
-        from reaper_bridge.bridge_config import DEFAULT_PORT, load_config
+        from reaper_bridge.bridge_config import DEFAULT_PORT, BridgeError, load_config
         from reaper_bridge.doorbell import NoAnswer
         from reaper_bridge.drop import drop_stems
         from reaper_bridge.job_file import Stem
@@ -165,7 +165,7 @@ class Handler(BaseHTTPRequestHandler):
         stems = [Stem(Path(p), Path(p).stem, float(position)) for p in record["outputs"]]
         try:
             return drop_stems(stems, load_config(None, port), timeout=10.0)
-        except InputError as exc:
+        except BridgeError as exc:
             raise _HttpError(HTTPStatus.BAD_REQUEST, str(exc)) from None
         except NoAnswer as exc:
             raise _HttpError(HTTPStatus.GATEWAY_TIMEOUT, str(exc)) from None
