@@ -12,6 +12,7 @@ import numpy as np
 
 from plugin_core import __version__
 from plugin_core.cli_models import add_model_commands
+from plugin_core.cli_preview import add_preview_commands
 from plugin_core.cli_reaper import add_reaper_commands
 from plugin_core.cli_service import add_service_commands
 from plugin_core.cli_training import add_training_commands
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_commands(sub)
     add_service_commands(sub)
     add_reaper_commands(sub)
+    add_preview_commands(sub)
 
     p = sub.add_parser("demo", help="the main job on the bundled demo scene")
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
