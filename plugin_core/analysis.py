@@ -42,6 +42,23 @@ class HeatmapStyle:
     colormap: str = "inferno"
 
 
+def heat_overlay(
+    energy: np.ndarray, background: np.ndarray | None, style: HeatmapStyle
+) -> Image.Image:
+    """An energy map [H, W] (linear, on the ERP grid) coloured in dB over ``background``."""
+    height, width = energy.shape
+    db = 10 * np.log10(np.maximum(energy, 1e-20))
+    floor = max(db.min(), db.max() - style.dynamic_range_db)
+    norm = np.clip((db - floor) / max(db.max() - floor, 1e-9), 0.0, 1.0)
+    rgb = colormaps[style.colormap](norm)[..., :3] * 255
+    if background is not None:
+        # Quiet directions stay see-through, so the picture shows where nothing sounds.
+        base = np.asarray(Image.fromarray(background).convert("RGB").resize((width, height)))
+        alpha = (style.opacity * norm)[..., None]
+        rgb = base * (1 - alpha) + rgb * alpha
+    return Image.fromarray(rgb.astype(np.uint8))
+
+
 def energy_heatmap(
     foa: np.ndarray,
     sample_rate: float,
@@ -56,17 +73,7 @@ def energy_heatmap(
     style = style or HeatmapStyle()
     width, height = style.width, style.width // 2
     az, el = erp_pixel_directions(width, height)
-    energy = energy_maps(foa, sample_rate, None, az, el)[0]
-    db = 10 * np.log10(np.maximum(energy, 1e-20))
-    floor = max(db.min(), db.max() - style.dynamic_range_db)
-    norm = np.clip((db - floor) / max(db.max() - floor, 1e-9), 0.0, 1.0)
-    rgb = colormaps[style.colormap](norm)[..., :3] * 255
-    if background is not None:
-        # Quiet directions stay see-through, so the picture shows where nothing sounds.
-        base = np.asarray(Image.fromarray(background).convert("RGB").resize((width, height)))
-        alpha = (style.opacity * norm)[..., None]
-        rgb = base * (1 - alpha) + rgb * alpha
-    heat = Image.fromarray(rgb.astype(np.uint8))
+    heat = heat_overlay(energy_maps(foa, sample_rate, None, az, el)[0], background, style)
     if track is not None:
         draw = ImageDraw.Draw(heat)
         level = 10 * np.log10(np.maximum(track.energy, 1e-20))

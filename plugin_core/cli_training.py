@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from plugin_core.errors import InputError
@@ -20,6 +21,16 @@ def _train(args: argparse.Namespace) -> int:
     recipe = RECIPES[name]
     if recipe.device == "cuda" and not torch.cuda.is_available():
         raise InputError("The gpu recipe needs a CUDA GPU; use --recipe cpu on this machine.")
+    if args.codec_steps is not None:
+        recipe = dataclasses.replace(recipe, codec_steps=args.codec_steps)
+    if args.flow_inputs:
+        from plugin_core.training_pipeline import export_flow_inputs
+
+        out = export_flow_inputs(recipe, Path(args.work), Path(args.flow_inputs))
+        print(
+            f"wrote {out} and its codec; train the flow with python -m models.training.flow_inputs"
+        )
+        return 0
     weights = Path(args.weights) if args.weights else Path(args.work) / "omnifoa-mini.safetensors"
     if weights.exists() and not args.force:
         raise InputError(f"{weights} exists; pass --force to replace it or choose --weights.")
@@ -61,6 +72,11 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--work", default="out/train", help="work folder; a rerun resumes from it")
     p.add_argument("--weights", help="output safetensors (default: in the work folder)")
     p.add_argument("--force", action="store_true", help="replace existing output weights")
+    p.add_argument("--codec-steps", type=int, help="override the recipe's codec steps")
+    p.add_argument(
+        "--flow-inputs",
+        help="stop after the codec and pack the flow stage's inputs into this .npz",
+    )
     p.set_defaults(run=_train)
 
     p = sub.add_parser("eval", help="score the model and baselines on held-out SynthSphere")

@@ -15,17 +15,19 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from safetensors.numpy import load_file
 
 from models.checkpoint import save_safetensors
 from models.codec import SpatialVAE
 from models.dit import DualBranchFlowModel, count_parameters
 from models.training.codec_training import normalise_latent_scale, train_codec
+from models.training.flow_inputs import save_flow_inputs
 from models.training.flow_training import train_flow
 from models.training.recipe import TrainingRecipe
 from plugin_core.atomic_files import atomic_output, write_atomic
 from plugin_core.model_registry import sha256_of
 from plugin_core.training_data.batches import codec_batches, encode_latents, flow_batches
-from plugin_core.training_data.cache import build_dataset, load_cache
+from plugin_core.training_data.cache import CachedClips, build_dataset, load_cache
 from plugin_core.training_data.features import load_feature_extractor
 
 TRAIN_SEEDS_START = 0  # held-out evaluation uses seeds from 1_000_000
@@ -40,16 +42,16 @@ def _logger(stage: str, record: list[dict]) -> Callable[[int, dict[str, float]],
     return log
 
 
-def train_bundled(recipe: TrainingRecipe, work_dir: Path, weights_out: Path) -> dict:
-    """Run the recipe in ``work_dir``, write the weights to ``weights_out``, return the record."""
+def _data_and_codec(
+    recipe: TrainingRecipe, work_dir: Path, record: list[dict], timings: dict[str, float]
+) -> tuple[CachedClips, SpatialVAE, float]:
+    """The cached clips and the trained, latent-normalised codec (both resumed if present)."""
     torch.manual_seed(0)
     if recipe.device == "cpu" and recipe.threads:
         torch.set_num_threads(recipe.threads)
     device = torch.device(recipe.device)
     config = recipe.config
     work_dir.mkdir(parents=True, exist_ok=True)
-    record: list[dict] = []
-    timings: dict[str, float] = {}
 
     start = time.perf_counter()
     extractor = load_feature_extractor(config, device)
@@ -84,6 +86,29 @@ def train_bundled(recipe: TrainingRecipe, work_dir: Path, weights_out: Path) -> 
         recipe.latent_norm_batches,
     )
     timings["codec_minutes"] = (time.perf_counter() - start) / 60
+    return clips, codec, rms
+
+
+def export_flow_inputs(recipe: TrainingRecipe, work_dir: Path, out: Path) -> Path:
+    """Run (or resume) the data and codec stages, then pack what the flow stage needs into
+    ``out`` (see :mod:`models.training.flow_inputs`) and save the codec beside it, so the flow
+    can be trained elsewhere (a GPU) with ``python -m models.training.flow_inputs``."""
+    clips, codec, _ = _data_and_codec(recipe, work_dir, [], {})
+    latents = load_file(encode_latents(clips, codec))["latents"]
+    save_flow_inputs(out, latents, clips.global_features, clips.fov_features)
+    codec_state = {f"codec.{k}": v for k, v in codec.state_dict().items()}
+    save_safetensors(codec_state, out.with_name(out.stem + "_codec.safetensors"))
+    return out
+
+
+def train_bundled(recipe: TrainingRecipe, work_dir: Path, weights_out: Path) -> dict:
+    """Run the recipe in ``work_dir``, write the weights to ``weights_out``, return the record."""
+    record: list[dict] = []
+    timings: dict[str, float] = {}
+    clips, codec, rms = _data_and_codec(recipe, work_dir, record, timings)
+    device = torch.device(recipe.device)
+    config = recipe.config
+    seeds = range(TRAIN_SEEDS_START, TRAIN_SEEDS_START + recipe.training_windows)
 
     start = time.perf_counter()
     latents = encode_latents(clips, codec)

@@ -1,0 +1,110 @@
+"""What the preview plays and shows, without Qt: the FOA, the video, the binaural renderer,
+the playhead, and the energy map of the sound around the playhead."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from plugin_core.analysis import HeatmapStyle, heat_overlay
+from plugin_core.audio_io import read_foa
+from plugin_core.binaural import DEFAULT_SOFA, BinauralDecoder, BinauralRenderer
+from plugin_core.directions import erp_pixel_directions
+from plugin_core.errors import InputError
+from plugin_core.spatial_metrics import energy_maps
+from plugin_core.video import probe
+from ui.video_cursor import VideoCursor
+
+BLOCK = 512
+MAP_WINDOW_S = 0.25  # the energy map shows this much sound around the playhead
+MAP_SIZE = (128, 64)
+LENGTH_TOLERANCE_S = 0.5
+_MAP_STYLE = HeatmapStyle(width=MAP_SIZE[0], opacity=0.7)
+
+
+@dataclass
+class PreviewSession:
+    """A loaded FOA (and optional video) with a playhead and a head rotation."""
+
+    foa: np.ndarray  # AmbiX [4, N]
+    rate: int
+    renderer: BinauralRenderer
+    video: VideoCursor | None = None
+    warnings: list[str] = field(default_factory=list)
+    position: int = 0  # samples
+    loop: bool = False
+    _grid: tuple[np.ndarray, np.ndarray] = field(
+        default_factory=lambda: erp_pixel_directions(*MAP_SIZE)
+    )
+
+    @classmethod
+    def load(
+        cls, foa_path: Path, video_path: Path | None = None, sofa: Path | None = None
+    ) -> PreviewSession:
+        """Read the FOA (4 channels), the HRTF and the video; a length mismatch is a warning."""
+        foa, rate = read_foa(foa_path)
+        decoder = BinauralDecoder.from_sofa(sofa or DEFAULT_SOFA, rate)
+        session = cls(foa, rate, BinauralRenderer(decoder, BLOCK))
+        if video_path is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                info = probe(video_path)
+            session.video = VideoCursor(Path(video_path), info.duration)
+            audio_s = foa.shape[1] / rate
+            if abs(info.duration - audio_s) > LENGTH_TOLERANCE_S:
+                session.warnings.append(
+                    f"The video lasts {info.duration:.2f} s but the FOA {audio_s:.2f} s; "
+                    "they may not belong together (playing the FOA's length)."
+                )
+        return session
+
+    @property
+    def duration(self) -> float:
+        return self.foa.shape[1] / self.rate
+
+    @property
+    def seconds(self) -> float:
+        return self.position / self.rate
+
+    def seek(self, seconds: float) -> None:
+        self.position = int(np.clip(round(seconds * self.rate), 0, self.foa.shape[1]))
+
+    def set_sofa(self, sofa: Path) -> None:
+        """Switch HRTF sets (the rotation carries over)."""
+        rotation = self.renderer.rotation
+        self.renderer = BinauralRenderer(BinauralDecoder.from_sofa(sofa, self.rate), BLOCK)
+        self.renderer.set_rotation(*rotation)
+
+    def next_block(self) -> np.ndarray | None:
+        """The next ≤ 512 samples of both ears [2, n]; None at the end (unless looping)."""
+        total = self.foa.shape[1]
+        if self.position >= total:
+            if not self.loop:
+                return None
+            self.position = 0
+        block = self.foa[:, self.position : self.position + BLOCK]
+        self.position += block.shape[1]
+        return self.renderer.process(block)
+
+    def frame(self) -> np.ndarray | None:
+        return None if self.video is None else self.video.frame_at(self.seconds)
+
+    def energy_image(self, background: np.ndarray | None) -> Image.Image:
+        """The energy map of the sound around the playhead, over ``background``."""
+        half = int(MAP_WINDOW_S * self.rate / 2)
+        start = max(0, min(self.position - half, self.foa.shape[1] - 2 * half))
+        segment = self.foa[:, start : start + 2 * half]
+        energy = energy_maps(segment, self.rate, None, *self._grid)[0]
+        return heat_overlay(energy, background, _MAP_STYLE)
+
+
+def check_inputs(foa_path: Path, video_path: Path | None) -> None:
+    """Fail early, in one sentence, on files the preview cannot open."""
+    if not Path(foa_path).is_file():
+        raise InputError(f"{foa_path} does not exist; give a 4-channel FOA file.")
+    if video_path is not None and not Path(video_path).is_file():
+        raise InputError(f"{video_path} does not exist; give the 360 video or leave it out.")
