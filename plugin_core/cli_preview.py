@@ -47,8 +47,23 @@ def _binaural(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preview(args: argparse.Namespace) -> int:
+    from ui.preview_app import run_preview  # the CLI is the app's entry point: it wires ui in
+
+    paths = [Path(p) for p in args.files]
+    video, foa = (paths[0], paths[1]) if len(paths) == 2 else (None, paths[0])
+    sofa = Path(args.sofa) if args.sofa else None
+    return run_preview(foa, video, sofa, args.osc_port)
+
+
 def add_preview_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``binaural``."""
+    """Register ``binaural`` and ``preview``."""
+    p = sub.add_parser("preview", help="open the binaural preview window (head rotation)")
+    p.add_argument("files", nargs="+", metavar="[VIDEO] FOA", help="optional video, then FOA")
+    p.add_argument("--sofa", help="HRTF set (.sofa); default: MIT KEMAR")
+    p.add_argument("--osc-port", type=int, help="listen for head tracking (SceneRotator OSC)")
+    p.set_defaults(run=_preview)
+
     p = sub.add_parser("binaural", help="render an FOA file to binaural stereo for headphones")
     p.add_argument("foa", help="4-channel AmbiX file")
     p.add_argument("-o", "--output", required=True, help="stereo .wav or .flac")

@@ -1,0 +1,280 @@
+"""The binaural preview window (PySide6): the 360 frame, the sound-field energy map, transport,
+and a head rotation that turns the view and the sound together.
+
+Left, a perspective view aimed where the head looks (drag it to look around); right, the
+whole ERP frame with the energy map of the sound around the playhead and the view's outline.
+Yaw/pitch/roll dials, play/pause, a seek bar, loop and map toggles, an HRTF chooser. Audio
+goes out through Qt Multimedia in 512-sample blocks; with no audio device the playhead runs
+on the clock, silently, and the status bar says so. Head trackers can drive the rotation
+over OSC (:mod:`ui.head_tracking`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from plugin_core.directions import az_el_to_erp_uv, view_outline
+from plugin_core.errors import InputError
+from plugin_core.projection import erp_to_perspective
+from ui.head_tracking import HeadTracking, Rotation
+from ui.preview_session import BLOCK, PreviewSession
+
+VIEW_SIZE = (480, 320)
+VIEW_FOV = 90.0
+OVERVIEW_WIDTH = 512
+DRAG_DEGREES_PER_PIXEL = 0.25
+
+
+def to_pixmap(image: Image.Image | np.ndarray) -> QtGui.QPixmap:
+    array = np.ascontiguousarray(np.asarray(image, dtype=np.uint8)[..., :3])
+    height, width = array.shape[:2]
+    qimage = QtGui.QImage(array.data, width, height, 3 * width, QtGui.QImage.Format.Format_RGB888)
+    return QtGui.QPixmap.fromImage(qimage.copy())
+
+
+class _Bridge(QtCore.QObject):
+    """Carries rotations from the OSC thread into the Qt thread."""
+
+    rotation = QtCore.Signal(float, float, float)
+
+
+class PreviewWindow(QtWidgets.QMainWindow):
+    """The preview of one FOA file (and its video)."""
+
+    def __init__(self, session: PreviewSession, osc_port: int | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.setWindowTitle("omnifoa preview")
+        self._drag_from: QtCore.QPointF | None = None
+        self._playing = False
+        self._clock: tuple[float, float] | None = None  # (wall time, position s) when silent
+
+        self.view = QtWidgets.QLabel(alignment=QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.view.setFixedSize(*VIEW_SIZE)
+        self.view.installEventFilter(self)
+        self.overview = QtWidgets.QLabel(alignment=QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.overview.setFixedSize(OVERVIEW_WIDTH, OVERVIEW_WIDTH // 2)
+
+        self.dials = {}
+        dial_row = QtWidgets.QHBoxLayout()
+        for name, low, high in (("yaw", -180, 180), ("pitch", -90, 90), ("roll", -180, 180)):
+            dial = QtWidgets.QDial()
+            dial.setRange(low, high)
+            dial.setWrapping(name != "pitch")
+            dial.setNotchesVisible(True)
+            dial.valueChanged.connect(self._dial_moved)
+            box = QtWidgets.QVBoxLayout()
+            box.addWidget(dial)
+            box.addWidget(QtWidgets.QLabel(name, alignment=QtCore.Qt.AlignmentFlag.AlignCenter))
+            dial_row.addLayout(box)
+            self.dials[name] = dial
+
+        self.play_button = QtWidgets.QPushButton("Play")
+        self.play_button.clicked.connect(self.toggle_play)
+        self.seek = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.seek.setRange(0, int(session.duration * 1000))
+        self.seek.sliderMoved.connect(lambda ms: self.seek_to(ms / 1000))
+        self.loop = QtWidgets.QCheckBox("Loop")
+        self.loop.toggled.connect(lambda on: setattr(self.session, "loop", on))
+        self.show_map = QtWidgets.QCheckBox("Energy map")
+        self.show_map.setChecked(True)
+        self.show_map.toggled.connect(lambda _: self.refresh())
+        hrtf = QtWidgets.QPushButton("HRTF…")
+        hrtf.clicked.connect(self._choose_sofa)
+        self.time_label = QtWidgets.QLabel()
+
+        transport = QtWidgets.QHBoxLayout()
+        for widget in (
+            self.play_button,
+            self.seek,
+            self.time_label,
+            self.loop,
+            self.show_map,
+            hrtf,
+        ):
+            transport.addWidget(widget)
+        pictures = QtWidgets.QHBoxLayout()
+        pictures.addWidget(self.view)
+        pictures.addWidget(self.overview)
+        layout = QtWidgets.QVBoxLayout()
+        layout.addLayout(pictures)
+        layout.addLayout(dial_row)
+        layout.addLayout(transport)
+        central = QtWidgets.QWidget()
+        central.setLayout(layout)
+        self.setCentralWidget(central)
+
+        self.sink, self.device = self._open_audio()
+        self.timer = QtCore.QTimer(self, interval=5)
+        self.timer.timeout.connect(self._pump)
+        self.frame_timer = QtCore.QTimer(self, interval=40)
+        self.frame_timer.timeout.connect(self.refresh)
+
+        self._bridge = _Bridge()
+        self._bridge.rotation.connect(self.set_rotation)
+        self.tracking = None
+        if osc_port is not None:
+            self.tracking = HeadTracking(self._from_osc, osc_port)
+        messages = list(session.warnings)
+        if self.sink is None:
+            messages.append("No audio output device: the playhead runs silently.")
+        if self.tracking is not None:
+            messages.append(f"Head tracking: OSC on 127.0.0.1:{self.tracking.port}.")
+        self.statusBar().showMessage("  ".join(messages))
+        self.refresh()
+
+    # ----------------------------------------------------------------- audio
+    def _open_audio(self):
+        try:
+            from PySide6 import QtMultimedia
+        except ImportError:
+            return None, None
+        output = QtMultimedia.QMediaDevices.defaultAudioOutput()
+        if output.isNull():
+            return None, None
+        fmt = QtMultimedia.QAudioFormat()
+        fmt.setSampleRate(self.session.rate)
+        fmt.setChannelCount(2)
+        fmt.setSampleFormat(QtMultimedia.QAudioFormat.SampleFormat.Float)
+        sink = QtMultimedia.QAudioSink(output, fmt)
+        sink.setBufferSize(4 * BLOCK * 2 * 4)
+        return sink, None
+
+    def _pump(self) -> None:
+        """Feed the audio device (or advance the silent clock) block by block."""
+        if not self._playing:
+            return
+        if self.sink is not None and self.device is not None:
+            while self.sink.bytesFree() >= BLOCK * 2 * 4:
+                ears = self.session.next_block()
+                if ears is None:
+                    self.toggle_play()
+                    return
+                self.device.write(np.ascontiguousarray(ears.T, dtype=np.float32).tobytes())
+        else:
+            started, origin = self._clock or (time.monotonic(), self.session.seconds)
+            self._clock = (started, origin)
+            target = origin + time.monotonic() - started
+            while self.session.seconds < target:
+                if self.session.next_block() is None:
+                    self.toggle_play()
+                    return
+
+    def toggle_play(self) -> None:
+        self._playing = not self._playing
+        self.play_button.setText("Pause" if self._playing else "Play")
+        if self._playing:
+            self._clock = None
+            if self.sink is not None:
+                self.device = self.sink.start()
+            self.timer.start()
+            self.frame_timer.start()
+        else:
+            self.timer.stop()
+            self.frame_timer.stop()
+            if self.sink is not None:
+                self.sink.stop()
+            self.refresh()
+
+    def seek_to(self, seconds: float) -> None:
+        self.session.seek(seconds)
+        self._clock = None
+        self.refresh()
+
+    # ----------------------------------------------------------------- rotation
+    def set_rotation(self, yaw: float, pitch: float, roll: float) -> None:
+        """Turn the head: the renderer, the dials and the view follow."""
+        self.session.renderer.set_rotation(yaw, pitch, roll)
+        for name, value in zip(("yaw", "pitch", "roll"), (yaw, pitch, roll), strict=True):
+            dial = self.dials[name]
+            dial.blockSignals(True)
+            dial.setValue(round(value))
+            dial.blockSignals(False)
+        self.refresh()
+
+    def _dial_moved(self) -> None:
+        self.session.renderer.set_rotation(*(float(self.dials[n].value()) for n in self.dials))
+        self.refresh()
+
+    def _from_osc(self, rotation: Rotation) -> None:
+        self._bridge.rotation.emit(*rotation)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        """Drag on the perspective view to look around (the sound turns with it)."""
+        kind = event.type()
+        if watched is self.view and kind == QtCore.QEvent.Type.MouseButtonPress:
+            self._drag_from = event.position()
+            return True
+        if watched is self.view and kind == QtCore.QEvent.Type.MouseMove and self._drag_from:
+            delta = event.position() - self._drag_from
+            self._drag_from = event.position()
+            yaw, pitch, roll = self.session.renderer.rotation
+            yaw = (yaw + delta.x() * DRAG_DEGREES_PER_PIXEL + 180) % 360 - 180
+            pitch = max(-90.0, min(90.0, pitch + delta.y() * DRAG_DEGREES_PER_PIXEL))
+            self.set_rotation(yaw, pitch, roll)
+            return True
+        if watched is self.view and kind == QtCore.QEvent.Type.MouseButtonRelease:
+            self._drag_from = None
+            return True
+        return super().eventFilter(watched, event)
+
+    def _choose_sofa(self) -> None:
+        name, _ = QtWidgets.QFileDialog.getOpenFileName(self, "HRTF set", "", "SOFA (*.sofa)")
+        if name:
+            self.load_sofa(Path(name))
+
+    def load_sofa(self, path: Path) -> bool:
+        """Switch HRTF sets; a bad file is reported in the status bar and nothing changes."""
+        try:
+            self.session.set_sofa(path)
+        except InputError as exc:
+            self.statusBar().showMessage(str(exc))
+            return False
+        self.statusBar().showMessage(f"HRTF: {path.name}")
+        return True
+
+    # ----------------------------------------------------------------- pictures
+    def refresh(self) -> None:
+        """Redraw the view, the overview with its energy map, and the time."""
+        frame = self.session.frame()
+        erp = frame if frame is not None else np.full((256, 512, 3), 40, np.uint8)
+        yaw, pitch, _ = self.session.renderer.rotation
+        view = erp_to_perspective(
+            torch.from_numpy(erp)[None], yaw, pitch, VIEW_FOV, VIEW_SIZE[::-1]
+        )
+        self.view.setPixmap(to_pixmap((view[0].permute(1, 2, 0) * 255).byte().numpy()))
+        background = np.asarray(Image.fromarray(erp).resize((OVERVIEW_WIDTH, OVERVIEW_WIDTH // 2)))
+        if self.show_map.isChecked():
+            heat = self.session.energy_image(background)
+            background = np.asarray(heat.resize((OVERVIEW_WIDTH, OVERVIEW_WIDTH // 2)))
+        pixmap = to_pixmap(background)
+        painter = QtGui.QPainter(pixmap)
+        painter.setPen(QtGui.QPen(QtGui.QColor(255, 220, 40), 2))
+        aspect = VIEW_SIZE[0] / VIEW_SIZE[1]
+        for u, v in view_outline(yaw, pitch, VIEW_FOV, aspect):
+            points = [
+                QtCore.QPointF(a * OVERVIEW_WIDTH, b * OVERVIEW_WIDTH / 2)
+                for a, b in zip(u, v, strict=True)
+            ]
+            painter.drawPolyline(points)
+        u, v = az_el_to_erp_uv(yaw, pitch)
+        painter.drawEllipse(
+            QtCore.QPointF(float(u) * OVERVIEW_WIDTH, float(v) * OVERVIEW_WIDTH / 2), 4, 4
+        )
+        painter.end()
+        self.overview.setPixmap(pixmap)
+        self.seek.blockSignals(True)
+        self.seek.setValue(int(self.session.seconds * 1000))
+        self.seek.blockSignals(False)
+        self.time_label.setText(f"{self.session.seconds:6.2f} / {self.session.duration:.2f} s")
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if self.tracking is not None:
+            self.tracking.close()
+        super().closeEvent(event)
