@@ -20,13 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import signal
+from scipy import fft, signal
 
 from plugin_core.errors import InputError
 from plugin_core.foa import BlockRotator, check_foa
 
 DEFAULT_SOFA = Path(__file__).resolve().parent / "hrtf_data" / "MIT_KEMAR_normal_pinna.sofa"
 MAX_BLOCK = 512
+# Filters are cut to this length (with a short fade) so a 512-sample block convolves in one
+# 1024-point FFT; for MIT KEMAR at 48 kHz what is cut lies 59 dB below the filters' energy.
+MAX_TAPS = 512
+FADE_TAPS = 32
 # AmbiX (SN3D) first-order channels → spaudiopy's orthonormal real SH (ACN order alike).
 _SN3D_TO_ORTHONORMAL = np.array([1.0, math.sqrt(3), math.sqrt(3), math.sqrt(3)]) / math.sqrt(
     4 * math.pi
@@ -62,6 +66,9 @@ class BinauralDecoder:
         if int(hrirs.fs) != sample_rate:
             g = math.gcd(int(hrirs.fs), sample_rate)
             filters = signal.resample_poly(filters, sample_rate // g, int(hrirs.fs) // g, axis=-1)
+        if filters.shape[-1] > MAX_TAPS:
+            filters = filters[..., :MAX_TAPS].copy()
+            filters[..., -FADE_TAPS:] *= np.hanning(2 * FADE_TAPS)[FADE_TAPS:]
         return cls(filters.astype(np.float32), sample_rate, Path(path).name)
 
     def render(self, foa: np.ndarray) -> np.ndarray:
@@ -85,8 +92,8 @@ class BinauralRenderer:
         self.block_size = block_size
         taps = decoder.filters.shape[-1]
         self._fft = 1 << math.ceil(math.log2(block_size + taps - 1))
-        self._spectra = np.fft.rfft(decoder.filters, self._fft, axis=-1)  # [2, 4, F]
-        self._tail = np.zeros((2, self._fft), dtype=np.float64)
+        self._spectra = fft.rfft(decoder.filters, self._fft, axis=-1)  # [2, 4, F] complex64
+        self._tail = np.zeros((2, self._fft), dtype=np.float32)
         self._rotator = BlockRotator("head")
         self.rotation = (0.0, 0.0, 0.0)  # head yaw, pitch, roll in degrees
 
@@ -99,11 +106,11 @@ class BinauralRenderer:
         n = block.shape[1]
         if n > self.block_size:
             raise ValueError(f"blocks hold at most {self.block_size} samples, got {n}")
-        rotated = self._rotator.process(np.asarray(block, dtype=np.float64), *self.rotation)
-        spectrum = np.fft.rfft(rotated, self._fft, axis=-1)  # [4, F]
-        ears = np.fft.irfft(np.einsum("ecf,cf->ef", self._spectra, spectrum), self._fft)
-        ears += self._tail
-        out = ears[:, :n].astype(np.float32)
+        rotated = self._rotator.process(np.asarray(block, dtype=np.float32), *self.rotation)
+        spectrum = fft.rfft(rotated, self._fft, axis=-1)  # [4, F]
+        mixed = np.einsum("ecf,cf->ef", self._spectra, spectrum)
+        ears = fft.irfft(mixed, self._fft, axis=-1) + self._tail
+        out = ears[:, :n].copy()
         self._tail = np.zeros_like(self._tail)
         self._tail[:, : self._fft - n] = ears[:, n:]
         return out
