@@ -186,16 +186,22 @@ class BlockRotator:
     def __init__(self, frame: Literal["scene", "head"]) -> None:
         self._matrix_of = scene_rotation_matrix if frame == "scene" else head_rotation_matrix
         self._previous: Float | None = None
+        self._angles: tuple[float, float, float] | None = None
+        self._target: Float | None = None
 
     def process(self, block: np.ndarray, yaw: float, pitch: float, roll: float) -> np.ndarray:
         """Rotate one block [4, n] to (yaw, pitch, roll), crossfading from the last block."""
         check_foa(block)
-        target = foa_rotation_matrix(self._matrix_of(yaw, pitch, roll))
+        angles = (yaw, pitch, roll)
+        if angles != self._angles or self._target is None:  # matrices only when angles move
+            self._angles = angles
+            self._target = foa_rotation_matrix(self._matrix_of(yaw, pitch, roll))
+        target = self._target
         start = target if self._previous is None else self._previous
         self._previous = target
         n = block.shape[1]
-        if np.array_equal(start, target) or n == 0:
-            return (target @ block).astype(block.dtype, copy=False)
+        if start is target or np.array_equal(start, target) or n == 0:
+            return (target.astype(block.dtype) @ block).astype(block.dtype, copy=False)
         ramp = (np.arange(1, n + 1) / n)[None, :]
         out = (1.0 - ramp) * (start @ block) + ramp * (target @ block)
         return out.astype(block.dtype, copy=False)
