@@ -52,6 +52,8 @@ DEFAULT_MODEL = "omnifoa-mini"
 DECODE_SIZE = (512, 256)
 MAX_OVERLAP_SECONDS = 1.0  # crossfade between windows (at most a quarter of a window)
 MIN_SPAN_SECONDS = 0.5
+MAX_PAD_SECONDS = 0.05  # a span's last few ms are padded rather than given their own window
+FADE_SECONDS = 0.005
 StepProgress = Callable[[int, int], None]
 
 
@@ -320,7 +322,8 @@ def generate(
     rate = cfg.sample_rate
     window = loaded.model.output_samples
     overlap = min(round(MAX_OVERLAP_SECONDS * rate), window // 4)
-    windows = plan_windows(round((end - start) * rate), window, overlap)
+    total = round((end - start) * rate)
+    windows = plan_windows(total, window, overlap, round(MAX_PAD_SECONDS * rate))
     path = request.path or DirectionPath.constant(request.yaw, request.pitch)
     steps = cfg.sampler.steps * (2 if cfg.sampler.method == "heun" else 1)
     comment = (
@@ -355,10 +358,16 @@ def generate(
             takes = sample_window(
                 loaded, features, seed, request.variations, cfg, progress=window_progress
             )
+            pad = total - w.end if w is windows[-1] else 0
             for v, take in enumerate(takes):
                 levelled, measured, gains[v] = _level(take[:, : w.length], rate, request, gains[v])
                 result.loudness[v].append(measured)
+                if pad:  # fade out into the few padded samples that end the span
+                    fade = min(round(FADE_SECONDS * rate), w.length)
+                    levelled[:, -fade:] *= np.linspace(1.0, 0.0, fade)
                 final = joiners[v].add(levelled)
+                if pad:
+                    final = np.concatenate([final, np.zeros((4, pad), final.dtype)], axis=-1)
                 writers[v].write(final)
         for writer in writers:
             writer.finish()

@@ -35,10 +35,13 @@ class Window:
         return self.start + self.length
 
 
-def plan_windows(total: int, window: int, overlap: int) -> list[Window]:
+def plan_windows(total: int, window: int, overlap: int, max_pad: int = 0) -> list[Window]:
     """Windows of at most ``window`` samples covering ``total``, overlapping by ``overlap``.
 
-    Every window but the last is full; the last ends exactly at ``total``.
+    Every window but the last is full; the last ends exactly at ``total``, unless it would
+    add no more than ``max_pad`` new samples: then it is dropped and the span ends with those
+    few samples of padding (a model window that decodes a little short of its nominal length
+    would otherwise cost a whole extra window for a few milliseconds).
     """
     if total <= 0:
         raise ValueError(f"a span must have samples, got {total}")
@@ -47,6 +50,8 @@ def plan_windows(total: int, window: int, overlap: int) -> list[Window]:
     hop = window - overlap
     windows = [Window(0, 0, min(window, total))]
     while windows[-1].end < total:
+        if total - windows[-1].end <= max_pad:
+            break
         start = windows[-1].start + hop
         windows.append(Window(len(windows), start, min(window, total - start)))
     return windows

@@ -228,3 +228,16 @@ def test_a_truncated_video_is_named_and_nothing_is_written(
     with pytest.raises(InputError, match=r"cut\.mp4"):
         generate(request(cut, out / "stem.wav"), loaded)
     assert list(out.iterdir()) == []
+
+
+def test_a_span_a_little_longer_than_a_window_ends_with_a_short_fade_not_a_window(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    window_s = loaded.model.output_samples / loaded.model.config.sample_rate  # 44096 samples
+    end = window_s + 0.02  # 20 ms more than one window
+    result = generate(request(video, tmp_path / "s.wav", end=end, sample_rate=44100), loaded)
+    assert len(result.windows) == 1
+    audio, rate = read_foa(result.paths[0])
+    assert abs(audio.shape[1] - end * rate) <= 1
+    assert np.all(audio[:, loaded.model.output_samples :] == 0)  # the padded 20 ms
+    assert np.abs(audio[:, -900:]).max() < np.abs(audio[:, :-2000]).max() / 10  # faded out

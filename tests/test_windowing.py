@@ -109,3 +109,12 @@ def test_a_join_that_would_cross_the_ceiling_switches_to_an_amplitude_crossfade(
     assert true_peak_dbtp(joined) <= 20 * np.log10(0.8) + 0.1
     # outside the join nothing changed
     np.testing.assert_array_equal(joined[:, : 3 * rate], plain[:, : 3 * rate])
+
+
+def test_a_few_samples_past_the_last_full_window_are_padded_not_generated() -> None:
+    # a 10 s span with a model window that decodes 680 samples short of 10 s
+    assert len(plan_windows(441000, 440320, 44100)) == 2
+    padded = plan_windows(441000, 440320, 44100, max_pad=2205)
+    assert padded == [plan_windows(440320, 440320, 44100)[0]]
+    # a real remainder still gets its window
+    assert len(plan_windows(441000 + 5000, 440320, 44100, max_pad=2205)) == 2
