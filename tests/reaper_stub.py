@@ -362,7 +362,7 @@ class OscSurface:
         for number, path in self.reaper.scripts.items():
             named = "_" + self.reaper.ReverseNamedCommandLookup(number)
             if command in (named, str(number)):
-                self.triggered.append(command)
                 run_script(Path(path), self.reaper)
+                self.triggered.append(command)  # after the action ran, as observers expect
                 return
         self.ignored.append(f"unknown action {command}")
