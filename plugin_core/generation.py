@@ -35,7 +35,7 @@ from plugin_core.loudness import (
     LoudnessResult,
     normalise,
 )
-from plugin_core.model_registry import get_entry, require_local
+from plugin_core.model_registry import get_entry, require_local, sha256_of
 from plugin_core.projection import Angles
 from plugin_core.sidecar import sidecar, sidecar_path, write_sidecar
 from plugin_core.stem_writer import Delivery, StemWriter
@@ -391,9 +391,18 @@ def _write_sidecars(
     start = result.span[0]
     spans = [(start + w.start / rate, start + w.end / rate) for w in result.windows]
     model = _model_record(loaded)
+    video_sha256 = sha256_of(request.video)  # once per request: the video may be gigabytes
     for v, path in enumerate(result.paths):
         levels = [None if r is None else r.as_dict() for r in result.loudness[v]]
         document = sidecar(
-            request, path, v, model, result.span, spans, levels, result.amplitude_joins[v]
+            request,
+            path,
+            v,
+            model,
+            video_sha256,
+            result.span,
+            spans,
+            levels,
+            result.amplitude_joins[v],
         )
         write_sidecar(path, document)

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from plugin_core import __version__
 from plugin_core.atomic_files import write_atomic
-from plugin_core.model_registry import sha256_of
 
 if TYPE_CHECKING:
     from plugin_core.generation import GenerationRequest
@@ -47,6 +46,7 @@ def sidecar(
     stem: Path,
     variation: int,
     model: dict[str, Any],
+    video_sha256: str,
     span: tuple[float, float],
     window_seconds: list[tuple[float, float]],
     loudness: list[dict[str, Any] | None],
@@ -65,7 +65,7 @@ def sidecar(
         "model": model,
         "source": {
             "video": str(request.video),
-            "sha256": sha256_of(Path(request.video)),
+            "sha256": video_sha256,
             "start": span[0],
             "end": span[1],
         },
