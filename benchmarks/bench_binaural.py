@@ -9,11 +9,13 @@ Latency: a rotation set before a block is heard in that block's output (measured
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
 import numpy as np
 import torch
+from timing import Table, json_option
 
 from plugin_core.binaural import BinauralDecoder, BinauralRenderer
 from plugin_core.foa import BlockRotator, encode_mono
@@ -54,32 +56,38 @@ def run(renderer, foa: np.ndarray, turning: bool) -> float:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    json_option(parser)
+    args = parser.parse_args()
     torch.set_num_threads(1)
     decoder = BinauralDecoder.from_sofa(sample_rate=RATE)
     foa = encode_mono(0.1 * np.random.default_rng(0).standard_normal(int(SECONDS * RATE)), 60, 0)
     blocks = foa.shape[1] // BLOCK
-    print(f"{decoder.source}, {decoder.filters.shape[-1]} taps at {RATE} Hz, blocks of {BLOCK}")
-    print(f"{'renderer':<32} {'us/block':>9} {'ref us':>9} {'speed-up':>9} {'x real time':>12}")
+    table = Table(
+        f"{decoder.source}, {decoder.filters.shape[-1]} taps at {RATE} Hz, blocks of {BLOCK}, "
+        "one thread; seconds per block",
+        "np.convolve per channel and filter after the same rotation",
+    )
     for turning in (False, True):
         ours = run(BinauralRenderer(decoder, BLOCK), foa, turning)
         ref = run(DirectRenderer(decoder), foa, turning)
         name = "head turning every block" if turning else "steady head"
-        print(
-            f"{name:<32} {ours / blocks * 1e6:9.1f} {ref / blocks * 1e6:9.1f} "
-            f"{ref / ours:8.2f}x {SECONDS / ours:11.0f}x"
-        )
+        table.add(name, ours / blocks, ref / blocks, real_time_factor=SECONDS / ours)
+        table.notes.append(f"{name}: {SECONDS / ours:.0f}x real time")
     renderer = BinauralRenderer(decoder, BLOCK)
-    before = renderer.process(foa[:, :BLOCK])
+    renderer.process(foa[:, :BLOCK])
     renderer.set_rotation(90.0, 0.0, 0.0)
     turned = renderer.process(foa[:, BLOCK : 2 * BLOCK])
     steady = BinauralRenderer(decoder, BLOCK)
     steady.process(foa[:, :BLOCK])
     unturned = steady.process(foa[:, BLOCK : 2 * BLOCK])
     heard = np.abs(turned - unturned).max() > 1e-3 * np.abs(unturned).max()
-    print(
+    table.notes.append(
         f"rotation latency: {'within the same block' if heard else 'later'} "
-        f"(≤ {BLOCK / RATE * 1e3:.1f} ms); 'before' block level {np.abs(before).max():.3f}"
+        f"(≤ {BLOCK / RATE * 1e3:.1f} ms)"
     )
+    table.print()
+    table.save(args.json)
     return 0
 
 

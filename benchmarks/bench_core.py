@@ -6,6 +6,7 @@ our time, the reference's time and the speed-up (reference / ours).
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -16,10 +17,10 @@ import torch
 from PIL import Image
 from scipy.ndimage import map_coordinates
 from spaudiopy.sph import sh_rotation_matrix
-from timing import best_of
+from timing import Table, json_option, median_of
 
 from plugin_core import foa
-from plugin_core.projection import erp_to_perspective, perspective_grid
+from plugin_core.projection import erp_to_perspective, global_view, perspective_grid
 from plugin_core.spatial_metrics import beam_weights, energy_maps, fibonacci_grid
 from plugin_core.video import decode_range, write_video
 
@@ -81,44 +82,68 @@ def reference_rotation(field: np.ndarray, yaw: np.ndarray, block: int) -> np.nda
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    json_option(parser)
+    args = parser.parse_args()
     torch.set_num_threads(2)
-    rows: list[tuple[str, float, float]] = []
+    table = Table(
+        "core tasks on 2 CPU threads",
+        "decode from the start at full size + PIL resize; scipy map_coordinates per frame; "
+        "beamforming every sample; spaudiopy's SH rotation per block without the crossfade "
+        "(ours applies two matrices per block to crossfade, so it does twice the work)",
+    )
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "erp_2k.mp4"
         print("writing a 2048x1024, 12 s, 24 fps test video ...", file=sys.stderr)
         make_video(video, 2048, 1024, 12.0, 24.0)
-        ours = best_of(lambda: decode_range(video, 8.0, 10.0, fps=8.0, size=(512, 256)), 2)
-        ref = best_of(lambda: reference_decode(video, 8.0, 10.0, 8.0, (512, 256)), 2)
-        rows.append(("decode 8-10 s of a 2K ERP at 8 fps, 512x256", ours, ref))
+        ours = median_of(lambda: decode_range(video, 8.0, 10.0, fps=8.0, size=(512, 256)), 2)
+        ref = median_of(lambda: reference_decode(video, 8.0, 10.0, 8.0, (512, 256)), 2)
+        table.add("decode 8-10 s of a 2K ERP at 8 fps, 512x256", ours, ref)
+        video = Path(tmp) / "erp_4k.mp4"
+        print("writing a 3840x1920, 10 s, 24 fps test video ...", file=sys.stderr)
+        make_video(video, 3840, 1920, 10.0, 24.0)
+
+        def ours_4k() -> None:
+            frames = torch.from_numpy(
+                decode_range(video, 0.0, 10.0, fps=8.0, size=(512, 256)).frames
+            )
+            erp_to_perspective(frames, 30.0, 0.0, 120.0, 224)
+            global_view(frames, 224)
+
+        def ref_4k() -> None:
+            frames = reference_decode(video, 0.0, 10.0, 8.0, (512, 256))
+            reference_perspective(frames, 30.0)
+            global_view(torch.from_numpy(frames), 224)
+
+        table.add(
+            "10 s 4K ERP at 8 fps: decode + 80 FoV + 80 global",
+            median_of(ours_4k, 1),
+            median_of(ref_4k, 1, warm_up=False),
+        )
 
     erp = np.random.default_rng(1).integers(0, 255, (80, 256, 512, 3), dtype=np.uint8)
     erp_t = torch.from_numpy(erp)
-    ours = best_of(lambda: erp_to_perspective(erp_t, 30.0, 0.0, 120.0, 224))
-    ref = best_of(lambda: reference_perspective(erp, 30.0), 1)
-    rows.append(("80 FoV crops 224x224 from 512x256 (bicubic)", ours, ref))
+    ours = median_of(lambda: erp_to_perspective(erp_t, 30.0, 0.0, 120.0, 224))
+    ref = median_of(lambda: reference_perspective(erp, 30.0), 1)
+    table.add("80 FoV crops 224x224 from 512x256 (bicubic)", ours, ref)
 
     field = foa.encode_mono(np.random.default_rng(2).standard_normal(10 * RATE), 40, 10)
-    ours = best_of(lambda: energy_maps(field, RATE, 0.2))
-    ref = best_of(
+    ours = median_of(lambda: energy_maps(field, RATE, 0.2))
+    ref = median_of(
         lambda: [
             reference_energy_map(field[:, i : i + 8820]) for i in range(0, field.shape[1], 8820)
         ],
         1,
     )
-    rows.append(("energy maps, 10 s FOA, 200 ms windows, 1024 pts", ours, ref))
+    table.add("energy maps, 10 s FOA, 200 ms windows, 1024 pts", ours, ref)
 
     block = 512
     yaw = np.linspace(0, 360, -(-field.shape[1] // block))
-    ours = best_of(lambda: foa.rotate_path(field, yaw, 0, 0, block, frame="head"))
-    ref = best_of(lambda: reference_rotation(field, yaw, block))
-    rows.append(("head rotation, 10 s FOA, 512-sample blocks", ours, ref))
-
-    print(f"{'task':<52} {'ours ms':>9} {'ref ms':>9} {'speed-up':>9}")
-    for name, ours, ref in rows:
-        print(f"{name:<52} {ours * 1e3:9.1f} {ref * 1e3:9.1f} {ref / ours:8.1f}x")
-    print("references: decode from the start at full size + PIL resize; scipy map_coordinates")
-    print("per frame; beamforming every sample; spaudiopy's SH rotation per block without the")
-    print("crossfade (ours applies two matrices per block to crossfade, so it does twice the work)")
+    ours = median_of(lambda: foa.rotate_path(field, yaw, 0, 0, block, frame="head"))
+    ref = median_of(lambda: reference_rotation(field, yaw, block))
+    table.add("head rotation, 10 s FOA, 512-sample blocks", ours, ref)
+    table.print()
+    table.save(args.json)
     return 0
 
 

@@ -15,11 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from timing import best_of
+from timing import Table, json_option, median_of
 
-from plugin_core.generation import DECODE_SIZE, load_model, sample_window, window_features
+from plugin_core.generation import load_model, sample_window, window_features
 from plugin_core.training_data.features import load_feature_extractor
 from plugin_core.video import decode_range
+from plugin_core.window_frames import DECODE_SIZE
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo" / "demo.mp4"
 
@@ -29,6 +30,7 @@ def main() -> int:
     parser.add_argument("--model", default="omnifoa-mini")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    json_option(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -48,27 +50,30 @@ def main() -> int:
 
     with torch.inference_mode():
         rows = [
-            ("decode 10 s at 8 fps (PyAV)", best_of(decode, args.repeats), None),
+            ("decode 10 s at 8 fps (PyAV)", median_of(decode, args.repeats), None),
             (
                 "frame features, both branches",
-                best_of(lambda: window_features(loaded, frames), args.repeats),
-                best_of(lambda: window_features(unbatched, frames), args.repeats),
+                median_of(lambda: window_features(loaded, frames), args.repeats),
+                median_of(lambda: window_features(unbatched, frames), args.repeats),
             ),
-            ("sampling + codec decode", best_of(sample, args.repeats), None),
+            ("sampling + codec decode", median_of(sample, args.repeats), None),
         ]
     total = sum(ours for _, ours, _ in rows)
     reference = sum(ref if ref is not None else ours for _, ours, ref in rows)
     seconds = loaded.model.output_samples / cfg.sample_rate
-    print(
+    table = Table(
         f"{args.model} on {args.threads} CPU threads; {cfg.sampler.steps} steps, guidance "
-        f"{cfg.sampler.cfg_scale}; model load {load_s:.2f} s (once per process)"
+        f"{cfg.sampler.cfg_scale}; model load {load_s:.2f} s (once per process)",
+        "the frame encoders fed one frame at a time",
     )
-    print(f"{'stage':<34} {'ours s':>8} {'ref s':>8} {'speed-up':>9}")
     for name, ours, ref in rows:
-        ref_text = f"{ref:8.2f} {ref / ours:8.2f}x" if ref is not None else f"{'':8} {'':9}"
-        print(f"{name:<34} {ours:8.2f} {ref_text}")
-    print(f"{'one 10 s window, total':<34} {total:8.2f} {reference:8.2f} {reference / total:8.2f}x")
-    print(f"real-time factor: {seconds / total:.1f}x ({seconds:.2f} s of FOA in {total:.2f} s)")
+        table.add(name, ours, ref)
+    table.add("one 10 s window, total", total, reference, real_time_factor=seconds / total)
+    table.notes.append(
+        f"real-time factor: {seconds / total:.1f}x ({seconds:.2f} s of FOA in {total:.2f} s)"
+    )
+    table.print()
+    table.save(args.json)
     return 0
 
 

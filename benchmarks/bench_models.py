@@ -15,7 +15,7 @@ import sys
 from unittest import mock
 
 import torch
-from timing import best_of
+from timing import Table, json_option, median_of
 from torch import nn
 from torch.nn import functional
 from torch.nn.utils import parametrizations
@@ -46,6 +46,7 @@ def main() -> int:
     parser.add_argument("--preset", default="omnifoa-mini")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    json_option(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -60,30 +61,29 @@ def main() -> int:
         return model.flow(x_, t_, g, f, fov_scale=mask)
 
     step = guided(velocity, cfg.sampler.cfg_scale)
-    rows = []
-    with torch.inference_mode():
-        ours = best_of(lambda: step(x, t), args.repeats)
-        with mock.patch.object(functional, "scaled_dot_product_attention", naive_attention):
-            ref = best_of(lambda: step(x, t), args.repeats)
-        rows.append(("guided sampling step (batch 2), SDPA", ours, ref, "matmul-softmax"))
-        ours_dec = best_of(lambda: model.codec.decode(x), args.repeats)
-        unfolded = with_weight_norm(model.codec)
-        ref_dec = best_of(lambda: unfolded.decode(x), args.repeats)
-        rows.append(("codec decode of one window, folded", ours_dec, ref_dec, "weight_norm"))
     seconds = model.output_samples / cfg.sample_rate
-    print(
+    table = Table(
         f"preset {cfg.name}: flow {count_parameters(model.flow) / 1e6:.1f} M params, codec "
         f"{count_parameters(model.codec) / 1e6:.1f} M; window {seconds:.2f} s, "
-        f"{model.latent_frames} latents; {cfg.sampler.steps} steps; {args.threads} threads"
+        f"{model.latent_frames} latents; {cfg.sampler.steps} steps; {args.threads} threads",
+        "attention as explicit matmul-softmax; the codec recomputing weight norm every call",
     )
-    print(f"{'task':<40} {'ours ms':>9} {'ref ms':>9} {'speed-up':>9}  reference")
-    for name, a, b, what in rows:
-        print(f"{name:<40} {a * 1e3:9.1f} {b * 1e3:9.1f} {b / a:8.2f}x  {what}")
+    with torch.inference_mode():
+        ours = median_of(lambda: step(x, t), args.repeats)
+        with mock.patch.object(functional, "scaled_dot_product_attention", naive_attention):
+            ref = median_of(lambda: step(x, t), args.repeats)
+        table.add("guided sampling step (batch 2), SDPA", ours, ref)
+        ours_dec = median_of(lambda: model.codec.decode(x), args.repeats)
+        unfolded = with_weight_norm(model.codec)
+        ref_dec = median_of(lambda: unfolded.decode(x), args.repeats)
+        table.add("codec decode of one window, folded weight norm", ours_dec, ref_dec)
     total = cfg.sampler.steps * ours + ours_dec
-    print(
+    table.notes.append(
         f"one window end to end ({cfg.sampler.steps} steps + decode): {total:.2f} s "
         f"= {seconds / total:.1f}x real time"
     )
+    table.print()
+    table.save(args.json)
     return 0
 
 

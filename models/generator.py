@@ -21,6 +21,8 @@ class FoaGenerator(nn.Module):
         self.config = config
         self.flow = DualBranchFlowModel(config)
         self.codec = SpatialVAE(config.codec)
+        # a compiled stand-in for ``flow`` at inference (models.acceleration), None: eager
+        self.fast_flow: Callable[..., Tensor] | None = None
 
     @property
     def latent_frames(self) -> int:
@@ -55,10 +57,11 @@ class FoaGenerator(nn.Module):
         noise = initial_noise(shape, generator, device)
 
         global_scale = None if use_global else torch.zeros(2 * variations, device=device)
+        flow = self.fast_flow or self.flow
 
         def velocity(x: Tensor, t: Tensor, fov_mask: Tensor) -> Tensor:
             scale = None if global_scale is None else global_scale[: x.shape[0]]
-            return self.flow(x, t, g, f, fov_scale=fov_mask, global_scale=scale)
+            return flow(x, t, g, f, fov_scale=fov_mask, global_scale=scale)
 
         return sample(velocity, noise, sampler or self.config.sampler, progress, cancel)
 

@@ -3,9 +3,11 @@
 Any span: the range is cut into model windows that overlap by up to a second, each window is
 generated with a seed derived from the request seed (:mod:`plugin_core.windowing`), brought
 to the loudness target (BS.1770 on W, with a true-peak ceiling; :mod:`plugin_core.loudness`),
-and joined to the previous one with an equal-power crossfade. Frames are decoded one window
-at a time and the stems are written as they grow (:mod:`plugin_core.stem_writer`), so memory
-does not depend on the length of the video. The FoV crop follows a constant direction or a
+and joined to the previous one with an equal-power crossfade. Windows start whole frames
+apart, so the frames two windows share are decoded and encoded once; frames are decoded one
+window ahead on a worker thread (:mod:`plugin_core.window_frames`) and the stems are written as
+they grow (:mod:`plugin_core.stem_writer`), so memory does not depend on the length of the
+video. The FoV crop follows a constant direction or a
 keyframed :class:`~plugin_core.direction_path.DirectionPath`, frame by frame.
 """
 
@@ -21,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.acceleration import accelerate, compile_mode
 from models.checkpoint import CheckpointError, load_weights
 from models.config import SAMPLER_METHODS, ModelConfig, preset, with_sampler
 from models.device import inference_precision, pick_device
@@ -44,13 +47,18 @@ from plugin_core.training_data.features import (
     clip_features,
     load_feature_extractor,
 )
-from plugin_core.video import decode_range, probe
+from plugin_core.video import probe
+from plugin_core.window_frames import (
+    FramePrefetcher,
+    FrameSpan,
+    aligned_hop,
+    fit_frames,
+    frame_spans,
+)
 from plugin_core.windowing import CrossfadeJoiner, Window, plan_windows, window_seed
 
 DEFAULT_MODEL = "omnifoa-mini"
-# Frames are decoded at this size: the encoders see 224-pixel views of it.
-DECODE_SIZE = (512, 256)
-MAX_OVERLAP_SECONDS = 1.0  # crossfade between windows (at most a quarter of a window)
+OVERLAP_SECONDS = 1.0  # crossfade between windows (at most a quarter of a window), ± a frame
 MIN_SPAN_SECONDS = 0.5
 MAX_PAD_SECONDS = 0.05  # a span's last few ms are padded rather than given their own window
 FADE_SECONDS = 0.005
@@ -155,6 +163,10 @@ def load_model(model_id: str = DEFAULT_MODEL, device: str = "auto") -> LoadedMod
     except CheckpointError as exc:
         raise InputError(str(exc)) from None
     model = model.to(target).eval()
+    try:
+        accelerate(model, target, compile_mode())
+    except ValueError as exc:
+        raise InputError(f"{exc}.") from None
     return LoadedModel(model, load_feature_extractor(config, target), target, model_id)
 
 
@@ -165,11 +177,13 @@ def window_features(
     pitch: Angles = 0.0,
     fov: float = 120.0,
     config: ModelConfig | None = None,
+    count: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Global and FoV features [T, D] of one window of ERP frames [T, H, W, 3] at 8 fps; the
-    FoV aims at one direction or one per frame."""
+    """Global and FoV features [T, D] of ``count`` (default: a window's) ERP frames
+    [T, H, W, 3] at 8 fps, the last frame held if there are fewer; the FoV aims at one
+    direction or one per frame."""
     cfg = config or loaded.model.config
-    frames = _fit_frames(frames, cfg.frames_per_window)
+    frames = fit_frames(frames, cfg.frames_per_window if count is None else count)
     return clip_features(torch.from_numpy(frames), loaded.extractor, yaw, pitch, fov)
 
 
@@ -207,24 +221,6 @@ def sample_window(
             use_global=use_global,
         )
     return foa.float().cpu().numpy()
-
-
-def _window_frames(video: Path, t0: float, t1: float, cfg: ModelConfig) -> np.ndarray:
-    """ERP frames of [t0, t1) at the model's frame rate; a sliver too short to hold a frame
-    takes the frame just before it."""
-    fps = cfg.conditioner.frame_rate
-    decoded = decode_range(video, t0, t1, fps=fps, size=DECODE_SIZE)
-    if len(decoded.frames) == 0:
-        decoded = decode_range(video, max(0.0, t1 - 1.0 / fps), t1, fps=fps, size=DECODE_SIZE)
-    return decoded.frames
-
-
-def _fit_frames(frames: np.ndarray, count: int) -> np.ndarray:
-    """Hold the last frame (or cut) so there are exactly ``count`` frames."""
-    if len(frames) >= count:
-        return frames[:count]
-    pad = np.repeat(frames[-1:], count - len(frames), axis=0)
-    return np.concatenate([frames, pad])
 
 
 def output_paths(output: Path, seed: int, variations: int) -> list[Path]:
@@ -321,10 +317,13 @@ def generate(
     cfg = _sampler_config(request, loaded.model.config)
     rate = cfg.sample_rate
     window = loaded.model.output_samples
-    overlap = min(round(MAX_OVERLAP_SECONDS * rate), window // 4)
+    fps = cfg.conditioner.frame_rate
+    overlap = min(round(OVERLAP_SECONDS * rate), window // 4)
+    overlap = window - aligned_hop(window, overlap, rate, fps)
     total = round((end - start) * rate)
     windows = plan_windows(total, window, overlap, round(MAX_PAD_SECONDS * rate))
-    path = request.path or DirectionPath.constant(request.yaw, request.pitch)
+    spans = frame_spans(windows, start, end, rate, fps, cfg.window_seconds)
+    conditioning = _Conditioning(loaded, cfg, request)
     steps = cfg.sampler.steps * (2 if cfg.sampler.method == "heun" else 1)
     comment = (
         f"{'FuMa (W, X, Y, Z; W at -3 dB)' if request.convention == 'fuma' else 'AmbiX (ACN/SN3D)'}"
@@ -343,12 +342,9 @@ def generate(
             )
             for p in paths
         ]
-        for w in windows:
-            t0 = start + w.start / rate
-            frames = _window_frames(request.video, t0, min(t0 + cfg.window_seconds, end), cfg)
-            times = t0 + np.arange(cfg.frames_per_window) / cfg.conditioner.frame_rate
-            yaw, pitch = path.at(times)
-            features = window_features(loaded, frames, yaw, pitch, request.fov, cfg)
+        frames_ahead = stack.enter_context(FramePrefetcher(request.video, spans, fps))
+        for w, span in zip(windows, spans, strict=True):
+            features = conditioning.features(span, frames_ahead.take())
 
             def window_progress(i: int, n: int, done: int = w.index * steps) -> None:
                 if progress is not None:
@@ -374,6 +370,37 @@ def generate(
     result.amplitude_joins = [j.amplitude_joins for j in joiners]
     _write_sidecars(request, loaded, result, rate)
     return result
+
+
+class _Conditioning:
+    """Each window's features: those of the frames it shares with the previous window are
+    taken over (the same video frames at the same FoV direction), the rest are computed."""
+
+    def __init__(self, loaded: LoadedModel, cfg: ModelConfig, request: GenerationRequest):
+        self._loaded, self._cfg, self._request = loaded, cfg, request
+        self._path = request.path or DirectionPath.constant(request.yaw, request.pitch)
+        self._previous: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._last_frame: np.ndarray | None = None
+
+    def features(self, span: FrameSpan, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(global, FoV) features [T, D] of the window ``span`` describes, given its new
+        frames (held from the last frame seen when there are none)."""
+        cfg, count = self._cfg, self._cfg.frames_per_window
+        times = span.t0 + np.arange(count) / cfg.conditioner.frame_rate
+        yaw, pitch = self._path.at(times)
+        if len(frames) == 0:
+            assert self._last_frame is not None, "the first window decodes frames"
+            frames = self._last_frame[None]
+        self._last_frame = frames[-1]
+        r = span.reused
+        new = window_features(
+            self._loaded, frames, yaw[r:], pitch[r:], self._request.fov, cfg, count - r
+        )
+        if r and self._previous is not None:
+            taken = [p[span.shift : span.shift + r] for p in self._previous]
+            new = (torch.cat([taken[0], new[0]]), torch.cat([taken[1], new[1]]))
+        self._previous = new
+        return new
 
 
 def _model_record(loaded: LoadedModel) -> dict[str, str | None]:

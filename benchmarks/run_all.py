@@ -1,0 +1,153 @@
+"""Every benchmark in one run: prints each table and writes one JSON file with all rows.
+
+Run: ``.venv/bin/python benchmarks/run_all.py [--out benchmarks/results]``. Each benchmark runs
+in its own process (thread settings do not leak between them). On a CUDA machine the full
+OmniAudio-size GPU benchmark runs; elsewhere its code runs on the CPU at the tiny size
+(``--smoke``), marked as such. The last table checks the performance targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+CPU_BENCHMARKS = (
+    "bench_core",
+    "bench_models",
+    "bench_generate",
+    "bench_pipeline",
+    "bench_binaural",
+)
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    cpu = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            ln.split(":", 1)[1].strip()
+            for ln in cpuinfo.read_text().splitlines()
+            if ln.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    info: dict[str, Any] = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
+    return info
+
+
+def run(name: str, extra: list[str], folder: Path) -> dict[str, Any] | None:
+    """Run one benchmark script with ``--json``; its document, or None when it failed."""
+    out = folder / f"{name}.json"
+    print(f"\n== {name} {' '.join(extra)}", flush=True)
+    done = subprocess.run([sys.executable, str(HERE / f"{name}.py"), *extra, "--json", str(out)])
+    if done.returncode != 0 or not out.exists():
+        print(f"{name} failed (exit status {done.returncode})", flush=True)
+        return None
+    return json.loads(out.read_text())
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met) for each of the performance targets this run measured."""
+
+    def row(bench: str, task: str) -> dict[str, Any] | None:
+        doc = results.get(bench) or {}
+        return next(
+            (r for r in doc.get("rows", []) if r.get("task", r.get("variant")) == task), None
+        )
+
+    checks: list[tuple[str, str, bool | None]] = []
+    window = row("bench_generate", "one 10 s window, total")
+    if window:
+        rtf = window["real_time_factor"]
+        checks.append(("bundled model on 2 CPU cores >= 2x real time", f"{rtf:.1f}x", rtf >= 2))
+    ten, sixty = (
+        row("bench_pipeline", "generate 10 s video (reference)"),
+        row("bench_pipeline", "generate 60 s video"),
+    )
+    if ten and sixty:
+        ratio = sixty["seconds"] / ten["seconds"]
+        checks.append(("60 s video <= 6.5x a 10 s video", f"{ratio:.2f}x", ratio <= 6.5))
+    for turning in ("steady head", "head turning every block"):
+        binaural = row("bench_binaural", turning)
+        if binaural:
+            rtf = binaural["real_time_factor"]
+            checks.append((f"binaural >= 100x real time ({turning})", f"{rtf:.0f}x", rtf >= 100))
+    gpu = results.get("bench_gpu") or {}
+    if gpu and not gpu.get("smoke"):
+        best = min(gpu["rows"], key=lambda r: r["total_s"])
+        checks.append(
+            (
+                "full size 10 s clip DiT + VAE <= 0.25 s",
+                f"{best['total_s']:.3f} s ({best['fraction_of_floor']:.0%} of the floor)",
+                best["total_s"] <= 0.25,
+            )
+        )
+        vit = [v for v in gpu["vit"] if v["ref_seconds"] is not None]
+        if vit:
+            checks.append(
+                (
+                    "ViT-H/14 features, 160 frames <= 0.15 s",
+                    f"{vit[0]['seconds']:.3f} s",
+                    vit[0]["seconds"] <= 0.15,
+                )
+            )
+    else:
+        checks.append(
+            (
+                "GPU targets (DiT + VAE <= 0.25 s, ViT-H <= 0.15 s)",
+                "no CUDA GPU here: smoke run only",
+                None,
+            )
+        )
+    return checks
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in CPU_BENCHMARKS:
+            results[name] = run(name, [], Path(tmp))
+        cuda = torch.cuda.is_available()
+        gpu = run("bench_gpu", [] if cuda else ["--smoke"], Path(tmp))
+        if gpu is not None:
+            gpu["smoke"] = not cuda
+        results["bench_gpu"] = gpu
+    checks = targets(results)
+    print("\n== targets")
+    for target, measured, met in checks:
+        verdict = "-" if met is None else ("met" if met else "MISSED")
+        print(f"{target:<56} {measured:>28}  {verdict}")
+    info = machine()
+    kind = "gpu" if info["gpu"] else f"cpu{info['cores']}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"all_{kind}_{datetime.date.today().isoformat()}.json"
+    document = {"machine": info, "benchmarks": results}
+    document["targets"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in checks]
+    path.write_text(json.dumps(document, indent=2))
+    print(f"\nwrote {path}")
+    return 0 if all(r is not None for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
