@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from plugin_core import __version__
+from plugin_core.cli_conform import add_conform_commands
 from plugin_core.cli_models import add_model_commands
 from plugin_core.cli_preview import add_preview_commands
 from plugin_core.cli_reaper import add_reaper_commands
@@ -258,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_commands(sub)
     add_service_commands(sub)
     add_reaper_commands(sub)
+    add_conform_commands(sub)
     add_preview_commands(sub)
 
     p = sub.add_parser("demo", help="the main job on the bundled demo scene")
