@@ -41,6 +41,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def request_record(request: Any) -> dict[str, Any]:
+    """Every field of a request dataclass, JSON-ready, as its sidecar records it."""
+    return {f.name: _plain(getattr(request, f.name)) for f in dataclasses.fields(request)}
+
+
 def sidecar(
     request: GenerationRequest,
     stem: Path,
@@ -53,7 +58,7 @@ def sidecar(
     amplitude_joins: int,
 ) -> dict[str, Any]:
     """The sidecar document of one stem of a finished request."""
-    params = {f.name: _plain(getattr(request, f.name)) for f in dataclasses.fields(request)}
+    params = request_record(request)
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
