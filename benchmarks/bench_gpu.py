@@ -205,7 +205,7 @@ def _driver() -> str | None:
 
 def vit_features(device: str, smoke: bool) -> list[tuple[str, float, float | None]]:
     """ViT-H/14 (MetaCLIP size, random weights) on 160 frames at 224 px: fp32, then bf16
-    (``smoke``: 2 layers and 8 frames)."""
+    (``smoke``: 2 layers and 2 frames)."""
     try:
         from transformers import CLIPVisionConfig, CLIPVisionModel
     except ImportError:
@@ -221,7 +221,7 @@ def vit_features(device: str, smoke: bool) -> list[tuple[str, float, float | Non
         projection_dim=1024,
     )
     vit = CLIPVisionModel(config).to(device).eval()
-    count = 8 if smoke else 160
+    count = 2 if smoke else 160
     images = torch.randn(count, 3, 224, 224, device=device)
 
     def forward(bf16: bool) -> Callable[[], Any]:

@@ -4,18 +4,18 @@ Run: ``.venv/bin/python benchmarks/bench_pipeline.py [--model omnifoa-mini] [--t
 Rows: ``omnifoa generate`` of a 10 s and a 60 s synthetic 360 video (the 10 s run is the
 reference: the ratio shows how cost grows with length; 7 model windows against 1, but the
 frames windows share are encoded once, so the frame features grow only 6×), then one short
-job through a warm in-process service against the same job called directly on the same
-loaded model (the difference is the service's overhead per job), and the first job of a
-fresh service (which pays the load).
+job through a warm service (``omnifoa serve`` in its own process) against the same job
+called directly on a loaded model (the difference is the service's overhead per job), and
+the first job of a fresh service (which pays the load).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -24,7 +24,6 @@ from timing import Table, json_option, median_of
 
 from plugin_core.generation import GenerationRequest, generate, load_model
 from plugin_core.service.client import ServiceClient
-from plugin_core.service.http_server import serve
 from plugin_core.synthsphere import make_scene, render_frames
 from plugin_core.video import write_video
 
@@ -35,10 +34,7 @@ def _video(folder: Path, seconds: float) -> Path:
     return path
 
 
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+SERVE = (sys.executable, "-m", "plugin_core.cli", "serve", "--device", "cpu")
 
 
 def main() -> int:
@@ -66,21 +62,29 @@ def main() -> int:
 
         state = folder / "state"
         state.mkdir()
-        ready = threading.Event()
-        threading.Thread(
-            target=serve, args=(0, state, "cpu", ready), daemon=True, name="service"
-        ).start()
-        ready.wait(60)
-        client = ServiceClient.from_state(state)
-        job = {"video": str(short), "output_dir": str(folder), "model": args.model, "end": 2.0}
+        service = subprocess.Popen(
+            [*SERVE, "--state-dir", str(state)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not (state / "service.json").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            client = ServiceClient.from_state(state)
+            job = {"video": str(short), "output_dir": str(folder), "model": args.model}
+            job["end"] = 2.0
 
-        def via_service(name: str) -> None:
-            record = client.wait(client.submit({**job, "name": name})["id"], 600, poll=0.02)
-            assert record["state"] == "done", record["error"]
+            def via_service(name: str) -> None:
+                record = client.wait(client.submit({**job, "name": name})["id"], 600, poll=0.02)
+                assert record["state"] == "done", record["error"]
 
-        cold = _timed(lambda: via_service("cold.wav"))
-        names = (f"warm{i}.wav" for i in itertools.count())
-        warm = median_of(lambda: via_service(next(names)), args.repeats)
+            cold = median_of(lambda: via_service("cold.wav"), 1, warm_up=False)
+            names = (f"warm{i}.wav" for i in itertools.count())
+            warm = median_of(lambda: via_service(next(names)), args.repeats)
+        finally:
+            service.terminate()
+            service.wait(30)
     table = Table(
         f"model {args.model} on CPU, {args.threads} threads",
         "the 10 s video (cost against length); the same job called directly (service "

@@ -63,6 +63,9 @@ def build_job(context, scene: bpy.types.Scene, strip) -> dict:
         job["steps"] = settings.steps
     if settings.guidance:
         job["cfg"] = settings.guidance
+    if settings.aim_action:
+        job["aim"] = True  # the service finds the path; yaw/pitch keys are not sent
+        return job
     path = direction_path(scene, strip, info.start_seconds, info.end_seconds)
     if path is not None:
         job["path"] = path

@@ -41,8 +41,11 @@ class OMNIFOA_PT_generate(bpy.types.Panel):
             box = layout.box()
             box.label(text="Camera direction (keyframable)", icon="ORIENTATION_VIEW")
             col = box.column(align=True)
-            col.prop(strip, "omnifoa_yaw")
-            col.prop(strip, "omnifoa_pitch")
+            col.prop(settings, "aim_action")
+            aimed = col.column(align=True)
+            aimed.active = not settings.aim_action
+            aimed.prop(strip, "omnifoa_yaw")
+            aimed.prop(strip, "omnifoa_pitch")
             col.prop(strip, "omnifoa_fov")
 
         box = layout.box()

@@ -48,6 +48,12 @@ class OmnifoaSceneSettings(bpy.types.PropertyGroup):
     source: StringProperty(name="Source", description="Movie strip to generate for (empty: active)")
     model: StringProperty(name="Model", default="omnifoa-mini")
     seed: IntProperty(name="Seed", default=0, min=0)
+    aim_action: BoolProperty(
+        name="Aim at the action",
+        description="Let the service aim the FoV along the strongest visual action of the "
+        "video (motion saliency) instead of the yaw/pitch keys",
+        default=False,
+    )
     variations: IntProperty(name="Variations", default=1, min=1, max=16)
     steps: IntProperty(name="Steps", description="0: the model's own", default=0, min=0, max=200)
     guidance: FloatProperty(

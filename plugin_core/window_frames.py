@@ -85,14 +85,6 @@ def decode_span(video: Path, span: FrameSpan, fps: float) -> np.ndarray:
     return decoded.frames
 
 
-def fit_frames(frames: np.ndarray, count: int) -> np.ndarray:
-    """Hold the last frame (or cut) so there are exactly ``count`` frames."""
-    if len(frames) >= count:
-        return frames[:count]
-    pad = np.repeat(frames[-1:], count - len(frames), axis=0)
-    return np.concatenate([frames, pad])
-
-
 class FramePrefetcher:
     """Decodes the spans in order, one ahead of the caller, on a worker thread."""
 

@@ -13,11 +13,11 @@ from video_fixtures import indexed_frames
 from plugin_core.audio_io import read_foa, write_audio
 from plugin_core.conform import ConformRequest, conform_stem
 from plugin_core.conform_encoding import DistanceCue, conform_audio
-from plugin_core.direction_path import DirectionPath
+from plugin_core.direction_path import DirectionPath, load_path
 from plugin_core.directions import great_circle_deg
 from plugin_core.errors import InputError
 from plugin_core.foa import encode_mono, intensity_directions
-from plugin_core.synthsphere import make_scene
+from plugin_core.synthsphere import make_scene, render_frames
 from plugin_core.synthsphere.soundfield import object_signal
 from plugin_core.video import write_video
 
@@ -257,9 +257,12 @@ def test_cli_conforms_a_stem_over_a_video(tmp_path: Path) -> None:
     assert foa.shape == (4, 2 * RATE)
     az, el = direction(foa, rate)
     assert great_circle_deg(az, el, -45.0, 10.0) < 1.0
-    again = run_cli("conform", str(video), str(stem), "-o", str(out), "--auto")
+    again = run_cli("conform", str(video), str(stem), "-o", str(out), "--auto", "--path", str(path))
     assert again.returncode == 2
-    assert again.stderr.strip().endswith("not available yet.")
+    assert "in one way" in again.stderr
+    half = run_cli("conform", str(video), str(stem), "-o", str(out), "--at", "10,0")
+    assert half.returncode == 2
+    assert "--time" in half.stderr
     many = write_stem(tmp_path / "quad.wav", noise(1.0, 13, channels=4))
     refused = run_cli(
         "conform", str(video), str(many), "-o", str(tmp_path / "x.wav"), "--path", str(path)
@@ -268,3 +271,48 @@ def test_cli_conforms_a_stem_over_a_video(tmp_path: Path) -> None:
     assert "4 channels" in refused.stderr
     assert refused.stderr.count("\n") == 1
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_cli_tracks_a_marked_object_and_places_its_dry_sound_where_it_moves(
+    tmp_path: Path,
+) -> None:
+    # an object passing behind the camera across the seam, marked once mid-clip
+    scene = make_scene(5, 4.0, objects=1, motions=["seam"], directions=[(140.0, 5.0)])
+    obj = scene.objects[0]
+    video = tmp_path / "scene.mp4"
+    write_video(video, render_frames(scene, 512, 256, 8.0), 8.0)
+    stem = tmp_path / "dry.wav"
+    sf.write(stem, object_signal(scene, obj).astype(np.float32), scene.sample_rate)
+    times, az, el = (
+        np.asarray(v) for v in (obj.trajectory.times, obj.trajectory.az, obj.trajectory.el)
+    )
+    mark_t = 2.0
+    mark = DirectionPath(tuple(times), tuple(az), tuple(el)).at(np.array([mark_t]))
+    out, saved = tmp_path / "placed.wav", tmp_path / "path.json"
+    done = run_cli(
+        "conform",
+        str(video),
+        str(stem),
+        "-o",
+        str(out),
+        f"--at={mark[0][0]:.1f},{mark[1][0]:.1f}",  # '=' lets a negative azimuth through
+        "--time",
+        str(mark_t),
+        "--distance",
+        "--save-path",
+        str(saved),
+    )
+    assert done.returncode == 0, done.stderr
+    foa, rate = read_foa(out)
+    truth = encode_mono(object_signal(scene, obj), az, el, times, scene.sample_rate)
+    ours = intensity_directions(foa, rate, 0.5)
+    ref = intensity_directions(truth, scene.sample_rate, 0.5)
+    heard = ref.energy > 0.05 * ref.energy.max()
+    n = min(len(ours.az), len(ref.az))
+    errors = great_circle_deg(ours.az[:n], ours.el[:n], ref.az[:n], ref.el[:n])[heard[:n]]
+    assert errors.mean() < 10.0, errors
+    doc = json.loads((tmp_path / "placed.wav.json").read_text())
+    assert doc["request"]["source"]["direction"] == "tracked"
+    assert doc["request"]["distance"] is not None
+    path = load_path(saved)
+    assert len(path.times) == 32  # one key per tracked frame: 4 s at 8 fps

@@ -21,7 +21,7 @@ from plugin_core.loudness import integrated_loudness, true_peak_dbtp
 from plugin_core.model_registry import sha256_of
 from plugin_core.synthsphere import make_scene, render_frames
 from plugin_core.training_data.features import load_feature_extractor
-from plugin_core.video import write_video
+from plugin_core.video import decode_range, write_video
 
 
 @pytest.fixture(scope="module")
@@ -281,3 +281,59 @@ def test_a_span_a_little_longer_than_a_window_ends_with_a_short_fade_not_a_windo
     assert abs(audio.shape[1] - end * rate) <= 1
     assert np.all(audio[:, loaded.model.output_samples :] == 0)  # the padded 20 ms
     assert np.abs(audio[:, -900:]).max() < np.abs(audio[:, :-2000]).max() / 10  # faded out
+
+
+def test_aim_points_the_fov_along_the_moving_object(
+    loaded: LoadedModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scene = make_scene(4, 2.0, objects=1, motions=["pan"], directions=[(100.0, 0.0)])
+    video = tmp_path / "pan.mp4"
+    write_video(video, render_frames(scene, 256, 128, 8.0), 8.0)
+    seen: list[np.ndarray] = []
+    real = generation.window_features
+
+    def spy(loaded_, frames, yaw, pitch, fov, cfg, count):
+        seen.append(np.asarray(yaw))
+        return real(loaded_, frames, yaw, pitch, fov, cfg, count)
+
+    monkeypatch.setattr(generation, "window_features", spy)
+    result = generate(request(video, tmp_path / "aimed.wav", aim=True), loaded)
+    traj = scene.objects[0].trajectory
+    fps = loaded.model.config.conditioner.frame_rate
+    times = np.arange(len(seen[0])) / fps
+    truth = np.interp(times, traj.times, np.unwrap(traj.az, period=360))
+    assert np.abs((seen[0] - truth + 180) % 360 - 180).mean() < 10.0
+    doc = json.loads((tmp_path / "aimed.wav.json").read_text())
+    assert doc["request"]["aim"] is True
+    assert len(doc["request"]["path"]["keys"]) >= 16  # the path found, recorded
+    assert result.paths == [tmp_path / "aimed.wav"]
+
+
+def test_aiming_at_the_action_and_along_a_path_at_once_is_refused(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    path = DirectionPath((0.0,), (10.0,), (0.0,))
+    with pytest.raises(InputError, match="not both"):
+        generate(request(video, tmp_path / "x.wav", aim=True, path=path), loaded)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_held_frames_cost_one_encode_per_direction_and_match_encoding_each(
+    loaded: LoadedModel, video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = decode_range(video, 0.0, 0.5, fps=8.0, size=(256, 128)).frames[:3]
+    yaw = np.array([0.0, 10.0, 20.0, 30.0, 30.0, 30.0, 40.0, 40.0])
+    encoded = []
+    real_clip = generation.clip_features
+
+    def counting(frames_, *args):
+        encoded.append(len(frames_))
+        return real_clip(frames_, *args)
+
+    monkeypatch.setattr(generation, "clip_features", counting)
+    g, f = generation.window_features(loaded, frames, yaw, 5.0, 100.0, count=8)
+    assert encoded == [3, 2]  # 3 real frames; the held last frame at 30° and at 40°
+    held = np.concatenate([frames, np.repeat(frames[-1:], 5, axis=0)])
+    ref_g, ref_f = real_clip(torch.from_numpy(held), loaded.extractor, yaw, 5.0, 100.0)
+    torch.testing.assert_close(g, ref_g, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(f, ref_f, atol=1e-4, rtol=1e-4)

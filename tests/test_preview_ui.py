@@ -11,13 +11,18 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 import pytest
+import soundfile as sf
 from cli_runner import run_cli
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtTest, QtWidgets
 from pythonosc.udp_client import SimpleUDPClient
 
-from plugin_core.audio_io import write_audio
+from plugin_core.audio_io import read_foa, write_audio
+from plugin_core.direction_path import DirectionPath
+from plugin_core.directions import az_el_to_erp_uv, great_circle_deg
 from plugin_core.errors import InputError
-from plugin_core.foa import encode_mono
+from plugin_core.foa import encode_mono, intensity_directions
+from plugin_core.synthsphere import make_scene, render_foa, render_frames
+from plugin_core.synthsphere.soundfield import object_signal
 from plugin_core.video import write_video
 from ui.preview_app import run_preview
 from ui.preview_session import PreviewSession
@@ -119,3 +124,55 @@ def test_bad_input_is_named_in_the_ui_and_the_cli(app, files) -> None:
     assert not window.load_sofa(bad_sofa)
     assert "not a usable SOFA" in window.statusBar().currentMessage()
     window.close()
+
+
+def test_a_stem_conformed_in_the_preview_follows_the_clicked_object(app, tmp_path) -> None:
+    scene = make_scene(7, 3.0, objects=1, motions=["pan"], directions=[(-60.0, 10.0)])
+    obj = scene.objects[0]
+    video, foa, stem = tmp_path / "pan.mp4", tmp_path / "scene.wav", tmp_path / "dry.wav"
+    write_video(video, render_frames(scene, 512, 256, 8.0), 8.0)
+    write_audio(foa, render_foa(scene), scene.sample_rate)
+    dry = object_signal(scene, obj)
+    sf.write(stem, dry.astype(np.float32), scene.sample_rate)
+    truth = DirectionPath(obj.trajectory.times, obj.trajectory.az, obj.trajectory.el)
+    window = PreviewWindow(PreviewSession.load(foa, video))
+    window.session.seek(1.0)
+    (az,), (el,) = truth.at(np.array([1.0]))
+    u, v = az_el_to_erp_uv(az, el)
+    click = QtCore.QPoint(round(u * OVERVIEW_WIDTH), round(v * OVERVIEW_WIDTH / 2))
+    QtTest.QTest.mouseClick(window.overview, QtCore.Qt.MouseButton.LeftButton, pos=click)
+    assert window.mark is not None
+    assert great_circle_deg(window.mark.az, window.mark.el, az, el) < 1.0  # within a pixel
+    assert window.mark.time == pytest.approx(1.0)
+
+    out = tmp_path / "placed.wav"
+    task = window.start_conform(stem, out)
+    assert not window.conform_button.isEnabled()  # one job at a time
+    assert wait_for(app, lambda: not task.running() and window.conform_button.isEnabled(), 180)
+    assert out.exists(), window.statusBar().currentMessage()
+    placed, rate = read_foa(out)
+    np.testing.assert_array_equal(window.session.foa, placed)  # the preview now plays it
+    assert "Playing placed.wav" in window.statusBar().currentMessage()
+    heard = intensity_directions(placed, rate, 0.5)
+    traj = obj.trajectory
+    truth_foa = encode_mono(dry, traj.az, traj.el, traj.times, scene.sample_rate)
+    ref = intensity_directions(truth_foa, scene.sample_rate, 0.5)
+    loud = ref.energy > 0.05 * ref.energy.max()
+    n = min(len(heard.az), len(ref.az))
+    errors = great_circle_deg(heard.az[:n], heard.el[:n], ref.az[:n], ref.el[:n])[loud[:n]]
+    assert errors.mean() < 10.0, errors
+    # the followed path is drawn in cyan where the object was at the playhead
+    picture = pixels(window.overview).astype(int)
+    cyan = (picture[..., 0] < 100) & (picture[..., 1] > 180) & (picture[..., 2] > 200)
+    assert cyan[max(0, click.y() - 6) : click.y() + 7, max(0, click.x() - 6) : click.x() + 7].any()
+
+
+def test_a_conform_the_preview_cannot_do_is_named_and_writes_nothing(app, files, tmp_path):
+    window = PreviewWindow(PreviewSession.load(files["foa"], files["video"]))
+    quad = tmp_path / "quad.wav"
+    write_audio(quad, np.zeros((4, RATE), np.float32), RATE)
+    window.set_mark(10.0, 0.0)
+    task = window.start_conform(quad, tmp_path / "out.wav")
+    assert wait_for(app, lambda: not task.running() and window.conform_button.isEnabled(), 60)
+    assert "4 channels" in window.statusBar().currentMessage()
+    assert not (tmp_path / "out.wav").exists()

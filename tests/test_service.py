@@ -216,6 +216,18 @@ def test_malformed_and_oversized_bodies_are_refused(service, body, status, messa
         ({"seed": "7"}, "must be int"),
         ({"steps": True}, "must not be true/false"),
         ({"variations": 500}, "1 to 16 variations"),
+        ({"aim": "yes"}, "must be bool"),
+        (
+            {
+                "aim": True,
+                "path": {
+                    "format": "omnifoa-direction-path",
+                    "version": 1,
+                    "keys": [{"t": 0, "yaw": 0, "pitch": 0}],
+                },
+            },
+            "not both",
+        ),
     ],
 )
 def test_bad_paths_and_fields_are_refused(service, assets, tmp_path, change, message) -> None:

@@ -37,6 +37,7 @@ class PreviewSession:
     warnings: list[str] = field(default_factory=list)
     position: int = 0  # samples
     loop: bool = False
+    sofa: Path = DEFAULT_SOFA
     _grid: tuple[np.ndarray, np.ndarray] = field(
         default_factory=lambda: erp_pixel_directions(*MAP_SIZE)
     )
@@ -48,7 +49,7 @@ class PreviewSession:
         """Read the FOA (4 channels), the HRTF and the video; a length mismatch is a warning."""
         foa, rate = read_foa(foa_path)
         decoder = BinauralDecoder.from_sofa(sofa or DEFAULT_SOFA, rate)
-        session = cls(foa, rate, BinauralRenderer(decoder, BLOCK))
+        session = cls(foa, rate, BinauralRenderer(decoder, BLOCK), sofa=sofa or DEFAULT_SOFA)
         if video_path is not None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -78,6 +79,16 @@ class PreviewSession:
         rotation = self.renderer.rotation
         self.renderer = BinauralRenderer(BinauralDecoder.from_sofa(sofa, self.rate), BLOCK)
         self.renderer.set_rotation(*rotation)
+        self.sofa = sofa
+
+    def swap_foa(self, foa_path: Path) -> None:
+        """Play another FOA file from the same playhead time (e.g. a stem just conformed)."""
+        seconds = self.seconds
+        self.foa, rate = read_foa(foa_path)
+        if rate != self.rate:
+            self.rate = rate
+            self.set_sofa(self.sofa)
+        self.seek(seconds)
 
     def next_block(self) -> np.ndarray | None:
         """The next ≤ 512 samples of both ears [2, n]; None at the end (unless looping)."""

@@ -19,9 +19,10 @@ import torch
 from PIL import Image
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from plugin_core.directions import az_el_to_erp_uv, view_outline
+from plugin_core.directions import az_el_to_erp_uv, erp_uv_to_az_el, view_outline
 from plugin_core.errors import InputError
 from plugin_core.projection import erp_to_perspective
+from ui.conform_task import ConformDone, ConformTask, Mark
 from ui.head_tracking import HeadTracking, Rotation
 from ui.preview_session import BLOCK, PreviewSession
 
@@ -60,6 +61,11 @@ class PreviewWindow(QtWidgets.QMainWindow):
         self.view.installEventFilter(self)
         self.overview = QtWidgets.QLabel(alignment=QtCore.Qt.AlignmentFlag.AlignCenter)
         self.overview.setFixedSize(OVERVIEW_WIDTH, OVERVIEW_WIDTH // 2)
+        self.overview.installEventFilter(self)
+        self.overview.setToolTip("Click an object to mark it for Conform (at the playhead)")
+        self.mark: Mark | None = None
+        self.conform_path: tuple[np.ndarray, np.ndarray] | None = None  # (az, el) followed
+        self.conform_task: ConformTask | None = None
 
         self.dials = {}
         dial_row = QtWidgets.QHBoxLayout()
@@ -87,6 +93,15 @@ class PreviewWindow(QtWidgets.QMainWindow):
         self.show_map.toggled.connect(lambda _: self.refresh())
         hrtf = QtWidgets.QPushButton("HRTF…")
         hrtf.clicked.connect(self._choose_sofa)
+        self.conform_button = QtWidgets.QPushButton("Conform stem…")
+        self.conform_button.setToolTip(
+            "Place a mono/stereo stem on the marked object as it moves (no mark: the strongest "
+            "visual action)"
+        )
+        self.conform_button.clicked.connect(self._choose_conform)
+        self.conform_button.setEnabled(session.video is not None)
+        self.conform_progress = QtWidgets.QProgressBar()
+        self.conform_progress.setVisible(False)
         self.time_label = QtWidgets.QLabel()
 
         transport = QtWidgets.QHBoxLayout()
@@ -97,6 +112,7 @@ class PreviewWindow(QtWidgets.QMainWindow):
             self.loop,
             self.show_map,
             hrtf,
+            self.conform_button,
         ):
             transport.addWidget(widget)
         pictures = QtWidgets.QHBoxLayout()
@@ -126,6 +142,7 @@ class PreviewWindow(QtWidgets.QMainWindow):
             messages.append("No audio output device: the playhead runs silently.")
         if self.tracking is not None:
             messages.append(f"Head tracking: OSC on 127.0.0.1:{self.tracking.port}.")
+        self.statusBar().addPermanentWidget(self.conform_progress)
         self.statusBar().showMessage("  ".join(messages))
         self.refresh()
 
@@ -222,7 +239,73 @@ class PreviewWindow(QtWidgets.QMainWindow):
         if watched is self.view and kind == QtCore.QEvent.Type.MouseButtonRelease:
             self._drag_from = None
             return True
+        if watched is self.overview and kind == QtCore.QEvent.Type.MouseButtonPress:
+            point = event.position()
+            u = point.x() / OVERVIEW_WIDTH
+            v = point.y() / (OVERVIEW_WIDTH // 2)
+            az, el = erp_uv_to_az_el(u, v)
+            self.set_mark(float(az), float(el))
+            return True
         return super().eventFilter(watched, event)
+
+    # ----------------------------------------------------------------- conform
+    def set_mark(self, az: float, el: float) -> None:
+        """Mark the object at (az, el) degrees at the playhead for Conform."""
+        self.mark = Mark(az, el, self.session.seconds)
+        self.statusBar().showMessage(
+            f"Marked az {az:.1f}°, el {el:.1f}° at {self.mark.time:.2f} s: Conform follows it."
+        )
+        self.refresh()
+
+    def _choose_conform(self) -> None:
+        stem, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Mono or stereo stem", "", "Audio (*.wav *.flac)"
+        )
+        if not stem:
+            return
+        suggested = str(Path(stem).with_name(Path(stem).stem + "_foa.wav"))
+        output, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Conformed FOA stem", suggested, "Audio (*.wav *.flac)"
+        )
+        if output:
+            self.start_conform(Path(stem), Path(output))
+
+    def start_conform(self, stem: Path, output: Path, distance: bool = False) -> ConformTask:
+        """Conform ``stem`` to the mark (or the strongest action) into ``output``; the result
+        plays here when it is done."""
+        assert self.session.video is not None, "Conform needs the video"
+        rate = self.session.rate if self.session.rate in (44100, 48000) else 48000
+        task = ConformTask(self.session.video.path, stem, output, self.mark, rate, distance)
+        task.progress.connect(self._conform_progressed)
+        task.done.connect(self._conform_done)
+        task.failed.connect(self._conform_failed)
+        self.conform_task = task
+        self.conform_button.setEnabled(False)
+        self.conform_progress.setVisible(True)
+        task.start()
+        return task
+
+    def _conform_progressed(self, stage: str, step: int, steps: int) -> None:
+        self.conform_progress.setFormat(f"{stage} %p%")
+        self.conform_progress.setRange(0, max(1, steps))
+        self.conform_progress.setValue(step)
+
+    def _conform_done(self, done: ConformDone) -> None:
+        self._conform_ended()
+        track = done.source.track
+        self.conform_path = None if track is None else (track.az, track.el)
+        self.session.swap_foa(done.result.path)
+        notes = " ".join([*done.source.notes, *done.result.notes])
+        self.statusBar().showMessage(f"Playing {done.result.path.name}. {notes}".strip())
+        self.refresh()
+
+    def _conform_failed(self, message: str) -> None:
+        self._conform_ended()
+        self.statusBar().showMessage(message)
+
+    def _conform_ended(self) -> None:
+        self.conform_button.setEnabled(True)
+        self.conform_progress.setVisible(False)
 
     def _choose_sofa(self) -> None:
         name, _ = QtWidgets.QFileDialog.getOpenFileName(self, "HRTF set", "", "SOFA (*.sofa)")
@@ -267,12 +350,31 @@ class PreviewWindow(QtWidgets.QMainWindow):
         painter.drawEllipse(
             QtCore.QPointF(float(u) * OVERVIEW_WIDTH, float(v) * OVERVIEW_WIDTH / 2), 4, 4
         )
+        self._draw_conform(painter)
         painter.end()
         self.overview.setPixmap(pixmap)
         self.seek.blockSignals(True)
         self.seek.setValue(int(self.session.seconds * 1000))
         self.seek.blockSignals(False)
         self.time_label.setText(f"{self.session.seconds:6.2f} / {self.session.duration:.2f} s")
+
+    def _draw_conform(self, painter: QtGui.QPainter) -> None:
+        """The followed path (cyan, broken where it wraps at the seam) and the mark (green)."""
+        height = OVERVIEW_WIDTH / 2
+        if self.conform_path is not None:
+            painter.setPen(QtGui.QPen(QtGui.QColor(40, 220, 255), 2))
+            u, v = az_el_to_erp_uv(*self.conform_path)
+            breaks = np.nonzero(np.abs(np.diff(u)) > 0.5)[0] + 1
+            for us, vs in zip(np.split(u, breaks), np.split(v, breaks), strict=True):
+                points = [
+                    QtCore.QPointF(a * OVERVIEW_WIDTH, b * height)
+                    for a, b in zip(us, vs, strict=True)
+                ]
+                painter.drawPolyline(points)
+        if self.mark is not None:
+            painter.setPen(QtGui.QPen(QtGui.QColor(60, 255, 90), 2))
+            u, v = az_el_to_erp_uv(self.mark.az, self.mark.el)
+            painter.drawEllipse(QtCore.QPointF(float(u) * OVERVIEW_WIDTH, float(v) * height), 7, 7)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         if self.tracking is not None:

@@ -237,6 +237,40 @@ def test_cancel_stops_the_job_and_adds_nothing(scene, addon, workspace) -> None:
     scene.omnifoa.steps = 2
 
 
+def test_aim_at_the_action_lets_the_service_follow_the_moving_object(
+    scene, addon, workspace
+) -> None:
+    scene.omnifoa.aim_action, scene.omnifoa.seed = True, 7
+    try:
+        assert bpy.ops.omnifoa.generate() == {"FINISHED"}
+        job_id = scene.omnifoa.job_id
+        follow(addon, scene)
+    finally:
+        scene.omnifoa.aim_action, scene.omnifoa.seed = False, 5
+    assert scene.omnifoa.job_state == "done", scene.omnifoa.job_message
+    record = service_record(workspace, job_id)
+    assert record["request"]["aim"] is True
+    assert record["request"]["path"] is None  # the yaw keys were not sent
+    # the stem's sidecar holds the path the service found: it follows one of the objects
+    stem = Path(record["outputs"][0])
+    keys = json.loads(stem.with_name(stem.name + ".json").read_text())["request"]["path"]["keys"]
+    truth = json.loads(next((workspace["root"] / "scene").glob("*.json")).read_text())
+    t = np.array([k["t"] for k in keys])
+    found = np.radians([[k["yaw"], k["pitch"]] for k in keys])
+    best = np.inf
+    for obj in truth["objects"]:
+        traj = obj["trajectory"]
+        az = np.radians(np.interp(t, traj["times"], np.unwrap(traj["az"], period=360)))
+        el = np.radians(np.interp(t, traj["times"], traj["el"]))
+        cos = np.sin(found[:, 1]) * np.sin(el) + np.cos(found[:, 1]) * np.cos(el) * np.cos(
+            found[:, 0] - az
+        )
+        best = min(best, float(np.degrees(np.arccos(np.clip(cos, -1, 1))).mean()))
+    assert best < 15.0
+    for strip in [s for s in scene.sequence_editor.strips_all if s.name.endswith("seed 7")]:
+        scene.sequence_editor.strips.remove(strip)
+
+
 def test_a_stopped_service_gives_a_clear_report(scene, addon, workspace) -> None:
     state = json.loads((workspace["state"] / "service.json").read_text())
     os.kill(state["pid"], signal.SIGTERM)
