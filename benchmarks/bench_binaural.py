@@ -10,6 +10,7 @@ Latency: a rotation set before a block is heard in that block's output (measured
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 
@@ -61,7 +62,9 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     decoder = BinauralDecoder.from_sofa(sample_rate=RATE)
-    foa = encode_mono(0.1 * np.random.default_rng(0).standard_normal(int(SECONDS * RATE)), 60, 0)
+    foa = encode_mono(
+        0.1 * np.random.default_rng(0).standard_normal(int(SECONDS * RATE)), 60, 0
+    ).astype(np.float32)  # as read_foa gives it
     blocks = foa.shape[1] // BLOCK
     table = Table(
         f"{decoder.source}, {decoder.filters.shape[-1]} taps at {RATE} Hz, blocks of {BLOCK}, "
@@ -69,8 +72,8 @@ def main() -> int:
         "np.convolve per channel and filter after the same rotation",
     )
     for turning in (False, True):
-        ours = run(BinauralRenderer(decoder, BLOCK), foa, turning)
-        ref = run(DirectRenderer(decoder), foa, turning)
+        ours = statistics.median(run(BinauralRenderer(decoder, BLOCK), foa, turning) for _ in "abc")
+        ref = statistics.median(run(DirectRenderer(decoder), foa, turning) for _ in "abc")
         name = "head turning every block" if turning else "steady head"
         table.add(name, ours / blocks, ref / blocks, real_time_factor=SECONDS / ours)
         table.notes.append(f"{name}: {SECONDS / ours:.0f}x real time")

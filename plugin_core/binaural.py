@@ -94,6 +94,7 @@ class BinauralRenderer:
         self._fft = 1 << math.ceil(math.log2(block_size + taps - 1))
         self._spectra = fft.rfft(decoder.filters, self._fft, axis=-1)  # [2, 4, F] complex64
         self._tail = np.zeros((2, self._fft), dtype=np.float32)
+        self._padded = np.zeros((4, self._fft), dtype=np.float32)  # a block, zero-padded
         self._rotator = BlockRotator("head")
         self.rotation = (0.0, 0.0, 0.0)  # head yaw, pitch, roll in degrees
 
@@ -107,12 +108,15 @@ class BinauralRenderer:
         if n > self.block_size:
             raise ValueError(f"blocks hold at most {self.block_size} samples, got {n}")
         rotated = self._rotator.process(np.asarray(block, dtype=np.float32), *self.rotation)
-        spectrum = fft.rfft(rotated, self._fft, axis=-1)  # [4, F]
-        mixed = np.einsum("ecf,cf->ef", self._spectra, spectrum)
-        ears = fft.irfft(mixed, self._fft, axis=-1) + self._tail
+        self._padded[:, :n] = rotated
+        self._padded[:, n:] = 0.0
+        spectrum = fft.rfft(self._padded, axis=-1)  # [4, F]
+        mixed = (self._spectra * spectrum[None]).sum(axis=1)  # [2, F]: each ear, all channels
+        ears = fft.irfft(mixed, self._fft, axis=-1, overwrite_x=True)
+        ears += self._tail
         out = ears[:, :n].copy()
-        self._tail = np.zeros_like(self._tail)
         self._tail[:, : self._fft - n] = ears[:, n:]
+        self._tail[:, self._fft - n :] = 0.0
         return out
 
     def render(

@@ -11,6 +11,8 @@ turning (yaw left, pitch up, roll right ear down), which turns the field the opp
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,6 +28,7 @@ ACN_CHANNELS = ("W", "Y", "Z", "X")
 FUMA_CHANNELS = ("W", "X", "Y", "Z")
 # AmbiX channel of each Cartesian axis x, y, z.
 _ACN_OF_XYZ = (3, 1, 2)
+_ACN_BLOCK = np.ix_(_ACN_OF_XYZ, _ACN_OF_XYZ)  # where a Cartesian [3, 3] sits in AmbiX [4, 4]
 _SQRT3 = float(np.sqrt(3.0))
 _SQRT2 = float(np.sqrt(2.0))
 
@@ -133,11 +136,12 @@ def convert(foa: np.ndarray, source: Convention, target: Convention) -> np.ndarr
 
 def _axis_rotation(axis: int, degrees: float) -> Float:
     """Active right-handed rotation by ``degrees`` about Cartesian ``axis`` (0=x, 1=y, 2=z)."""
-    c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
-    i, j = (axis + 1) % 3, (axis + 2) % 3
-    m = np.eye(3)
-    m[i, i], m[i, j], m[j, i], m[j, j] = c, -s, s, c
-    return m
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    if axis == 0:
+        return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+    if axis == 1:
+        return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
 def scene_rotation_matrix(yaw: float, pitch: float, roll: float) -> Float:
@@ -161,9 +165,7 @@ def foa_rotation_matrix(cartesian: np.ndarray) -> Float:
     """AmbiX matrix [4, 4] applying a Cartesian rotation [3, 3] to a first-order field."""
     m = np.zeros((4, 4))
     m[0, 0] = 1.0
-    for row, acn_row in enumerate(_ACN_OF_XYZ):
-        for col, acn_col in enumerate(_ACN_OF_XYZ):
-            m[acn_row, acn_col] = cartesian[row, col]
+    m[_ACN_BLOCK] = cartesian
     return m
 
 
@@ -200,11 +202,16 @@ class BlockRotator:
         start = target if self._previous is None else self._previous
         self._previous = target
         n = block.shape[1]
-        if start is target or np.array_equal(start, target) or n == 0:
+        if start is target or n == 0:
             return (target.astype(block.dtype) @ block).astype(block.dtype, copy=False)
-        ramp = (np.arange(1, n + 1) / n)[None, :]
-        out = (1.0 - ramp) * (start @ block) + ramp * (target @ block)
-        return out.astype(block.dtype, copy=False)
+        before = start.astype(block.dtype) @ block
+        change = (target - start).astype(block.dtype) @ block
+        return before + self._ramp(n, block.dtype) * change
+
+    @functools.lru_cache(maxsize=4)  # noqa: B019 (a handful of block sizes per rotator)
+    def _ramp(self, n: int, dtype: np.dtype) -> np.ndarray:
+        """0 → 1 across ``n`` samples (reaching 1 on the last), as a row."""
+        return (np.arange(1, n + 1) / n).astype(dtype)[None, :]
 
 
 def rotate_path(
