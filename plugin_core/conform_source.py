@@ -75,8 +75,8 @@ def locate_source(
     if query.at is not None and query.time is not None:
         az, el = query.at
         track = track_object(video, az, el, query.time, start=start, end=end, progress=progress)
-        record: dict[str, Any] = {"direction": "tracked", "mark": {"az": az, "el": el}}
-        record["mark"]["time"] = query.time
+        mark = {"az": az, "el": el, "time": query.time}
+        record: dict[str, Any] = {"direction": "tracked", "mark": mark}
         reference = _size_at(track, query.time)
     else:
         paths = propose_paths(video, k=1, progress=progress)

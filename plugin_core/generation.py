@@ -42,7 +42,6 @@ from plugin_core.model_registry import get_entry, require_local, sha256_of
 from plugin_core.projection import Angles
 from plugin_core.sidecar import sidecar, sidecar_path, write_sidecar
 from plugin_core.stem_writer import Delivery, StemWriter
-from plugin_core.tracking import strongest_path
 from plugin_core.training_data.features import (
     FeatureExtractor,
     clip_features,
@@ -334,6 +333,8 @@ def generate(
     check_outputs(request)
     start, end = _span(request)
     if request.aim:
+        from plugin_core.tracking import strongest_path  # OpenCV, only when aiming
+
         request = replace(request, path=strongest_path(request.video))
     loaded = loaded or load_model(request.model_id, request.device)
     cfg = _sampler_config(request, loaded.model.config)

@@ -42,6 +42,19 @@ def request(video: Path, out: Path, **changes) -> GenerationRequest:
     return GenerationRequest(video=video, output=out, steps=2, **changes)
 
 
+def fov_yaws_seen(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    """Collects the FoV yaw of every frame each window's features are computed for."""
+    seen: list[np.ndarray] = []
+    real = generation.window_features
+
+    def spy(loaded_, frames, yaw, pitch, fov, cfg, count):
+        seen.append(np.asarray(yaw))
+        return real(loaded_, frames, yaw, pitch, fov, cfg, count)
+
+    monkeypatch.setattr(generation, "window_features", spy)
+    return seen
+
+
 def test_a_span_of_several_windows_is_one_file_as_long_as_the_video(
     loaded: LoadedModel, video: Path, tmp_path: Path
 ) -> None:
@@ -120,14 +133,7 @@ def test_fuma_delivery_is_the_ambix_stem_in_fuma_order_and_44k1_pcm24_works(
 def test_the_fov_follows_the_direction_path_frame_by_frame(
     loaded: LoadedModel, video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[np.ndarray] = []
-    real = generation.window_features
-
-    def spy(loaded_, frames, yaw, pitch, fov, cfg, count):
-        seen.append(np.asarray(yaw))
-        return real(loaded_, frames, yaw, pitch, fov, cfg, count)
-
-    monkeypatch.setattr(generation, "window_features", spy)
+    seen = fov_yaws_seen(monkeypatch)
     path = DirectionPath((0.0, 2.0), (0.0, 160.0), (0.0, 0.0))
     generate(request(video, tmp_path / "p.wav", start=0.5, end=2.5, path=path), loaded)
     fps = loaded.model.config.conditioner.frame_rate
@@ -289,14 +295,7 @@ def test_aim_points_the_fov_along_the_moving_object(
     scene = make_scene(4, 2.0, objects=1, motions=["pan"], directions=[(100.0, 0.0)])
     video = tmp_path / "pan.mp4"
     write_video(video, render_frames(scene, 256, 128, 8.0), 8.0)
-    seen: list[np.ndarray] = []
-    real = generation.window_features
-
-    def spy(loaded_, frames, yaw, pitch, fov, cfg, count):
-        seen.append(np.asarray(yaw))
-        return real(loaded_, frames, yaw, pitch, fov, cfg, count)
-
-    monkeypatch.setattr(generation, "window_features", spy)
+    seen = fov_yaws_seen(monkeypatch)
     result = generate(request(video, tmp_path / "aimed.wav", aim=True), loaded)
     traj = scene.objects[0].trajectory
     fps = loaded.model.config.conditioner.frame_rate

@@ -15,6 +15,7 @@ from PySide6 import QtCore
 from plugin_core.conform import ConformRequest, ConformResult, conform_stem
 from plugin_core.conform_source import LocatedSource, SourceQuery, locate_source
 from plugin_core.errors import InputError
+from plugin_core.video import probe
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,6 @@ class ConformTask(QtCore.QObject):
             self.failed.emit(f"Conform failed: {type(exc).__name__}: {exc}")
 
     def _conform(self) -> ConformDone:
-        from plugin_core.video import probe
-
         duration = probe(self.video).duration
         if self.mark is None:
             query, stage = SourceQuery(auto=True, distance=self.distance), "finding the action"

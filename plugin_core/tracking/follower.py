@@ -9,7 +9,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from plugin_core.directions import az_el_to_vector, vector_to_az_el
-from plugin_core.tracking.gnomonic import pixels_per_degree, sample_view, view_pixel_to_direction
+from plugin_core.tracking.gnomonic import (
+    Frame,
+    Image,
+    pixels_per_degree,
+    sample_view,
+    view_pixel_to_direction,
+)
 from plugin_core.tracking.template_match import (
     SCALES,
     WIDE_SCALES,
@@ -19,8 +25,6 @@ from plugin_core.tracking.template_match import (
     resize_square,
 )
 
-Frame = NDArray[np.uint8]
-Image = NDArray[np.float32]
 Vector = NDArray[np.float64]
 
 TEMPLATE_PX = 40  # template side in view pixels at the mark

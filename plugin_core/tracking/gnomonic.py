@@ -26,7 +26,8 @@ from plugin_core.directions import (
 )
 
 Float = NDArray[np.float64]
-Image = NDArray[np.float32]
+Frame = NDArray[np.uint8]  # an ERP frame [H, W, 3]
+Image = NDArray[np.float32]  # a grey view or template [h, w]
 _SEAM_PAD = 2  # columns copied round the seam so bilinear sampling wraps
 
 

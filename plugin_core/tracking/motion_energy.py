@@ -11,10 +11,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from plugin_core.directions import az_el_to_vector, erp_pixel_directions
+from plugin_core.tracking.gnomonic import Frame
 from plugin_core.video import VideoFrame
 
 Float = NDArray[np.float64]
-Frame = NDArray[np.uint8]
 CELL_PX = 8  # grid cells are CELL_PX × CELL_PX pixels of the decoded frames
 BLUR_DEG = 2.0  # low-pass of the frame differences (Gaussian sigma, degrees)
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from numpy.typing import NDArray
 
-Image = NDArray[np.float32]
+from plugin_core.tracking.gnomonic import Image
+
 MIN_RADIUS_DEG = 1.5
 RADIUS_STEP_DEG = 0.5
 RAY_COUNT = 48

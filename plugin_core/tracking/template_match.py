@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-Image = NDArray[np.float32]
+from plugin_core.tracking.gnomonic import Image
+
 # Template scales tried per frame, relative to the current apparent size: while following,
 # and (a wider set) while searching for a lost object whose size may have changed meanwhile.
 SCALES = (1.0 / 1.08, 1.0, 1.08)
