@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from timing import Table, json_option
 
-from plugin_core.binaural import BinauralDecoder, BinauralRenderer
-from plugin_core.foa import BlockRotator, encode_mono
+from plugin_core.spatial.binaural import BinauralDecoder, BinauralRenderer
+from plugin_core.spatial.foa import BlockRotator, encode_mono
 
 RATE = 48000
 BLOCK = 512

@@ -19,10 +19,10 @@ from scipy.ndimage import map_coordinates
 from spaudiopy.sph import sh_rotation_matrix
 from timing import Table, json_option, median_of
 
-from plugin_core import foa
-from plugin_core.projection import erp_to_perspective, global_view, perspective_grid
-from plugin_core.spatial_metrics import beam_weights, energy_maps, fibonacci_grid
-from plugin_core.video import decode_range, write_video
+from plugin_core.media.video import decode_range, write_video
+from plugin_core.spatial import foa
+from plugin_core.spatial.metrics import beam_weights, energy_maps, fibonacci_grid
+from plugin_core.spatial.projection import erp_to_perspective, global_view, perspective_grid
 
 RATE = 44100
 

@@ -12,17 +12,17 @@ import argparse
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 from timing import Table, json_option, median_of
 
-from plugin_core.generation import load_model, sample_window, window_features
-from plugin_core.training_data.features import load_feature_extractor
-from plugin_core.video import decode_range
-from plugin_core.window_frames import DECODE_SIZE
+from plugin_core.generation.frame_features import load_feature_extractor
+from plugin_core.generation.pipeline import load_model, sample_window, window_features
+from plugin_core.generation.window_frames import DECODE_SIZE
+from plugin_core.install_paths import DEMO_DIR
+from plugin_core.media.video import decode_range
 
-DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo" / "demo.mp4"
+DEMO = DEMO_DIR / "demo.mp4"
 
 
 def main() -> int:

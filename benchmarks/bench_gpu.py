@@ -26,9 +26,9 @@ import torch
 from timing import median_of
 from torch.utils.flop_counter import FlopCounterMode
 
-from models.config import preset
-from models.generator import FoaGenerator
-from models.sampler import guided
+from models.omniaudio.config import preset
+from models.omniaudio.generator import FoaGenerator
+from models.omniaudio.sampler import guided
 
 
 def matmul_peak_tflops(device: str, n: int) -> float:

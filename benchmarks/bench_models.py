@@ -20,10 +20,10 @@ from torch import nn
 from torch.nn import functional
 from torch.nn.utils import parametrizations
 
-from models.config import preset
-from models.dit import count_parameters
-from models.generator import FoaGenerator
-from models.sampler import guided
+from models.omniaudio.config import preset
+from models.omniaudio.dit import count_parameters
+from models.omniaudio.generator import FoaGenerator
+from models.omniaudio.sampler import guided
 
 
 def naive_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

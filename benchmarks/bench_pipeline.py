@@ -22,10 +22,10 @@ from pathlib import Path
 import torch
 from timing import Table, json_option, median_of
 
-from plugin_core.generation import GenerationRequest, generate, load_model
+from plugin_core.generation.pipeline import GenerationRequest, generate, load_model
+from plugin_core.media.video import write_video
 from plugin_core.service.client import ServiceClient
 from plugin_core.synthsphere import make_scene, render_frames
-from plugin_core.video import write_video
 
 
 def _video(folder: Path, seconds: float) -> Path:

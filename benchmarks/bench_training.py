@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from models.codec import SpatialVAE
-from models.dit import DualBranchFlowModel
+from models.omniaudio.codec import SpatialVAE
+from models.omniaudio.dit import DualBranchFlowModel
 from models.training.codec_training import train_codec
 from models.training.flow_training import FlowBatch, train_flow
 from models.training.recipe import RECIPES, TrainingRecipe

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plugin_core.foa import to_ambix
+from plugin_core.spatial.foa import to_ambix
 from reaper_bridge.bridge_config import BridgeError
 from reaper_bridge.stem_files import labelled_fuma, read_stem, write_ambix, write_atomic
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from PySide6 import QtCore
 
-from plugin_core.conform import ConformRequest, ConformResult, conform_stem
-from plugin_core.conform_source import LocatedSource, SourceQuery, locate_source
+from plugin_core.conform.job import ConformRequest, ConformResult, conform_stem
+from plugin_core.conform.source import LocatedSource, SourceQuery, locate_source
 from plugin_core.errors import InputError
-from plugin_core.video import probe
+from plugin_core.media.video import probe
 
 
 @dataclass(frozen=True)

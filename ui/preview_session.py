@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from plugin_core.analysis import HeatmapStyle, heat_overlay
-from plugin_core.audio_io import read_foa
-from plugin_core.binaural import DEFAULT_SOFA, BinauralDecoder, BinauralRenderer
-from plugin_core.directions import erp_pixel_directions
 from plugin_core.errors import InputError
-from plugin_core.spatial_metrics import energy_maps
-from plugin_core.video import probe
+from plugin_core.media.audio_io import read_foa
+from plugin_core.media.video import probe
+from plugin_core.spatial.analysis import HeatmapStyle, heat_overlay
+from plugin_core.spatial.binaural import DEFAULT_SOFA, BinauralDecoder, BinauralRenderer
+from plugin_core.spatial.directions import erp_pixel_directions
+from plugin_core.spatial.metrics import energy_maps
 from ui.video_cursor import VideoCursor
 
 BLOCK = 512

@@ -19,9 +19,9 @@ import torch
 from PIL import Image
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from plugin_core.directions import az_el_to_erp_uv, erp_uv_to_az_el, view_outline
 from plugin_core.errors import InputError
-from plugin_core.projection import erp_to_perspective
+from plugin_core.spatial.directions import az_el_to_erp_uv, erp_uv_to_az_el, view_outline
+from plugin_core.spatial.projection import erp_to_perspective
 from ui.conform_task import ConformDone, ConformTask, Mark
 from ui.head_tracking import HeadTracking, Rotation
 from ui.preview_session import BLOCK, PreviewSession

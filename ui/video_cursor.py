@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plugin_core.video import VideoFrame, iter_frames
+from plugin_core.media.video import VideoFrame, iter_frames
 
 PREVIEW_FPS = 12.0
 PREVIEW_SIZE = (1024, 512)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from models.codec import SpatialVAE
+from models.omniaudio.codec import SpatialVAE
 from models.training.loop import (
     LogFn,
     LoopSettings,

@@ -9,9 +9,9 @@ machine that holds only torch — a rented GPU, say:
     python -m models.training.flow_inputs INPUTS.npz --preset omnifoa-mini --minutes 4 \\
         --out flow.safetensors
 
-It trains :class:`~models.dit.DualBranchFlowModel` with :func:`train_flow` (rectified flow,
-FoV dropout, EMA) for as many steps as fit in ``--minutes`` (timed on the machine itself),
-and writes the EMA weights with ``flow.`` names plus a JSON log beside them.
+It trains :class:`~models.omniaudio.dit.DualBranchFlowModel` with :func:`train_flow`
+(rectified flow, FoV dropout, EMA) for as many steps as fit in ``--minutes`` (timed on the
+machine itself), and writes the EMA weights with ``flow.`` names plus a JSON log beside them.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.checkpoint import save_safetensors
-from models.config import preset
-from models.dit import DualBranchFlowModel
+from models.omniaudio.checkpoint import save_safetensors
+from models.omniaudio.config import preset
+from models.omniaudio.dit import DualBranchFlowModel
 from models.training.flow_training import FlowBatch, train_flow
 
 

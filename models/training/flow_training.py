@@ -10,7 +10,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from models.dit import DualBranchFlowModel
+from models.omniaudio.dit import DualBranchFlowModel
 from models.training.ema import ExponentialMovingAverage
 from models.training.loop import (
     LogFn,

@@ -107,9 +107,9 @@ def codec_loss(
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Total codec loss and its detached terms ``stft``, ``waveform``, ``direction``, ``kl``.
 
-    ``kl`` is :func:`models.codec.gaussian_kl` (summed over channels and time); it is divided
-    by ``latent_frames`` so that ``kl_weight`` weighs the KL of one latent frame whatever the
-    crop length. The waveform term is the L1 distance of the samples relative to the target's
+    ``kl`` is :func:`models.omniaudio.codec.gaussian_kl` (summed over channels and time); it is
+    divided by ``latent_frames`` so that ``kl_weight`` weighs the KL of one latent frame whatever
+    the crop length. The waveform term is the L1 distance of the samples relative to the target's
     mean magnitude (1 for a silent output), so its weight does not depend on the level. Both
     signals are cut to the shorter length (the decoder may return up to one hop less).
     """

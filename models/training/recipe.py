@@ -32,8 +32,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.codec import latent_length
-from models.config import ModelConfig, preset
+from models.omniaudio.codec import latent_length
+from models.omniaudio.config import ModelConfig, preset
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from plugin_core.directions import vector_to_az_el
 from plugin_core.evaluation.clips import EvalClip
-from plugin_core.foa import encode_mono
+from plugin_core.spatial.directions import vector_to_az_el
+from plugin_core.spatial.foa import encode_mono
 
 # Mixed into the clip's seed so the random direction is not tied to the scene's own draws.
 _RANDOM_STREAM = 0x5EED

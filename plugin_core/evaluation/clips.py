@@ -9,7 +9,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from plugin_core.foa import check_foa
+from plugin_core.spatial.foa import check_foa
 from plugin_core.synthsphere import Scene, make_scene, render_foa, render_frames
 
 # The held-out split: scene seeds that the generator's training must never draw.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from models.config import ModelConfig
+from models.omniaudio.config import ModelConfig
 from plugin_core.evaluation.clips import SAMPLE_RATE, EvalClip, GenerateFn
-from plugin_core.generation import LoadedModel, sample_window, window_features
+from plugin_core.generation.pipeline import LoadedModel, sample_window, window_features
 
 # The clips' FoV view: the ERP centre with the reference extractor's 120° field of view.
 EVAL_YAW, EVAL_PITCH, EVAL_FOV = 0.0, 0.0, 120.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugin_core.foa import intensity_directions
-from plugin_core.spatial_metrics import angular_errors, visage_scores
+from plugin_core.spatial.foa import intensity_directions
+from plugin_core.spatial.metrics import angular_errors, visage_scores
 
 # Names of the ViSAGe windows, in the order of spatial_metrics.VISAGE_WINDOWS.
 WINDOW_NAMES = ("clip", "1s", "200ms")

@@ -21,8 +21,8 @@ from typing import Any
 
 from plugin_core import __version__
 from plugin_core.errors import InputError
-from plugin_core.generation import load_model
-from plugin_core.model_registry import load_registry, local_path
+from plugin_core.generation.model_registry import load_registry, local_path
+from plugin_core.generation.pipeline import load_model
 from plugin_core.service.job_schema import request_from_job
 from plugin_core.service.jobs import JobQueue
 from plugin_core.service.state_file import STATE_NAME, new_token, write_private_json

@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from plugin_core.direction_path import DirectionPath
 from plugin_core.errors import InputError
-from plugin_core.generation import GenerationRequest, check_outputs
+from plugin_core.generation.pipeline import GenerationRequest, check_outputs
+from plugin_core.spatial.direction_path import DirectionPath
 
 # field: (accepted types, required); numbers exclude booleans
 _FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plugin_core.direction_path import DirectionPath
 from plugin_core.errors import OmnifoaError
-from plugin_core.generation import GenerationRequest, LoadedModel, generate, output_paths
+from plugin_core.generation.pipeline import GenerationRequest, LoadedModel, generate, output_paths
+from plugin_core.generation.sidecar import sidecar_path
 from plugin_core.service.state_file import write_private_json
-from plugin_core.sidecar import sidecar_path
+from plugin_core.spatial.direction_path import DirectionPath
 
 FINAL = frozenset({"done", "failed", "cancelled"})
 INTERRUPTED = "The service stopped while this job ran; nothing was written. Submit it again."

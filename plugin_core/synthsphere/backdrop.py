@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from plugin_core.directions import az_el_to_vector, erp_pixel_directions
+from plugin_core.spatial.directions import az_el_to_vector, erp_pixel_directions
 from plugin_core.synthsphere.scene import Backdrop
 
 Float = NDArray[np.float64]

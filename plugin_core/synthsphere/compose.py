@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from plugin_core.directions import great_circle_deg
 from plugin_core.errors import InputError
+from plugin_core.spatial.directions import great_circle_deg
 from plugin_core.synthsphere.catalogue import MOTIONS, PROFILES, SOUND_CLASSES, VISUAL_EVENTS
 from plugin_core.synthsphere.motion import MAX_ELEVATION, path, seam_start_az
 from plugin_core.synthsphere.scene import (

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from plugin_core.audio_io import write_audio
 from plugin_core.errors import InputError
+from plugin_core.media.audio_io import write_audio
+from plugin_core.media.video import write_video
 from plugin_core.synthsphere.compose import check_seconds, make_scene
 from plugin_core.synthsphere.panorama import render_frames
 from plugin_core.synthsphere.scene import Scene, VideoFormat, save_scene
 from plugin_core.synthsphere.soundfield import render_foa
-from plugin_core.video import write_video
 
 # H.264 settings: fast to encode, small files, every frame decodable within a second.
 _H264_OPTIONS = {"preset": "veryfast", "crf": "23", "g": "24"}

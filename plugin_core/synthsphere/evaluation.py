@@ -16,9 +16,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.signal import stft
 
-from plugin_core.directions import vector_to_az_el
-from plugin_core.foa import direction_per_sample
-from plugin_core.spatial_metrics import angular_errors
+from plugin_core.spatial.directions import vector_to_az_el
+from plugin_core.spatial.foa import direction_per_sample
+from plugin_core.spatial.metrics import angular_errors
 from plugin_core.synthsphere.scene import Scene
 from plugin_core.synthsphere.soundfield import ambience, object_signal
 

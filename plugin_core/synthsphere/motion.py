@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from plugin_core.directions import wrap_az
+from plugin_core.spatial.directions import wrap_az
 
 Float = NDArray[np.float64]
 # Elevations are kept inside this bound so an object never sits exactly on a pole.

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from plugin_core.directions import az_el_to_vector, erp_pixel_directions, vector_to_az_el
 from plugin_core.errors import InputError
-from plugin_core.foa import direction_per_sample
+from plugin_core.spatial.directions import az_el_to_vector, erp_pixel_directions, vector_to_az_el
+from plugin_core.spatial.foa import direction_per_sample
 from plugin_core.synthsphere.backdrop import render_backdrop
 from plugin_core.synthsphere.scene import Look, Scene
 

@@ -1,7 +1,7 @@
 """The scene description: a tree of frozen dataclasses, and its JSON ground-truth form.
 
 Everything a renderer needs is here, so a scene loaded from its JSON renders the same
-video and the same FOA samples. Directions follow ``plugin_core.directions``; levels are dB
+video and the same FOA samples. Directions follow ``plugin_core.spatial.directions``; levels are dB
 relative to an object at 0 dB (active RMS of -20 dBFS before the final peak normalisation).
 """
 

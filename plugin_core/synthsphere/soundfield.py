@@ -6,9 +6,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.signal import butter, sosfilt
 
-from plugin_core.directions import wrap_az
-from plugin_core.foa import encode_gains, encode_mono
-from plugin_core.spatial_metrics import fibonacci_grid
+from plugin_core.spatial.directions import wrap_az
+from plugin_core.spatial.foa import encode_gains, encode_mono
+from plugin_core.spatial.metrics import fibonacci_grid
 from plugin_core.synthsphere.scene import Scene, SceneObject
 from plugin_core.synthsphere.sounds import PEAK_LIMIT, REFERENCE_RMS, synthesize
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from plugin_core.directions import az_el_to_vector, vector_to_az_el
+from plugin_core.spatial.directions import az_el_to_vector, vector_to_az_el
 from plugin_core.tracking.gnomonic import (
     Frame,
     Image,

@@ -1,8 +1,9 @@
 """Square gnomonic views of ERP frames: pixel <-> direction, and sampling one view.
 
 A view is aimed at (yaw, pitch) degrees with a horizontal field of view ``fov`` and
-``size`` × ``size`` pixels, laid out exactly as :func:`plugin_core.projection.erp_to_perspective`
-lays it out: pixel column ``x`` (0 on the left) and row ``y`` (0 at the top) are pixel centres.
+``size`` × ``size`` pixels, laid out exactly as
+:func:`plugin_core.spatial.projection.erp_to_perspective` lays it out: pixel column ``x`` (0 on
+the left) and row ``y`` (0 at the top) are pixel centres.
 A pixel right of the centre of a front view looks to the right, i.e. at a negative azimuth.
 
 The tracker samples one small view per frame; ``sample_view`` does that with OpenCV on the
@@ -17,7 +18,7 @@ import cv2
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from plugin_core.directions import (
+from plugin_core.spatial.directions import (
     az_el_to_erp_uv,
     az_el_to_vector,
     camera_basis,

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from plugin_core.directions import az_el_to_vector, erp_pixel_directions
+from plugin_core.media.video import VideoFrame
+from plugin_core.spatial.directions import az_el_to_vector, erp_pixel_directions
 from plugin_core.tracking.gnomonic import Frame
-from plugin_core.video import VideoFrame
 
 Float = NDArray[np.float64]
 CELL_PX = 8  # grid cells are CELL_PX × CELL_PX pixels of the decoded frames

@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from plugin_core.direction_path import DirectionPath
-from plugin_core.directions import great_circle_deg, vector_to_az_el
 from plugin_core.errors import InputError
+from plugin_core.media.video import iter_frames, probe
+from plugin_core.spatial.direction_path import DirectionPath
+from plugin_core.spatial.directions import great_circle_deg, vector_to_az_el
 from plugin_core.tracking.motion_energy import motion_energy
 from plugin_core.tracking.spherical_tracker import track_object
 from plugin_core.tracking.track import Track, fill_lost
-from plugin_core.video import iter_frames, probe
 
 Float = NDArray[np.float64]
 Progress = Callable[[int, int], None]

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from plugin_core.errors import InputError
+from plugin_core.media.video import VideoFrame, iter_frames, probe
 from plugin_core.tracking.follower import Follower, Frame, Located, plan_views
 from plugin_core.tracking.gnomonic import pixels_per_degree, sample_view, view_pixel_to_direction
 from plugin_core.tracking.object_size import find_outline
 from plugin_core.tracking.track import Track, fill_lost
-from plugin_core.video import VideoFrame, iter_frames, probe
 
 Progress = Callable[[int, int], None]
 DECODE_WIDTH = 1024  # frames are decoded at most this wide (2:1 ERP: 1024 × 512)

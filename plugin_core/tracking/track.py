@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from plugin_core.direction_path import DirectionPath
-from plugin_core.directions import az_el_to_vector, vector_to_az_el
+from plugin_core.spatial.direction_path import DirectionPath
+from plugin_core.spatial.directions import az_el_to_vector, vector_to_az_el
 
 Float = NDArray[np.float64]
 Bool = NDArray[np.bool_]

@@ -1,0 +1,85 @@
+"""Checkpoint files read without running code from them, and written as safetensors.
+
+Pickled files (``.ckpt``, ``.pt``, ``.pth``, ``.bin``) are read only with
+``torch.load(weights_only=True)``. A PyTorch Lightning checkpoint also pickles its
+hyper-parameters as Lightning's ``AttributeDict``; that one class is allowed, read as a plain
+dict (:data:`LIGHTNING_GLOBALS`). Anything else a file asks to construct is refused by name.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from models.family import ModelLoadError
+
+PICKLE_SUFFIXES = frozenset({".ckpt", ".pt", ".pth", ".bin"})
+
+
+class CheckpointError(ModelLoadError):
+    """A checkpoint cannot be used; the message says which file or key and what to do."""
+
+
+class LightningAttributeDict(dict):  # type: ignore[type-arg]
+    """Lightning's ``AttributeDict`` (saved hyper-parameters), read back as a plain dict."""
+
+
+# Where Lightning's AttributeDict lives in the versions that write checkpoints.
+LIGHTNING_GLOBALS: list[tuple[type, str]] = [
+    (LightningAttributeDict, "lightning.fabric.utilities.data.AttributeDict"),
+    (LightningAttributeDict, "lightning_fabric.utilities.data.AttributeDict"),
+    (LightningAttributeDict, "pytorch_lightning.utilities.parsing.AttributeDict"),
+]
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> object:
+    """The object a checkpoint file holds: a tensor dict (safetensors) or what a pickle holds."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"Checkpoint {p} does not exist; download it or fix the path.")
+    if p.suffix == ".safetensors":
+        try:
+            return load_file(str(p), device="cpu")
+        except Exception as exc:  # safetensors raises several error types for a bad header
+            raise CheckpointError(f"{p.name} is not a readable safetensors file ({exc}).") from None
+    if p.suffix not in PICKLE_SUFFIXES:
+        raise CheckpointError(f"{p.name}: use a .safetensors, .ckpt, .pt, .pth or .bin checkpoint.")
+    try:
+        with torch.serialization.safe_globals(LIGHTNING_GLOBALS):
+            return torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        refused = _REFUSED_GLOBAL.search(str(exc))
+        what = f" ({refused.group(1)})" if refused else ""
+        raise CheckpointError(
+            f"{p.name} holds more than tensors{what}; loading it would run code from the file, "
+            "so omnifoa refuses it: export its state dict to safetensors with a trusted tool."
+        ) from None
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise CheckpointError(f"{p.name} is not a readable checkpoint ({exc}).") from None
+
+
+def read_tensors(path: str | os.PathLike[str]) -> dict[str, Tensor]:
+    """All tensors of a checkpoint's state dict (``["state_dict"]`` when it has one)."""
+    raw = read_checkpoint(path)
+    if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
+        raw = raw["state_dict"]
+    if not isinstance(raw, dict) or not raw:
+        raise CheckpointError(f"{Path(path).name} holds no state dict of tensors.")
+    return {k: v for k, v in raw.items() if isinstance(v, Tensor)}
+
+
+def strip_prefix(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    """The tensors with ``prefix`` removed from every key that has it (DDP's ``module.``)."""
+    return {k.removeprefix(prefix): v for k, v in tensors.items()}
+
+
+def save_safetensors(state: dict[str, Tensor], path: str | os.PathLike[str]) -> None:
+    """Write tensors (contiguous, CPU) to a safetensors file at ``path``."""
+    save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(path))

@@ -1,0 +1,1 @@
+"""Frozen per-frame image encoders shared by model families."""

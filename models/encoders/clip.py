@@ -1,0 +1,148 @@
+"""MetaCLIP ViT-H/14, the frame encoder of the official OmniAudio release, and CLIP's
+image normalisation.
+
+``"metaclip-h14"`` (``facebook/metaclip-h14-fullcc2.5b``): 1024-d projected image embedding,
+not L2-normalised. Loaded with Hugging Face ``transformers`` (the optional ``official`` extra)
+strictly from the local Hugging Face cache or a local directory; never downloaded here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from models.encoders.base import ChunkedEncoder, EncoderUnavailable
+from models.hub_cache import hub_cache_dir
+
+# CLIP image normalisation (RGB, values in [0, 1]); the same numbers as the reference extractor.
+CLIP_MEAN: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
+
+METACLIP_H14 = "metaclip-h14"
+METACLIP_H14_REPO = "facebook/metaclip-h14-fullcc2.5b"
+
+_DOWNLOAD_HINT = (
+    f"`hf download {METACLIP_H14_REPO}` (older huggingface_hub: "
+    f"`huggingface-cli download {METACLIP_H14_REPO}`) or `omnifoa models download`"
+)
+
+
+class MetaClipEncoder(ChunkedEncoder):
+    """CLIP vision tower + projection (MetaCLIP ViT-H/14): projected, unnormalised embeddings."""
+
+    def __init__(
+        self, model: nn.Module, device: torch.device, batch_size: int = 4, name: str = METACLIP_H14
+    ) -> None:
+        config = model.config
+        super().__init__(
+            name=name,
+            feature_dim=int(config.projection_dim),
+            input_size=int(config.image_size),
+            mean=CLIP_MEAN,
+            std=CLIP_STD,
+            device=device,
+            batch_size=batch_size,
+        )
+        self.model = model.to(device).eval().requires_grad_(False)
+
+    def _forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        dtype = next(self.model.parameters()).dtype
+        return self.model(pixel_values=pixels.to(dtype)).image_embeds
+
+
+
+def _quiet_transformers() -> Callable[[], None]:
+    """Silence transformers' load report and progress bars; returns the undo function."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+    def restore() -> None:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+    return restore
+
+
+def _looks_like_path(source: str) -> bool:
+    """Whether ``source`` names a filesystem location rather than a hub repo id."""
+    return source.startswith((".", "~", os.sep)) or source.count("/") > 1 or Path(source).exists()
+
+
+def load_metaclip(
+    device: torch.device | str = "cpu",
+    *,
+    source: str | os.PathLike[str] = METACLIP_H14_REPO,
+    batch_size: int = 4,
+) -> MetaClipEncoder:
+    """MetaCLIP encoder from the local HF cache (repo id) or a local directory; never downloads.
+
+    ``source`` may hold a full ``CLIPModel`` checkpoint (as the hub repo does) or a
+    ``CLIPVisionModelWithProjection`` one; only the vision tower and its projection are loaded.
+    """
+    try:
+        from transformers import (
+            CLIPVisionConfig,
+            CLIPVisionModelWithProjection,
+            PretrainedConfig,
+        )
+    except ImportError as exc:
+        raise EncoderUnavailable(
+            "MetaCLIP needs Hugging Face transformers: install it with "
+            "`pip install 'omnifoa[official]'` (transformers and huggingface_hub)."
+        ) from exc
+
+    source = os.fspath(source)
+    is_dir = _looks_like_path(source)
+    if is_dir:
+        location = Path(source).expanduser()
+        if not location.is_dir():
+            raise EncoderUnavailable(
+                f"MetaCLIP model directory {location} does not exist: pass a directory saved "
+                f"with save_pretrained, or the repo id {METACLIP_H14_REPO!r} fetched with "
+                f"{_DOWNLOAD_HINT}."
+            )
+        kwargs: dict[str, Any] = {"local_files_only": True}
+        where = str(location)
+        load_from = str(location)
+    else:
+        cache = hub_cache_dir()
+        kwargs = {"local_files_only": True, "cache_dir": str(cache)}
+        where = f"the Hugging Face cache {cache}"
+        load_from = source
+
+    missing = EncoderUnavailable(
+        f"MetaCLIP weights {source!r} are not in {where}: fetch them once with "
+        f"{_DOWNLOAD_HINT}, with HF_HOME pointing at the cache omnifoa should use."
+    )
+    restore = _quiet_transformers()
+    try:
+        vision = CLIPVisionConfig.from_pretrained(load_from, **kwargs)
+        raw, _ = PretrainedConfig.get_config_dict(load_from, **kwargs)
+        if "vision_config" in raw and "projection_dim" in raw:
+            # A full CLIP checkpoint (as on the hub): the projection size is the top-level one.
+            vision.projection_dim = int(raw["projection_dim"])
+        model, info = CLIPVisionModelWithProjection.from_pretrained(
+            load_from, config=vision, output_loading_info=True, **kwargs
+        )
+    except OSError as exc:
+        raise missing from exc
+    finally:
+        restore()
+    if info.get("missing_keys"):
+        raise EncoderUnavailable(
+            f"MetaCLIP checkpoint {source!r} lacks vision weights "
+            f"({sorted(info['missing_keys'])[:3]}…): re-fetch it with {_DOWNLOAD_HINT}."
+        )
+    return MetaClipEncoder(model, torch.device(device), batch_size=batch_size)
+
+

@@ -1,0 +1,127 @@
+"""The one protocol between the generation pipeline and a model family.
+
+A family says how long its window is and at what frame rate it wants which views
+(:class:`WindowSpec`, :class:`ViewSpec`); the pipeline decodes the frames, cuts those views
+(panorama or perspective crops aimed along the request's direction path) and hands them to
+:meth:`FamilyModel.encode`; per-frame features come back, the pipeline keeps the ones two
+windows share, and :meth:`FamilyModel.sample` turns one window's features into FOA.
+Progress and cancel reach the family as two callbacks. The pipeline imports this module
+and :mod:`models.families`, never a family's own modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import torch
+from torch import Tensor
+
+Progress = Callable[[int, int], None]  # (steps done, steps in all)
+Cancel = Callable[[], bool]  # True: stop at the next step
+Projection = Literal["panorama", "perspective"]
+WeightsCopy = Literal["model", "ema"]
+
+
+class ModelLoadError(ValueError):
+    """A model cannot be loaded; the message is one sentence saying what to do."""
+
+
+class SamplingCancelled(RuntimeError):
+    """Sampling was stopped by its cancel check before it finished."""
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """One per-frame view a family's encoders take: the whole panorama or a perspective crop.
+
+    ``size`` is the encoder's square input in pixels; ``fov`` the perspective crop's default
+    horizontal field of view in degrees (a request may set its own).
+    """
+
+    name: str
+    projection: Projection
+    size: int
+    fov: float | None = None
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """One model window: the audio it returns and the video it conditions on."""
+
+    sample_rate: int  # Hz of the audio a window returns
+    samples: int  # audio samples a window returns
+    seconds: float  # video seconds a window conditions on
+    frame_rate: float  # frames per second its views are taken at
+
+    @property
+    def frames(self) -> int:
+        """Video frames per window."""
+        return round(self.seconds * self.frame_rate)
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """What a user may change about sampling; None keeps the family's own setting."""
+
+    steps: int | None = None
+    cfg: float | None = None
+    sampler: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """What to load: a family's preset with a weights file, on a device."""
+
+    family: str
+    preset: str
+    weights: str  # path of the weights file
+    device: torch.device
+    weights_copy: WeightsCopy = "model"  # "ema": a checkpoint's EMA copy, where it has one
+
+
+class FamilyModel(Protocol):
+    """A loaded model of one family, on its device, ready to generate windows."""
+
+    family: str
+    preset: str
+    window: WindowSpec
+    views: tuple[ViewSpec, ...]
+    device: torch.device
+
+    def check_options(self, options: SamplingOptions) -> None:
+        """Raise ValueError (one sentence) for options this family cannot use."""
+        ...
+
+    def steps(self, options: SamplingOptions) -> int:
+        """Progress steps one window takes with ``options``."""
+        ...
+
+    def encode(self, views: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Per-frame features ([T, ...] each) of views [T, 3, S, S] in [0, 1], by view name."""
+        ...
+
+    def sample(
+        self,
+        features: Mapping[str, Tensor],
+        directions: Tensor,
+        seed: int,
+        variations: int,
+        options: SamplingOptions,
+        without: frozenset[str] = frozenset(),
+        progress: Progress | None = None,
+        cancel: Cancel | None = None,
+    ) -> Tensor:
+        """FOA [variations, 4, samples] (AmbiX, float32, CPU) of one window.
+
+        ``features`` hold one window's frames; ``directions`` [T, 2] the camera direction
+        (azimuth, elevation in degrees) of each frame; ``without`` names views whose branch
+        is switched off (an ablation for evaluation). Raises SamplingCancelled when
+        ``cancel()`` says so between steps.
+        """
+        ...
+
+    def describe(self, options: SamplingOptions) -> dict[str, Any]:
+        """What a sidecar records of this model and these options (JSON-ready)."""
+        ...

@@ -1,0 +1,200 @@
+"""OmniAudio behind the family protocol: its two views, encoders, weights, sampling, decoding.
+
+The panorama view (the ERP frame padded to a square) and a perspective FoV crop, both at
+the frame encoders' input size, at 8 fps over a 10 s window (the preset says). Precision as
+the reference runs it: the frame encoders, the two video conditioners and the codec decode in
+fp32; only the DiT under half-precision autocast on a GPU (bf16, fp16 where bf16 is missing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from models.device import autocast_dtype
+from models.encoders.base import FrameEncoder
+from models.encoders.registry import load_frame_encoder
+from models.family import (
+    Cancel,
+    LoadSpec,
+    ModelLoadError,
+    Progress,
+    SamplingOptions,
+    ViewSpec,
+    WindowSpec,
+    WeightsCopy,
+)
+from models.omniaudio.acceleration import accelerate, compile_mode
+from models.omniaudio.checkpoint import load_weights
+from models.omniaudio.config import SAMPLER_METHODS, ConfigError, ModelConfig, preset, with_sampler
+from models.omniaudio.generator import FoaGenerator
+
+PANORAMA = "panorama"
+FOV = "fov"
+DEFAULT_FOV = 120.0  # the reference extractor's FoV crop
+
+
+class OmniAudioEncoders:
+    """The preset's two frozen frame encoders: the panorama (global) branch and the FoV one."""
+
+    def __init__(
+        self, config: ModelConfig, device: torch.device | str = "cpu", batch_size: int | None = None
+    ) -> None:
+        global_name = config.global_frame_encoder or config.frame_encoder
+        self.panorama: FrameEncoder = load_frame_encoder(global_name, device, batch_size=batch_size)
+        self.fov: FrameEncoder = load_frame_encoder(
+            config.frame_encoder, device, batch_size=batch_size
+        )
+        expected = config.conditioner.feature_dim
+        for encoder in (self.panorama, self.fov):
+            if encoder.feature_dim != expected:
+                raise ModelLoadError(
+                    f"The frame encoder {encoder.name!r} gives {encoder.feature_dim}-d features "
+                    f"but the model {config.name!r} expects {expected}-d."
+                )
+        self.views = (
+            ViewSpec(PANORAMA, "panorama", self.panorama.input_size),
+            ViewSpec(FOV, "perspective", self.fov.input_size, DEFAULT_FOV),
+        )
+
+    @property
+    def names(self) -> tuple[str, str]:
+        """(panorama encoder name, FoV encoder name), as recorded beside cached features."""
+        return self.panorama.name, self.fov.name
+
+    def encode(self, views: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Features [T, D] (float32) of the panorama and FoV views [T, 3, S, S]."""
+        return {PANORAMA: self.panorama.encode(views[PANORAMA]), FOV: self.fov.encode(views[FOV])}
+
+
+class OmniAudioModel:
+    """A loaded OmniAudio generator (any preset) with its encoders, on one device."""
+
+    family = "omniaudio"
+
+    def __init__(
+        self,
+        generator: FoaGenerator,
+        encoders: OmniAudioEncoders,
+        device: torch.device,
+        weights_copy: WeightsCopy = "model",
+    ) -> None:
+        self.generator = generator
+        self.encoders = encoders
+        self.device = device
+        self.weights_copy = weights_copy
+        config = generator.config
+        self.preset = config.name
+        self.views = encoders.views
+        self.window = WindowSpec(
+            sample_rate=config.sample_rate,
+            samples=generator.output_samples,
+            seconds=config.window_seconds,
+            frame_rate=config.conditioner.frame_rate,
+        )
+
+    def sampler_config(self, options: SamplingOptions) -> ModelConfig:
+        """The preset with the options' sampler changes applied."""
+        changes: dict[str, Any] = {
+            key: value
+            for key, value in (
+                ("steps", options.steps),
+                ("cfg_scale", options.cfg),
+                ("method", options.sampler),
+            )
+            if value is not None
+        }
+        return with_sampler(self.generator.config, **changes) if changes else self.generator.config
+
+    def check_options(self, options: SamplingOptions) -> None:
+        """ValueError (one sentence) for steps, guidance or a sampler OmniAudio cannot use."""
+        if options.sampler is not None and options.sampler not in SAMPLER_METHODS:
+            raise ValueError(
+                f"OmniAudio samples with {' or '.join(SAMPLER_METHODS)}, not {options.sampler}."
+            )
+        try:
+            self.sampler_config(options)
+        except ConfigError as exc:
+            raise ValueError(f"{str(exc).capitalize()}.") from None
+
+    def steps(self, options: SamplingOptions) -> int:
+        """Network passes one window takes (Heun: two per step)."""
+        sampler = self.sampler_config(options).sampler
+        return sampler.steps * (2 if sampler.method == "heun" else 1)
+
+    def encode(self, views: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        return self.encoders.encode(views)
+
+    def sample(
+        self,
+        features: Mapping[str, Tensor],
+        directions: Tensor,
+        seed: int,
+        variations: int,
+        options: SamplingOptions,
+        without: frozenset[str] = frozenset(),
+        progress: Progress | None = None,
+        cancel: Cancel | None = None,
+    ) -> Tensor:
+        """FOA [variations, 4, N] of one window; the directions already aimed the FoV views.
+
+        Without ``panorama`` the global branch is zeroed; without ``fov`` the FoV features are
+        zeroed and guidance is off (its null condition is the FoV branch's).
+        """
+        sampler = self.sampler_config(options).sampler
+        global_feats, fov_feats = features[PANORAMA], features[FOV]
+        if FOV in without:
+            fov_feats = torch.zeros_like(fov_feats)
+            sampler = replace(sampler, cfg_scale=1.0)
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        with torch.inference_mode():
+            foa = self.generator.generate(
+                global_feats,
+                fov_feats,
+                generator,
+                variations,
+                sampler,
+                progress,
+                cancel,
+                use_global=PANORAMA not in without,
+            )
+        return foa.float().cpu()
+
+    def describe(self, options: SamplingOptions) -> dict[str, Any]:
+        sampler = self.sampler_config(options).sampler
+        half = self.generator.flow.dit_precision
+        return {
+            "family": self.family,
+            "preset": self.preset,
+            "weights_copy": self.weights_copy,
+            "frame_encoders": {PANORAMA: self.encoders.names[0], FOV: self.encoders.names[1]},
+            "sampler": {"method": sampler.method, "steps": sampler.steps, "cfg": sampler.cfg_scale},
+            "precision": {
+                "dit": str(half).removeprefix("torch.") if half else "float32",
+                "conditioners": "float32",
+                "codec": "float32",
+            },
+        }
+
+
+def load(spec: LoadSpec) -> OmniAudioModel:
+    """Build the preset, load its weights (the file's own copy, or its EMA copy), compile on
+    CUDA, and load its frame encoders; ModelLoadError names what is wrong."""
+    try:
+        config = preset(spec.preset)
+    except ConfigError as exc:
+        raise ModelLoadError(f"{str(exc).capitalize()}.") from None
+    generator = FoaGenerator(config)
+    load_weights(generator, spec.weights, ema=spec.weights_copy == "ema")
+    generator = generator.to(spec.device).eval()
+    generator.flow.dit_precision = autocast_dtype(spec.device)
+    try:
+        accelerate(generator, spec.device, compile_mode())
+    except ValueError as exc:
+        raise ModelLoadError(f"{exc}.") from None
+    encoders = OmniAudioEncoders(config, spec.device)
+    return OmniAudioModel(generator, encoders, spec.device, spec.weights_copy)

@@ -1,0 +1,81 @@
+"""``omnifoa models ...``: list, download, verify and convert model checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from plugin_core.atomic_files import atomic_output
+from plugin_core.errors import InputError
+from plugin_core.generation.model_registry import (
+    download,
+    get_entry,
+    load_registry,
+    local_path,
+    verify,
+)
+
+
+def _list(args: argparse.Namespace) -> int:
+    registry = load_registry()
+    print(f"{'id':<18} {'kind':<10} {'preset':<13} {'licence':<11} here")
+    for entry in registry.values():
+        path = local_path(entry)
+        print(
+            f"{entry.id:<18} {entry.kind:<10} {entry.preset or '-':<13} {entry.licence:<11} "
+            f"{path if path else 'not downloaded'}"
+        )
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    path = download(get_entry(args.model))
+    print(f"{args.model}: {path}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    ids = [args.model] if args.model else list(load_registry())
+    failed = False
+    for model_id in ids:
+        result = verify(get_entry(model_id))
+        detail = f"sha256 {result.sha256}" if result.sha256 else "no local file"
+        print(f"{model_id}: {result.status} ({detail})")
+        failed |= result.status == "mismatch" or (bool(args.model) and result.status == "missing")
+    return 1 if failed else 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from models.omniaudio.checkpoint import CheckpointError, convert_to_safetensors
+
+    target = Path(args.output)
+    if target.suffix != ".safetensors":
+        raise InputError(f"Name the converted file *.safetensors, not {target.name}.")
+    try:
+        with atomic_output(target) as tmp:
+            report = convert_to_safetensors(args.input, tmp, ema=not args.no_ema)
+    except CheckpointError as exc:
+        raise InputError(str(exc)) from None
+    print(f"wrote {target}: {report.loaded} tensors from a {report.source} checkpoint")
+    if report.unused:
+        print(f"left out {len(report.unused)} tensors inference does not use")
+    return 0
+
+
+def add_model_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``omnifoa models list|download|verify|convert``."""
+    models = sub.add_parser("models", help="the model registry: list, download, verify, convert")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    p = msub.add_parser("list", help="registered models and where their files are")
+    p.set_defaults(run=_list)
+    p = msub.add_parser("download", help="fetch a model through huggingface_hub")
+    p.add_argument("model")
+    p.set_defaults(run=_download)
+    p = msub.add_parser("verify", help="check model files against their registered sha256")
+    p.add_argument("model", nargs="?")
+    p.set_defaults(run=_verify)
+    p = msub.add_parser("convert", help="convert a checkpoint to safetensors (one time)")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--no-ema", action="store_true", help="take the plain weights, not the EMA")
+    p.set_defaults(run=_convert)

@@ -1,0 +1,89 @@
+"""``omnifoa train`` and ``omnifoa eval``: the bundled model's recipe and its measurement."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from plugin_core.errors import InputError
+
+
+def _train(args: argparse.Namespace) -> int:
+    import torch
+
+    from models.training.recipe import RECIPES
+    from plugin_core.training.pipeline import train_bundled
+
+    name = args.recipe
+    if name == "auto":
+        name = "gpu" if torch.cuda.is_available() else "cpu"
+    recipe = RECIPES[name]
+    if recipe.device == "cuda" and not torch.cuda.is_available():
+        raise InputError("The gpu recipe needs a CUDA GPU; use --recipe cpu on this machine.")
+    if args.codec_steps is not None:
+        recipe = dataclasses.replace(recipe, codec_steps=args.codec_steps)
+    if args.flow_inputs:
+        from plugin_core.training.pipeline import export_flow_inputs
+
+        out = export_flow_inputs(recipe, Path(args.work), Path(args.flow_inputs))
+        print(
+            f"wrote {out} and its codec; train the flow with python -m models.training.flow_inputs"
+        )
+        return 0
+    weights = Path(args.weights) if args.weights else Path(args.work) / "omnifoa-mini.safetensors"
+    if weights.exists() and not args.force:
+        raise InputError(f"{weights} exists; pass --force to replace it or choose --weights.")
+    print(
+        f"training {recipe.preset} with the {recipe.name} recipe in {args.work} "
+        f"(about {recipe.codec_minutes + recipe.flow_minutes:.0f} min of training "
+        "after the data is prepared)"
+    )
+    summary = train_bundled(recipe, Path(args.work), weights)
+    print(f"wrote {weights} (sha256 {summary['sha256']})")
+    print(f"training record: {Path(args.work) / 'training_record.json'}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from plugin_core.evaluation import HELD_OUT_SEEDS, format_table, run_evaluation
+    from plugin_core.evaluation.model_systems import model_systems
+    from plugin_core.generation.pipeline import load_model
+
+    if not 1 <= args.clips <= len(HELD_OUT_SEEDS):
+        raise InputError(f"Evaluate 1 to {len(HELD_OUT_SEEDS)} clips, not {args.clips}.")
+    if args.seconds <= 0:
+        raise InputError(f"A clip must last more than 0 s, not {args.seconds}.")
+    systems = {}
+    if args.model != "none":
+        loaded = load_model(args.model, args.device)
+        systems = model_systems(loaded, args.seed)
+    seeds = HELD_OUT_SEEDS[: args.clips]
+    report = run_evaluation(systems, seeds, args.seconds, out_dir=Path(args.out))
+    print(format_table(report))
+    print(f"report written to {args.out}")
+    return 0
+
+
+def add_training_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``train`` and ``eval`` on the top-level subcommand parser."""
+    p = sub.add_parser("train", help="train the bundled model on SynthSphere (one command)")
+    p.add_argument("--recipe", default="auto", choices=["auto", "cpu", "gpu"])
+    p.add_argument("--work", default="out/train", help="work folder; a rerun resumes from it")
+    p.add_argument("--weights", help="output safetensors (default: in the work folder)")
+    p.add_argument("--force", action="store_true", help="replace existing output weights")
+    p.add_argument("--codec-steps", type=int, help="override the recipe's codec steps")
+    p.add_argument(
+        "--flow-inputs",
+        help="stop after the codec and pack the flow stage's inputs into this .npz",
+    )
+    p.set_defaults(run=_train)
+
+    p = sub.add_parser("eval", help="score the model and baselines on held-out SynthSphere")
+    p.add_argument("--model", default="omnifoa-mini", help="model id, or 'none' for baselines")
+    p.add_argument("--clips", type=int, default=100, help="held-out clips (at most 100)")
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--seed", type=int, default=0, help="added to each clip's sampling seed")
+    p.add_argument("--out", default="out/eval", help="folder for the JSON, CSV and table")
+    p.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+    p.set_defaults(run=_eval)

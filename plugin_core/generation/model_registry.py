@@ -1,0 +1,193 @@
+"""The model registry of ``manifest.toml``: where each model's files live, fetching, hashes.
+
+Files are looked for, in order: the ``OMNIFOA_MODELS`` folder (``<folder>/<model id>/<file>``),
+the bundled ``path`` of the entry, then the Hugging Face cache (which honours ``HF_HOME``).
+Downloads go through ``huggingface_hub``: into ``OMNIFOA_MODELS`` when it is set, else the
+Hugging Face cache. Nothing here reaches the network unless ``download`` is called.
+
+``OMNIFOA_EXTRA_MODELS`` may name a TOML file of more ``[[models]]`` entries (your own
+fine-tuned models, say); their ``path`` is absolute or relative to that file. An id there
+replaces the bundled entry of the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from plugin_core.errors import InputError
+from plugin_core.install_paths import MANIFEST, REPO_ROOT
+
+MODELS_ENV = "OMNIFOA_MODELS"
+EXTRA_ENV = "OMNIFOA_EXTRA_MODELS"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model of the registry."""
+
+    id: str
+    name: str
+    kind: str  # "generator" or "frame_encoder"
+    licence: str
+    file: str
+    repo: str | None = None  # Hugging Face repo id, for downloadable models
+    revision: str = "main"
+    path: str | None = None  # bundled file, relative to the repository root
+    sha256: str | None = None
+    preset: str | None = None
+    frame_encoder: str | None = None
+
+    @property
+    def url(self) -> str | None:
+        """Where a browser can fetch the file by hand."""
+        if self.repo is None:
+            return None
+        return f"https://huggingface.co/{self.repo}/resolve/{self.revision}/{self.file}"
+
+
+def _entries(manifest: Path, base: Path | None = None) -> dict[str, ModelEntry]:
+    try:
+        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"Cannot read the model list {manifest} ({exc}).") from None
+    entries = {}
+    for raw in data.get("models", []):
+        fields = {k: v for k, v in raw.items() if v != ""}
+        if base is not None and "path" in fields:
+            fields["path"] = str(base / fields["path"])
+        try:
+            entry = ModelEntry(**fields)
+        except TypeError as exc:
+            raise InputError(f"A model entry in {manifest.name} is malformed ({exc}).") from None
+        entries[entry.id] = entry
+    return entries
+
+
+def load_registry(manifest: Path = MANIFEST) -> dict[str, ModelEntry]:
+    """All model entries of the manifest (and of ``OMNIFOA_EXTRA_MODELS``), by id."""
+    entries = _entries(manifest)
+    extra = os.environ.get(EXTRA_ENV)
+    if extra:
+        extra_path = Path(extra).expanduser().resolve()
+        entries |= _entries(extra_path, base=extra_path.parent)
+    return entries
+
+
+def get_entry(model_id: str, manifest: Path = MANIFEST) -> ModelEntry:
+    """The registry entry of ``model_id``; an unknown id lists the known ones."""
+    registry = load_registry(manifest)
+    if model_id not in registry:
+        known = ", ".join(registry) or "none"
+        raise InputError(f"No model {model_id!r} in the registry; known models: {known}.")
+    return registry[model_id]
+
+
+def _models_dir() -> Path | None:
+    value = os.environ.get(MODELS_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def _cached_file(entry: ModelEntry) -> Path | None:
+    if entry.repo is None:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(entry.repo, entry.file, revision=entry.revision)
+    return Path(found) if isinstance(found, str) else None
+
+
+def local_path(entry: ModelEntry, root: Path = REPO_ROOT) -> Path | None:
+    """The model's file on this machine, or None when it is not here."""
+    folder = _models_dir()
+    candidates = [folder / entry.id / entry.file] if folder else []
+    if entry.path:
+        candidates.append(root / entry.path)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    return _cached_file(entry)
+
+
+def where_to_put(entry: ModelEntry) -> str:
+    """One sentence telling a user how to get the model's file onto this machine."""
+    folder = _models_dir()
+    target = (
+        f"{folder / entry.id / entry.file}"
+        if folder
+        else f"${MODELS_ENV}/{entry.id}/{entry.file} (with {MODELS_ENV} set)"
+    )
+    return (
+        f"run `omnifoa models download {entry.id}` on a machine with internet, "
+        f"or fetch {entry.url} by hand and place it at {target}"
+    )
+
+
+def require_local(entry: ModelEntry, root: Path = REPO_ROOT) -> Path:
+    """The model's file, or an InputError saying what to download and where to put it."""
+    found = local_path(entry, root)
+    if found is None:
+        raise InputError(f"Model {entry.id} is not on this machine: {where_to_put(entry)}.")
+    return found
+
+
+def download(entry: ModelEntry) -> Path:
+    """Fetch the model's file through huggingface_hub (or find it already there)."""
+    if entry.repo is None:
+        return require_local(entry)
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    folder = _models_dir()
+    try:
+        fetched = hf_hub_download(
+            entry.repo,
+            entry.file,
+            revision=entry.revision,
+            local_dir=str(folder / entry.id) if folder else None,
+        )
+    except LocalEntryNotFoundError:
+        reason = "Hugging Face cannot be reached and the file is not in the local cache"
+    except HfHubHTTPError as exc:
+        status = getattr(exc.response, "status_code", None)
+        reason = f"Hugging Face answered HTTP {status}" if status else "Hugging Face refused it"
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+    else:
+        return Path(fetched)
+    raise InputError(
+        f"Could not download {entry.file} of {entry.repo} ({reason}); {where_to_put(entry)}."
+    )
+
+
+def sha256_of(path: Path, chunk: int = 1 << 22) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of checking one model's file against the registry's hash."""
+
+    entry: ModelEntry
+    path: Path | None
+    sha256: str | None
+    status: str  # "ok", "mismatch", "missing", "no known hash"
+
+
+def verify(entry: ModelEntry, root: Path = REPO_ROOT) -> Verification:
+    """Check the local file of ``entry`` against its registered SHA-256."""
+    path = local_path(entry, root)
+    if path is None:
+        return Verification(entry, None, None, "missing")
+    digest = sha256_of(path)
+    if entry.sha256 is None:
+        return Verification(entry, path, digest, "no known hash")
+    return Verification(entry, path, digest, "ok" if digest == entry.sha256 else "mismatch")

@@ -1,0 +1,2 @@
+"""Media in and out: video decode/encode/probe, audio files, stem writing, export with
+spatial metadata."""

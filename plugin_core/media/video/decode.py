@@ -1,0 +1,311 @@
+"""Decoding a time range: video frames sampled at a given rate, and the embedded audio.
+
+Frames are sampled by presentation time (so variable-frame-rate files work), only the
+requested range is decoded, and each frame is downscaled while it is converted to RGB.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from av.container import InputContainer
+
+from plugin_core.errors import InputError
+from plugin_core.media.video.media_input import (
+    decoded_frames,
+    open_input,
+    readable_path,
+    stream_duration,
+    stream_frame_rate,
+    video_stream,
+)
+
+# A frame counts as "at" a target time when its timestamp is within this many seconds.
+_TIME_EPS = 1e-4
+# Decoding starts this much before the requested start, so B-frame reordering after a
+# keyframe seek cannot leave the first target without the frame that precedes it.
+_SEEK_MARGIN_S = 0.25
+
+
+@dataclass(frozen=True, eq=False)
+class VideoFrame:
+    """One sampled frame: the target time, the source frame's time and its RGB image."""
+
+    time: float
+    pts_time: float
+    image: np.ndarray  # uint8 [H, W, 3] RGB
+
+
+@dataclass(frozen=True, eq=False)
+class DecodedRange:
+    """Frames sampled over a time range, stacked, with their target and source times."""
+
+    frames: np.ndarray  # uint8 [T, H, W, 3] RGB
+    times: np.ndarray  # float64 [T], target times in seconds
+    pts_times: np.ndarray  # float64 [T], times of the source frames used
+
+
+def iter_frames(
+    path: str | os.PathLike,
+    start: float = 0.0,
+    end: float | None = None,
+    fps: float = 8.0,
+    size: tuple[int, int] | int | None = None,
+) -> Iterator[VideoFrame]:
+    """Yield RGB frames sampled at start + k/fps (< end), decoding only that time range."""
+    source = readable_path(path)
+    _check_positive("The frame rate", fps)
+    _check_size(size)
+    _check_start(start, end)
+    return _sampled_frames(source, start, end, fps, size)
+
+
+def decode_range(
+    path: str | os.PathLike,
+    start: float = 0.0,
+    end: float | None = None,
+    fps: float = 8.0,
+    size: tuple[int, int] | int | None = None,
+) -> DecodedRange:
+    """Decode [start, end) at fps into one uint8 [T, H, W, 3] array with its times."""
+    source = readable_path(path)
+    _check_start(start, end)
+    with open_input(source) as container:
+        stream = video_stream(container, source)
+        start, end = _time_range(start, end, stream_duration(stream, container), source)
+    count = len(_target_times(start, end, fps))
+    frames: np.ndarray | None = None
+    times = np.zeros(count)
+    pts_times = np.zeros(count)
+    filled = 0
+    for index, frame in enumerate(iter_frames(source, start, end, fps, size)):
+        if frames is None:
+            frames = np.empty((count, *frame.image.shape), np.uint8)
+        frames[index], times[index], pts_times[index] = frame.image, frame.time, frame.pts_time
+        filled = index + 1
+    if frames is None:
+        frames = np.zeros((0, 0, 0, 3), np.uint8)
+    return DecodedRange(frames[:filled], times[:filled], pts_times[:filled])
+
+
+def _sampled_frames(
+    source: Path,
+    start: float,
+    end: float | None,
+    fps: float,
+    size: tuple[int, int] | int | None,
+) -> Iterator[VideoFrame]:
+    """The generator behind iter_frames: seek, decode forward, sample-and-hold, stop past end."""
+    with open_input(source) as container:
+        stream = video_stream(container, source)
+        stream.thread_type = "AUTO"
+        start, end = _time_range(start, end, stream_duration(stream, container), source)
+        targets = _target_times(start, end, fps)
+        offset = _start_offset(stream)
+        _seek_before(container, stream, offset, start)
+        step = 1.0 / (stream_frame_rate(stream) or 30.0)
+        k = 0
+        held: tuple[float, av.VideoFrame] | None = None  # latest frame at or before targets[k]
+        for frame in decoded_frames(container, stream, source):
+            when = frame.time - offset if frame.time is not None else _next_time(held, step)
+            while k < len(targets) and targets[k] < when - _TIME_EPS:
+                if held is None:  # the first decoded frame is already past the first target
+                    held = (when, frame)
+                yield VideoFrame(float(targets[k]), held[0], _to_rgb(held[1], size))
+                k += 1
+            if k >= len(targets):
+                return
+            held = (when, frame)
+        if k < len(targets):
+            _check_not_truncated(held, stream, offset, end, step, source)
+            assert held is not None
+            for target in targets[k:]:
+                yield VideoFrame(float(target), held[0], _to_rgb(held[1], size))
+
+
+def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | int | None) -> np.ndarray:
+    """The frame as uint8 RGB [H, W, 3], scaled by swscale in the same pass (never full-size)."""
+    width, height = _output_size(frame.width, frame.height, size)
+    if (width, height) == (frame.width, frame.height):
+        converted = frame.reformat(format="rgb24")
+    else:
+        converted = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+    return np.ascontiguousarray(converted.to_ndarray())
+
+
+def _next_time(held: tuple[float, av.VideoFrame] | None, step: float) -> float:
+    """A time for a frame without a timestamp: one frame after the previous one."""
+    return 0.0 if held is None else held[0] + step
+
+
+def _check_not_truncated(
+    held: tuple[float, av.VideoFrame] | None,
+    stream: Any,
+    offset: float,
+    end: float,
+    step: float,
+    source: Path,
+) -> None:
+    """Raise when decoding stopped well before the frames the file's index or header promise."""
+    if held is None:
+        raise InputError(
+            f"No video frame of {source.name} could be decoded in the requested range; "
+            "the file is probably truncated or damaged, so re-export or re-download it."
+        )
+    entries = stream.index_entries
+    if len(entries):  # the last indexed sample's decode time is a lower bound on the last frame
+        promised = min(end, float(entries[len(entries) - 1].timestamp * stream.time_base) - offset)
+        tolerance = 2 * step + _TIME_EPS
+    else:
+        promised, tolerance = end, max(1.0, 5 * step)
+    if held[0] < promised - tolerance:
+        raise InputError(
+            f"The video in {source.name} stops at {held[0]:.2f} s although the file says it "
+            f"runs to {promised:.2f} s; it is probably truncated, so re-export or re-download it."
+        )
+
+
+def _output_size(width: int, height: int, size: tuple[int, int] | int | None) -> tuple[int, int]:
+    """(width, height) to convert to: native, a given pair, or a width keeping the aspect."""
+    if size is None:
+        return width, height
+    if isinstance(size, int | np.integer):
+        return int(size), max(1, round(int(size) * height / width))
+    return int(size[0]), int(size[1])
+
+
+def _target_times(start: float, end: float, fps: float) -> np.ndarray:
+    """start + k/fps for k = 0, 1, ... while < end."""
+    count = max(0, math.ceil((end - start) * fps - 1e-9))
+    return start + np.arange(count) / fps
+
+
+def read_audio_stream(
+    path: str | os.PathLike,
+    start: float = 0.0,
+    end: float | None = None,
+    sample_rate: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream over [start, end) as float32 [C, N], channels as stored."""
+    source = readable_path(path)
+    _check_start(start, end)
+    if sample_rate is not None:
+        _check_positive("The sample rate", sample_rate)
+    with open_input(source) as container:
+        if not container.streams.audio:
+            raise InputError(
+                f"{source.name} has no audio stream; pick a file with embedded audio "
+                "or leave out the option that reads it."
+            )
+        stream = container.streams.audio[0]
+        context = stream.codec_context
+        if context is None:
+            raise InputError(
+                f"The audio codec of {source.name} cannot be decoded by this FFmpeg build; "
+                "convert the audio to PCM, FLAC or AAC first."
+            )
+        channels = context.channels
+        rate = int(sample_rate or context.sample_rate)
+        start, end = _time_range(start, end, stream_duration(stream, container), source)
+        offset = _start_offset(stream)
+        _seek_before(container, stream, offset, start)
+        resampler = av.AudioResampler(format="fltp", layout=context.layout, rate=rate)
+        chunks: list[np.ndarray] = []
+        first: float | None = None
+        got = 0
+        for frame in decoded_frames(container, stream, source):
+            when = frame.time - offset if frame.time is not None else None
+            if first is None:
+                first = when if when is not None else start
+            if when is not None and when >= end:
+                break
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray())
+                got += out.samples
+            if first + got / rate >= end:
+                break
+        chunks.extend(out.to_ndarray() for out in resampler.resample(None))
+    data = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32)
+    if data.shape[0] != channels:
+        raise InputError(
+            f"The audio of {source.name} has {channels} channels but decoded to {data.shape[0]}; "
+            "convert it to PCM or FLAC with an explicit channel layout first."
+        )
+    lead = round(((first if first is not None else start) - start) * rate)
+    if lead > 0:  # audio starts after the range start: keep alignment with silence
+        data = np.concatenate([np.zeros((channels, lead), data.dtype), data], axis=1)
+    else:
+        data = data[:, -lead:]
+    wanted = round((end - start) * rate)
+    return np.ascontiguousarray(data[:, :wanted], dtype=np.float32), rate
+
+
+def _seek_before(container: InputContainer, stream: Any, offset: float, start: float) -> None:
+    """Seek to the keyframe a margin before ``start`` (seconds from the file's start), if > 0."""
+    if start > 0:
+        seconds = offset + max(0.0, start - _SEEK_MARGIN_S)
+        timestamp = math.floor(seconds / stream.time_base)
+        try:
+            container.seek(timestamp, stream=stream, backward=True, any_frame=False)
+        except av.FFmpegError:
+            container.seek(0, stream=stream, backward=True)  # unseekable: decode from the start
+
+
+def _start_offset(stream: Any) -> float:
+    """The stream's first timestamp in seconds (subtracted so file time starts at 0)."""
+    if stream.start_time is None or not stream.time_base:
+        return 0.0
+    return float(stream.start_time * stream.time_base)
+
+
+def _time_range(
+    start: float, end: float | None, duration: float, source: Path
+) -> tuple[float, float]:
+    """Clamp [start, end) to the file, or explain why the range is empty."""
+    if duration > 0:
+        if start >= duration:
+            raise InputError(
+                f"The start time {start:.2f} s is at or past the end of {source.name} "
+                f"({duration:.2f} s); choose an earlier start."
+            )
+        end = duration if end is None else min(end, duration)
+    elif end is None:
+        raise InputError(f"{source.name} does not say how long it is; give an explicit end time.")
+    if end <= start:
+        raise InputError(f"The end time {end:.2f} s must be after the start time {start:.2f} s.")
+    return start, end
+
+
+def _check_start(start: float, end: float | None) -> None:
+    """Start must be a finite time >= 0 and end, if given, after it."""
+    if not (math.isfinite(start) and start >= 0):
+        raise InputError(f"The start time must be 0 s or later, not {start} s.")
+    if end is not None and not (math.isfinite(end) and end > start):
+        raise InputError(f"The end time {end} s must be after the start time {start} s.")
+
+
+def _check_positive(what: str, value: float) -> None:
+    """Raise InputError unless value is a finite number above zero."""
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise InputError(f"{what} must be a positive number, not {value}.")
+
+
+def _check_size(size: tuple[int, int] | int | None) -> None:
+    """size is None, a positive width, or a (width, height) pair of positive integers."""
+    if size is None:
+        return
+    if isinstance(size, int | np.integer):
+        values = [size]
+    elif isinstance(size, tuple | list) and len(size) == 2:
+        values = list(size)
+    else:
+        values = []
+    if not values or not all(isinstance(v, int | np.integer) and v > 0 for v in values):
+        raise InputError(f"The frame size must be a width or a (width, height) pair, not {size!r}.")

@@ -1,0 +1,110 @@
+"""The command line on video files: info, and analyze over a frame."""
+
+from pathlib import Path
+
+import numpy as np
+from cli_runner import run_cli
+from PIL import Image
+from video_fixtures import indexed_frames, inject_sv3d, tones
+
+from plugin_core.media.audio_io import write_audio
+from plugin_core.media.video import write_video
+from plugin_core.spatial import foa
+
+
+def test_info_describes_an_equirectangular_video(tmp_path: Path) -> None:
+    video = tmp_path / "erp.mp4"
+    write_video(
+        video,
+        indexed_frames(24, 256, 128),
+        12.0,
+        audio=tones([200, 300, 400, 500], 2.0),
+        audio_rate=48000,
+    )
+    inject_sv3d(video)
+    done = run_cli("info", str(video))
+    assert done.returncode == 0, done.stderr
+    fields = dict(
+        line.split(None, 1) if "  " not in line else line.split("  ", 1)
+        for line in done.stdout.splitlines()
+    )
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    assert fields["size"] == "256x128"
+    assert fields["frame rate"].startswith("12.000")
+    assert fields["duration"].startswith("2.0")
+    assert fields["audio"].startswith("4 ch, 48000 Hz")
+    assert "equirectangular" in fields["spherical metadata"]
+    assert fields["equirectangular 2:1"] == "yes"
+    assert done.stderr == ""
+
+
+def test_info_warns_about_a_stretched_frame(tmp_path: Path) -> None:
+    video = tmp_path / "wide.mp4"
+    write_video(video, indexed_frames(4, 256, 144), 8.0)
+    done = run_cli("info", str(video))
+    assert done.returncode == 0
+    assert "2:1" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_info_on_a_file_that_is_not_a_video(tmp_path: Path) -> None:
+    fake = tmp_path / "holiday.mp4"
+    fake.write_text("not a video at all")
+    done = run_cli("info", str(fake))
+    assert done.returncode == 2
+    assert done.stderr.startswith("omnifoa: error:")
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_analyze_draws_over_the_video_frame(tmp_path: Path) -> None:
+    video = tmp_path / "erp.mp4"
+    green = np.zeros((128, 256, 3), dtype=np.uint8)
+    green[..., 1] = 255
+    write_video(video, [green] * 16, 8.0)
+    stem = tmp_path / "stem.wav"
+    s = np.random.default_rng(0).standard_normal(44100) * 0.1
+    write_audio(stem, foa.encode_mono(s, 0, 0).astype(np.float32), 44100)
+    png = tmp_path / "over.png"
+    done = run_cli("analyze", str(stem), "--video", str(video), "--png", str(png))
+    assert done.returncode == 0, done.stderr
+    image = np.asarray(Image.open(png).convert("RGB"), dtype=float)
+    # behind the listener the heatmap is dark, so the green frame shows through
+    assert image[128, 2, 1] > image[128, 2, 0] + 40
+
+
+def test_export_video_writes_a_youtube_ready_mov(tmp_path: Path) -> None:
+    video = tmp_path / "pano.mp4"
+    write_video(video, indexed_frames(24, 256, 128), 12.0)
+    stem = tmp_path / "stem.wav"
+    write_audio(stem, foa.encode_mono(tones([300.0], 2.0)[0], 45.0, 0.0), 48000)
+    out = tmp_path / "upload.mov"
+    done = run_cli("export-video", str(video), str(stem), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "metadata added: sv3d, spherical_v1, SA3D" in done.stdout
+    again = run_cli("export-video", str(video), str(stem), "-o", str(out))
+    assert again.returncode == 2
+    assert (
+        again.stderr.strip()
+        == f"omnifoa: error: {out} exists; choose another name or allow overwriting."
+    )
+
+
+def test_generate_refuses_bad_requests_before_loading_a_model(tmp_path: Path) -> None:
+    video = tmp_path / "pano.mp4"
+    write_video(video, indexed_frames(12, 256, 128), 12.0)
+    taken = tmp_path / "taken.wav"
+    taken.write_bytes(b"mine")
+    bad_path = tmp_path / "path.csv"
+    bad_path.write_text("t,yaw,pitch\n0,0,120\n")
+    for args, message in (
+        (["-o", str(taken)], "exists"),
+        (["-o", str(tmp_path / "a.wav"), "--path", str(bad_path)], "between -90 and 90"),
+        (["-o", str(tmp_path / "a.wav"), "--end", "0.2"], "at least 0.5 s"),
+    ):
+        done = run_cli("generate", str(video), *args)
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    assert taken.read_bytes() == b"mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pano.mp4", "path.csv", "taken.wav"]

@@ -1,0 +1,55 @@
+"""The bundled demo scene and the main job that runs on it."""
+
+from pathlib import Path
+
+import pytest
+from cli_runner import run_cli
+
+from plugin_core.errors import InputError
+from plugin_core.evaluation.demo import DEMO_DIR, run_demo
+from plugin_core.media.audio_io import read_foa
+from plugin_core.media.video import probe
+from plugin_core.synthsphere import load_scene, make_scene
+
+
+def test_bundled_demo_is_the_seed_0_scene_and_small() -> None:
+    scene = load_scene(DEMO_DIR / "demo.json")
+    assert scene == make_scene(scene.seed, scene.duration)
+    info = probe(DEMO_DIR / "demo.mp4")
+    assert (info.width, info.height) == (512, 256)
+    assert abs(info.duration - 10.0) < 0.1
+    audio, rate = read_foa(DEMO_DIR / "demo.flac")
+    assert rate == 44100
+    assert audio.shape == (4, 441000)
+    total = sum(p.stat().st_size for p in DEMO_DIR.iterdir())
+    assert total < 4_000_000
+
+
+def test_demo_command_generates_analyses_and_scores(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    done = run_cli("demo", "--out", str(out), timeout=300)
+    assert done.returncode == 0, done.stderr
+    for name in ("demo_foa.wav", "demo_energy.png", "report.txt"):
+        assert (out / name).is_file(), name
+    assert (out / "report.txt").read_text().strip() == done.stdout.strip()
+    audio, rate = read_foa(out / "demo_foa.wav")
+    assert audio.shape[0] == 4
+    assert rate == 48000
+    assert abs(audio.shape[1] / rate - 10.0) < 0.05
+    lines = done.stdout.splitlines()
+    # one direction row per 0.5 s window of the 10 s clip
+    table = lines.index("direction of arrival per 0.5 s (intensity vector of the generated FOA)")
+    rows = lines[table + 2 : lines.index("", table)]
+    assert len(rows) == 20
+    scored = [row.split() for row in lines if row.startswith(("generated", "front"))]
+    scores = {fields[0]: fields for fields in scored}
+    assert set(scores) == {"generated", "front-fixed"}
+    for fields in scores.values():
+        assert 0.0 <= float(fields[1]) <= 180.0
+        assert -1.0 <= float(fields[3]) <= 1.0
+
+
+def test_demo_with_a_missing_bundle_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="missing"):
+        run_demo(tmp_path / "out", demo_dir=tmp_path / "nowhere")
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,339 @@
+"""Generation from a real video file with a (tiny, untrained) model: any length, seamless
+joins, loudness, delivery formats, the direction path, sidecars, and bad requests."""
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+from model_fixtures import tiny_generator
+
+from plugin_core.errors import InputError
+from plugin_core.generation import pipeline as generation
+from plugin_core.generation import windowing
+from plugin_core.generation.frame_features import load_feature_extractor
+from plugin_core.generation.loudness import integrated_loudness, true_peak_dbtp
+from plugin_core.generation.model_registry import sha256_of
+from plugin_core.generation.pipeline import GenerationRequest, LoadedModel, generate, output_paths
+from plugin_core.media.audio_io import read_foa
+from plugin_core.media.video import decode_range, write_video
+from plugin_core.spatial.direction_path import DirectionPath
+from plugin_core.spatial.foa import to_ambix
+from plugin_core.synthsphere import make_scene, render_frames
+
+
+@pytest.fixture(scope="module")
+def loaded() -> LoadedModel:
+    model = tiny_generator(0)
+    extractor = load_feature_extractor(model.config)
+    return LoadedModel(model, extractor, torch.device("cpu"), "tiny-test")
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("video") / "scene.mp4"
+    write_video(path, render_frames(make_scene(3, 3.5), 256, 128, 12.0), 12.0)
+    return path
+
+
+def request(video: Path, out: Path, **changes) -> GenerationRequest:
+    return GenerationRequest(video=video, output=out, steps=2, **changes)
+
+
+def fov_yaws_seen(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    """Collects the FoV yaw of every frame each window's features are computed for."""
+    seen: list[np.ndarray] = []
+    real = generation.window_features
+
+    def spy(loaded_, frames, yaw, pitch, fov, cfg, count):
+        seen.append(np.asarray(yaw))
+        return real(loaded_, frames, yaw, pitch, fov, cfg, count)
+
+    monkeypatch.setattr(generation, "window_features", spy)
+    return seen
+
+
+def test_a_span_of_several_windows_is_one_file_as_long_as_the_video(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "stem.wav"
+    seen: list[tuple[int, int]] = []
+    result = generate(request(video, out, seed=3), loaded, lambda i, n: seen.append((i, n)))
+    assert result.paths == [out]
+    # 3.5 s in windows of 44096 samples (1 s) starting every 33075 (6 frames at 8 fps, so
+    # 0.25 s of overlap)
+    assert [w.start for w in result.windows] == [0, 33075, 66150, 99225, 132300]
+    assert seen[-1] == (10, 10)  # 5 windows x 2 steps, counted through
+    audio, rate = read_foa(out)
+    assert rate == 48000
+    assert abs(audio.shape[1] - 3.5 * 48000) <= 2
+    # loudness at the target on W, true peak under the ceiling (the untrained model's output
+    # is near-white noise: the resampler to 48 kHz trims its 20-22 kHz band, about -0.5 dB
+    # K-weighted, which real sound hardly has)
+    assert integrated_loudness(audio, rate) == pytest.approx(-23.0, abs=0.8)
+    assert true_peak_dbtp(audio) <= -1.0 + 0.05
+
+
+def test_joins_crossfade_each_window_into_the_next(
+    loaded: LoadedModel, video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    windows_in: list[np.ndarray] = []
+    real_add = windowing.CrossfadeJoiner.add
+
+    def spy(self, audio):
+        windows_in.append(audio.copy())
+        return real_add(self, audio)
+
+    monkeypatch.setattr(windowing.CrossfadeJoiner, "add", spy)
+    out = tmp_path / "stem.wav"
+    result = generate(request(video, out, seed=4, sample_rate=44100), loaded)
+    audio, _ = read_foa(out)
+    n = result.windows[0].end - result.windows[1].start
+    phase = (np.arange(n) + 0.5) / n * np.pi / 2
+    fade_out, fade_in = np.cos(phase), np.sin(phase)
+    for prev, cur, w in zip(windows_in, windows_in[1:], result.windows[1:], strict=False):
+        expected = prev[:, -n:] * fade_out + cur[:, :n] * fade_in
+        np.testing.assert_allclose(audio[:, w.start : w.start + n], expected, atol=2e-6)
+        # just before the join only the previous window sounds, just after only this one
+        np.testing.assert_allclose(audio[:, w.start - 1], prev[:, -n - 1], atol=2e-6)
+        np.testing.assert_allclose(audio[:, w.start + n], cur[:, n], atol=2e-6)
+
+
+def test_same_seed_same_file_and_variations_get_their_own_files(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    a = generate(request(video, tmp_path / "a.wav", end=1.5), loaded).paths[0]
+    b = generate(request(video, tmp_path / "b.wav", end=1.5), loaded).paths[0]
+    np.testing.assert_array_equal(read_foa(a)[0], read_foa(b)[0])
+    several = generate(request(video, tmp_path / "v.wav", end=1.5, variations=2, seed=5), loaded)
+    assert several.paths == output_paths(tmp_path / "v.wav", 5, 2)
+    first, second = (read_foa(p)[0] for p in several.paths)
+    assert not np.array_equal(first, second)
+
+
+def test_fuma_delivery_is_the_ambix_stem_in_fuma_order_and_44k1_pcm24_works(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    ambix = generate(request(video, tmp_path / "a.wav", end=1.5), loaded).paths[0]
+    fuma = generate(request(video, tmp_path / "f.wav", end=1.5, convention="fuma"), loaded)
+    a, _ = read_foa(ambix)
+    f, _ = read_foa(fuma.paths[0])
+    np.testing.assert_allclose(to_ambix(f, "fuma"), a, atol=1e-5)
+    pcm = generate(
+        request(video, tmp_path / "p.wav", end=1.5, sample_rate=44100, subtype="pcm24"), loaded
+    )
+    audio, rate = read_foa(pcm.paths[0])
+    assert rate == 44100
+    assert abs(audio.shape[1] - 1.5 * 44100) <= 2
+    assert soundfile.info(str(pcm.paths[0])).subtype == "PCM_24"
+
+
+def test_the_fov_follows_the_direction_path_frame_by_frame(
+    loaded: LoadedModel, video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = fov_yaws_seen(monkeypatch)
+    path = DirectionPath((0.0, 2.0), (0.0, 160.0), (0.0, 0.0))
+    generate(request(video, tmp_path / "p.wav", start=0.5, end=2.5, path=path), loaded)
+    fps = loaded.model.config.conditioner.frame_rate
+    first = seen[0]
+    # frame k of the first window is at 0.5 + k/fps s: yaw 80 deg per second from 0
+    np.testing.assert_allclose(first, np.clip((0.5 + np.arange(len(first)) / fps) * 80, 0, 160))
+    assert seen[-1][-1] == pytest.approx(160.0)
+
+
+def test_frames_two_windows_share_are_decoded_and_encoded_once(
+    loaded: LoadedModel, video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded: list[int] = []
+    given: list[tuple[torch.Tensor, torch.Tensor]] = []
+    real_features, real_sample = generation.window_features, generation.sample_window
+
+    def count_frames(loaded_, frames, yaw, pitch, fov, cfg, count):
+        encoded.append(count)
+        return real_features(loaded_, frames, yaw, pitch, fov, cfg, count)
+
+    def keep(loaded_, features, *args, **kwargs):
+        given.append(features)
+        return real_sample(loaded_, features, *args, **kwargs)
+
+    monkeypatch.setattr(generation, "window_features", count_frames)
+    monkeypatch.setattr(generation, "sample_window", keep)
+    path = DirectionPath((0.0, 3.5), (-170.0, 170.0), (0.0, 10.0))
+    result = generate(request(video, tmp_path / "r.wav", path=path), loaded)
+    fps = loaded.model.config.conditioner.frame_rate
+    per_window = loaded.model.config.frames_per_window
+    # 8 frames per window, windows 6 frames apart: each frame of the 3.5 s is encoded once
+    # (28 at 8 fps), plus the last window's 4 beyond the video (its last frame held)
+    assert sum(encoded) == round(3.5 * fps) + 4 < len(result.windows) * per_window
+    shift = round(result.windows[1].start * fps / 44100)
+    taken_second = given[1]
+    for before, after in itertools.pairwise(given):
+        for branch in (0, 1):  # panorama and FoV features of the shared frames: the same
+            torch.testing.assert_close(after[branch][: per_window - shift], before[branch][shift:])
+    # a run of just the second window computes the same features as the one taken over
+    given.clear()
+    start = result.windows[1].start / 44100
+    generate(request(video, tmp_path / "one.wav", path=path, start=start, end=start + 1.0), loaded)
+    torch.testing.assert_close(given[-1], taken_second, atol=1e-4, rtol=1e-4)
+
+
+def test_the_sidecar_records_how_the_stem_was_made(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    result = generate(request(video, tmp_path / "s.wav", start=0.5, end=2.0, seed=9), loaded)
+    doc = json.loads((tmp_path / "s.wav.json").read_text())
+    assert doc["schema"] == "omnifoa-stem"
+    assert doc["request"]["seed"] == 9
+    assert doc["request"]["steps"] == 2
+    assert doc["model"]["id"] == "tiny-test"
+    assert doc["source"] == {
+        "video": str(video),
+        "sha256": sha256_of(video),
+        "start": 0.5,
+        "end": 2.0,
+    }
+    assert doc["delivery"]["convention"].startswith("AmbiX")
+    assert doc["delivery"]["sample_rate"] == 48000
+    assert len(doc["windows"]) == len(result.windows)
+    assert doc["windows"][0]["start"] == pytest.approx(0.5)
+    assert doc["windows"][-1]["end"] == pytest.approx(2.0, abs=1e-4)
+
+
+def test_an_existing_stem_is_kept_unless_overwriting_is_asked_for(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "mine.wav"
+    out.write_bytes(b"a user's file")
+    with pytest.raises(InputError, match="exists"):
+        generate(request(video, out, end=1.0), loaded)
+    assert out.read_bytes() == b"a user's file"
+    generate(request(video, out, end=1.0, overwrite=True), loaded)
+    assert read_foa(out)[0].shape[0] == 4
+
+
+def test_a_failure_midway_leaves_no_file_behind(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    def fail_in_the_third_window(i: int, n: int) -> None:
+        if i > 4:
+            raise RuntimeError("stopped")
+
+    with pytest.raises(RuntimeError, match="stopped"):
+        generate(request(video, tmp_path / "x.wav"), loaded, fail_in_the_third_window)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"start": 30.0}, "past the end of the video"),
+        ({"end": 9.0}, "past the end of the video"),
+        ({"start": 1.0, "end": 1.2}, "at least 0.5 s"),
+        ({"fov": 200.0}, "field of view"),
+        ({"variations": 0}, "at least one variation"),
+        ({"sampler": "rk4"}, "euler or heun"),
+        ({"loudness_lufs": 3.0}, "loudness target"),
+    ],
+)
+def test_bad_requests_write_nothing(
+    loaded: LoadedModel, video: Path, tmp_path: Path, changes: dict, message: str
+) -> None:
+    out = tmp_path / "stem.wav"
+    with pytest.raises(InputError, match=message):
+        generate(request(video, out, **changes), loaded)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_output_folder_is_named(loaded: LoadedModel, video: Path, tmp_path: Path):
+    with pytest.raises(InputError, match="does not exist"):
+        generate(request(video, tmp_path / "nowhere" / "stem.wav"), loaded)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a video at all", b"\x00\x00\x00\x18ftypmp42" * 3])
+def test_a_corrupt_or_empty_video_is_named_and_nothing_is_written(
+    loaded: LoadedModel, tmp_path: Path, content: bytes
+) -> None:
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(content)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError, match=r"broken\.mp4"):
+        generate(request(bad, out / "stem.wav"), loaded)
+    assert list(out.iterdir()) == []
+
+
+def test_a_truncated_video_is_named_and_nothing_is_written(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    cut = tmp_path / "cut.mp4"  # the first half: the movie header, at the end, is gone
+    cut.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError, match=r"cut\.mp4"):
+        generate(request(cut, out / "stem.wav"), loaded)
+    assert list(out.iterdir()) == []
+
+
+def test_a_span_a_little_longer_than_a_window_ends_with_a_short_fade_not_a_window(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    window_s = loaded.model.output_samples / loaded.model.config.sample_rate  # 44096 samples
+    end = window_s + 0.02  # 20 ms more than one window
+    result = generate(request(video, tmp_path / "s.wav", end=end, sample_rate=44100), loaded)
+    assert len(result.windows) == 1
+    audio, rate = read_foa(result.paths[0])
+    assert abs(audio.shape[1] - end * rate) <= 1
+    assert np.all(audio[:, loaded.model.output_samples :] == 0)  # the padded 20 ms
+    assert np.abs(audio[:, -900:]).max() < np.abs(audio[:, :-2000]).max() / 10  # faded out
+
+
+def test_aim_points_the_fov_along_the_moving_object(
+    loaded: LoadedModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scene = make_scene(4, 2.0, objects=1, motions=["pan"], directions=[(100.0, 0.0)])
+    video = tmp_path / "pan.mp4"
+    write_video(video, render_frames(scene, 256, 128, 8.0), 8.0)
+    seen = fov_yaws_seen(monkeypatch)
+    result = generate(request(video, tmp_path / "aimed.wav", aim=True), loaded)
+    traj = scene.objects[0].trajectory
+    fps = loaded.model.config.conditioner.frame_rate
+    times = np.arange(len(seen[0])) / fps
+    truth = np.interp(times, traj.times, np.unwrap(traj.az, period=360))
+    assert np.abs((seen[0] - truth + 180) % 360 - 180).mean() < 10.0
+    doc = json.loads((tmp_path / "aimed.wav.json").read_text())
+    assert doc["request"]["aim"] is True
+    assert len(doc["request"]["path"]["keys"]) >= 16  # the path found, recorded
+    assert result.paths == [tmp_path / "aimed.wav"]
+
+
+def test_aiming_at_the_action_and_along_a_path_at_once_is_refused(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    path = DirectionPath((0.0,), (10.0,), (0.0,))
+    with pytest.raises(InputError, match="not both"):
+        generate(request(video, tmp_path / "x.wav", aim=True, path=path), loaded)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_held_frames_cost_one_encode_per_direction_and_match_encoding_each(
+    loaded: LoadedModel, video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = decode_range(video, 0.0, 0.5, fps=8.0, size=(256, 128)).frames[:3]
+    yaw = np.array([0.0, 10.0, 20.0, 30.0, 30.0, 30.0, 40.0, 40.0])
+    encoded = []
+    real_clip = generation.clip_features
+
+    def counting(frames_, *args):
+        encoded.append(len(frames_))
+        return real_clip(frames_, *args)
+
+    monkeypatch.setattr(generation, "clip_features", counting)
+    g, f = generation.window_features(loaded, frames, yaw, 5.0, 100.0, count=8)
+    assert encoded == [3, 2]  # 3 real frames; the held last frame at 30° and at 40°
+    held = np.concatenate([frames, np.repeat(frames[-1:], 5, axis=0)])
+    ref_g, ref_f = real_clip(torch.from_numpy(held), loaded.extractor, yaw, 5.0, 100.0)
+    torch.testing.assert_close(g, ref_g, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(f, ref_f, atol=1e-4, rtol=1e-4)

@@ -1,0 +1,340 @@
+"""The REAPER bridge end to end around REAPER: the Lua scripts in real Lua 5.4 against the
+recording stand-in, OSC on loopback against the emulated surface, job files good and
+hostile, and the .RPP fallback read back by two independent parsers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rpp
+import rppxml
+from cli_runner import run_cli
+from reaper_stub import OscSurface, Reaper, run_script
+
+from plugin_core.install_paths import LUA_DIR
+from plugin_core.media.audio_io import read_foa, write_audio
+from plugin_core.spatial.foa import encode_mono, from_ambix
+from reaper_bridge.bridge_config import BridgeError, load_config
+from reaper_bridge.doorbell import NoAnswer, ring, trigger_datagram
+from reaper_bridge.drop import drop_stems
+from reaper_bridge.job_file import Stem
+from reaper_bridge.rpp_export import export_rpp
+
+RATE = 48000
+AWKWARD = 'my "FOA" stem – ü\'s take.wav'  # spaces, both quotes, non-ASCII
+
+
+def stem_file(folder: Path, name: str = "stem.wav", seconds: float = 2.0, channels: int = 4):
+    rng = np.random.default_rng(len(name))
+    foa = encode_mono(0.1 * rng.standard_normal(round(seconds * RATE)), 45.0, 10.0)
+    path = folder / name
+    write_audio(path, foa[:channels], RATE)
+    return path
+
+
+@pytest.fixture
+def reaper(tmp_path: Path) -> Reaper:
+    """REAPER with the bridge installed by running omnifoa_install.lua."""
+    resource = tmp_path / "REAPER"
+    resource.mkdir()
+    scripts = resource / "Scripts" / "omnifoa"
+    shutil.copytree(LUA_DIR, scripts)
+    stub = Reaper(resource)
+    run_script(scripts / "omnifoa_install.lua", stub)
+    return stub
+
+
+@pytest.fixture
+def surface(reaper: Reaper):
+    osc = OscSurface(reaper)
+    yield osc
+    osc.close()
+
+
+def config_for(reaper: Reaper, surface: OscSurface):
+    return load_config(reaper.resource / "omnifoa" / "bridge.json", port=surface.port)
+
+
+def test_install_registers_the_ingest_action_and_writes_the_bridge_config(reaper) -> None:
+    config = json.loads((reaper.resource / "omnifoa" / "bridge.json").read_text())
+    assert config["command_id"].startswith("_RS")
+    spool = Path(config["spool"])
+    assert all((spool / d).is_dir() for d in ("pending", "done", "acks"))
+    [(_number, path)] = reaper.scripts.items()
+    assert path.endswith("omnifoa_ingest.lua")
+    assert reaper.ext_state[("omnifoa", "command_id")] == config["command_id"]
+
+
+def test_drop_puts_a_4_channel_track_under_the_monitoring_bus(reaper, surface, tmp_path) -> None:
+    path = stem_file(tmp_path, AWKWARD, seconds=2.5)
+    ack = drop_stems([Stem(path, "pano FOA seed 5", 12.25)], config_for(reaper, surface))
+    assert ack["status"] == "ok", ack
+    bus, track = reaper.tracks
+    assert bus.name == "omnifoa FOA monitor"
+    assert bus.nchan == 4
+    assert bus.fx == ["VST3:IEM SceneRotator (IEM)", "VST3:IEM BinauralDecoder (IEM)"]
+    assert (bus.folder_depth, track.folder_depth) == (1, -1)
+    assert track.name == "pano FOA seed 5"
+    assert track.nchan == 4
+    [item] = track.items
+    assert item.position == 12.25
+    assert item.length == pytest.approx(2.5)
+    assert item.takes[0].source.path == str(path)  # spaces, quotes and ü survive
+    assert reaper.undo_blocks == ["omnifoa: add FOA stems"]
+    assert reaper.changes_outside_undo == 0
+    assert ack["tracks"] == [{"name": "pano FOA seed 5", "guid": track.guid, "replayed": False}]
+    assert [f["ok"] for f in ack["fx"]] == [True, True]
+    spool = config_for(reaper, surface).spool
+    assert list((spool / "pending").iterdir()) == []
+    assert len(list((spool / "done").iterdir())) == 1
+
+
+def test_a_replayed_job_changes_nothing(reaper, surface, tmp_path) -> None:
+    config = config_for(reaper, surface)
+    ack = drop_stems([Stem(stem_file(tmp_path), "a", 0.0)], config)
+    job = config.spool / "done" / f"{ack['job_id']}.json"
+    shutil.copy(job, config.spool / "pending" / job.name)
+    (config.spool / "acks" / f"{ack['job_id']}.ack.json").unlink()
+    again = ring(config, ack["job_id"], timeout=5)
+    assert again["status"] == "ok"
+    assert again["tracks"][0]["replayed"] is True
+    assert again["tracks"][0]["guid"] == ack["tracks"][0]["guid"]
+    assert len(reaper.tracks) == 2
+    # a second job adds its track to the same bus, as the folder's new last child
+    drop_stems([Stem(stem_file(tmp_path, "b.wav"), "b", 1.0)], config)
+    assert [t.name for t in reaper.tracks] == ["omnifoa FOA monitor", "a", "b"]
+    assert [t.folder_depth for t in reaper.tracks] == [1, 0, -1]
+
+
+def test_a_missing_plugin_is_reported_not_fatal(tmp_path) -> None:
+    resource = tmp_path / "REAPER"
+    shutil.copytree(LUA_DIR, resource / "Scripts")
+    stub = Reaper(resource, plugins={"VST3:IEM SceneRotator (IEM)"})
+    run_script(resource / "Scripts" / "omnifoa_install.lua", stub)
+    osc = OscSurface(stub)
+    try:
+        ack = drop_stems([Stem(stem_file(tmp_path), "s", 0.0)], config_for(stub, osc))
+    finally:
+        osc.close()
+    assert ack["status"] == "ok"
+    assert ack["fx"] == [
+        {"name": "VST3:IEM SceneRotator (IEM)", "ok": True},
+        {"name": "VST3:IEM BinauralDecoder (IEM)", "ok": False},
+    ]
+    assert len(stub.tracks[1].items) == 1
+
+
+def hostile_job(spool: Path, body: str | dict, job_id: str = "ab" * 16) -> str:
+    text = body if isinstance(body, str) else json.dumps(body)
+    (spool / "pending" / f"{job_id}.json").write_text(text, encoding="utf-8")
+    return job_id
+
+
+def good_job(path: Path, job_id: str = "ab" * 16) -> dict:
+    return {
+        "schema": "omnifoa-reaper-job",
+        "version": 1,
+        "job_id": job_id,
+        "stems": [{"path": str(path), "name": "s", "position": 1.0, "format": "ambix"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"schema": "omnifoa-reaper-job", "version": 1, "job_id": "x"}', "job id"),
+        ({"stems": []}, "1 to 64 stems"),
+        ({"stems": [{"path": "relative.wav", "name": "s", "position": 0, "format": "ambix"}]},
+         "absolute file path"),
+        ({"stems": [{"path": "/tmp/a\nb.wav", "name": "s", "position": 0, "format": "ambix"}]},
+         "absolute file path"),
+        ({"stems": [{"path": "/tmp/a.wav", "name": "s\u0007", "position": 0, "format": "ambix"}]},
+         "plain text"),
+        ({"stems": [{"path": "/tmp/a.wav", "name": "s", "position": 1e12, "format": "ambix"}]},
+         "position"),
+        ({"stems": [{"path": "/tmp/a.wav", "name": "s", "position": -1, "format": "ambix"}]},
+         "position"),
+        ({"stems": [{"path": "/tmp/a.wav", "name": "s", "position": 0, "format": "fuma"}]},
+         "AmbiX"),
+        ({"fx": ["rm -rf /"]}, "fx names"),
+        ({"job_id": "cd" * 16}, "does not match"),
+    ],
+)  # fmt: skip
+def test_malformed_or_hostile_jobs_are_rejected_without_touching_the_project(
+    reaper, surface, tmp_path, change, error
+) -> None:
+    config = config_for(reaper, surface)
+    body = change if isinstance(change, str) else {**good_job(stem_file(tmp_path)), **change}
+    job_id = hostile_job(config.spool, body)
+    ack = ring(config, job_id, timeout=5)
+    assert ack["status"] == "rejected"
+    assert any(error in e for e in ack["errors"]), ack["errors"]
+    assert reaper.tracks == []
+    assert reaper.undo_blocks == []
+
+
+def test_a_file_without_four_channels_is_rejected_before_any_change(
+    reaper, surface, tmp_path
+) -> None:
+    config = config_for(reaper, surface)
+    job = good_job(stem_file(tmp_path, "stereo.wav", channels=2))
+    ack = ring(config, hostile_job(config.spool, job), timeout=5)
+    assert ack["status"] == "rejected"
+    assert ack["errors"] == ["stem 1: has 2 channels, not 4"]
+    assert reaper.tracks == []
+
+
+def test_windows_and_mac_paths_pass_the_checks_unchanged(reaper, surface) -> None:
+    config = config_for(reaper, surface)
+    paths = ["C:\\Users\\Zoë\\FOA stems\\take 1.wav", '/Users/zoë/Music/it\'s "FOA".wav']
+    job = good_job(Path("x"))
+    job["stems"] = [{"path": p, "name": "s", "position": 0, "format": "ambix"} for p in paths]
+    ack = ring(config, hostile_job(config.spool, job), timeout=5)
+    # the checks let them through; REAPER (here) has no such files, and says so verbatim
+    assert ack["errors"] == [f"stem {i + 1}: REAPER cannot read {p}" for i, p in enumerate(paths)]
+
+
+def test_the_doorbell_is_small_plain_and_retried_after_a_lost_datagram(reaper, tmp_path) -> None:
+    osc = OscSurface(reaper, drop_first=1)
+    try:
+        config = config_for(reaper, osc)
+        datagram = trigger_datagram(config)
+        assert len(datagram) <= 1024
+        assert datagram.endswith(b",\x00\x00\x00")  # no arguments at all
+        ack = drop_stems([Stem(stem_file(tmp_path), "s", 0.0)], config, timeout=10)
+    finally:
+        osc.close()
+    assert ack["status"] == "ok"
+    assert len(osc.received) >= 2  # the first was lost, a later ring got through
+    assert osc.ignored == []
+    assert len(reaper.tracks) == 2
+
+
+def test_the_surface_ignores_what_reaper_ignores(reaper, surface) -> None:
+    from pythonosc.udp_client import SimpleUDPClient
+
+    client = SimpleUDPClient("127.0.0.1", surface.port)
+    config = config_for(reaper, surface)
+    client.send_message(config.address, [True])  # T: dropped by REAPER
+    client.send_message(config.address, [2**40])  # h: dropped
+    client.send_message(config.address, ["x" * 1100])  # over 1024 bytes
+    import time
+
+    deadline = time.monotonic() + 5
+    while len(surface.received) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(surface.ignored) == 3
+    assert surface.triggered == []
+
+
+def test_no_answer_says_what_to_check(tmp_path) -> None:
+    config_file = tmp_path / "bridge.json"
+    config_file.write_text(json.dumps({"command_id": "_RSdead", "spool": str(tmp_path)}))
+    (tmp_path / "pending").mkdir()
+    with pytest.raises(
+        NoAnswer, match=r"OSC control surface listening on 127\.0\.0\.1:9"
+    ) as caught:
+        drop_stems([Stem(stem_file(tmp_path), "s", 0.0)], load_config(config_file, 9), 1.0)
+    assert "export-rpp" in str(caught.value)
+    assert "omnifoa_install.lua" in str(caught.value)
+
+
+def test_fuma_stems_are_converted_to_ambix_before_they_are_dropped(
+    reaper, surface, tmp_path
+) -> None:
+    ambix = encode_mono(0.1 * np.sin(np.arange(RATE) * 0.05), 90.0, 0.0)
+    fuma = tmp_path / "fuma.wav"
+    write_audio(fuma, from_ambix(ambix, "fuma"), RATE, comment="FuMa (W, X, Y, Z)")
+    ack = drop_stems([Stem(fuma, "f", 0.0)], config_for(reaper, surface))
+    assert ack["status"] == "ok"
+    dropped = Path(reaper.tracks[1].items[0].takes[0].source.path)
+    assert dropped != fuma
+    np.testing.assert_allclose(read_foa(dropped)[0], ambix, atol=1e-6)
+
+
+def test_drop_refuses_a_stem_that_is_not_4_channel(reaper, surface, tmp_path) -> None:
+    config = config_for(reaper, surface)
+    with pytest.raises(BridgeError, match="2 channel"):
+        drop_stems([Stem(stem_file(tmp_path, "st.wav", channels=2), "s", 0.0)], config)
+    assert list((config.spool / "pending").iterdir()) == []
+
+
+def test_the_rpp_parses_with_two_parsers_and_round_trips(tmp_path) -> None:
+    a = stem_file(tmp_path, AWKWARD, seconds=1.5)
+    b = stem_file(tmp_path, "b.wav", seconds=2.0)
+    project = export_rpp([Stem(a, "pano FOA", 3.0), Stem(b, "b", 4.5)], tmp_path / "p.rpp")
+    text = project.read_text(encoding="utf-8")
+    assert rpp.dumps(rpp.loads(text)) == text
+    parsed = rppxml.loads(text)
+    tracks = [c for c in parsed.children if getattr(c, "name", None) == "TRACK"]
+    assert len(tracks) == 3
+    fields = [{c[0]: c[1:] for c in t.children if isinstance(c, list)} for t in tracks]
+    assert [f["NCHAN"] for f in fields] == [[4], [4], [4]]
+    assert [f["ISBUS"] for f in fields] == [[1, 1], [0, 0], [0, -1]]
+    item = next(c for c in tracks[1].children if getattr(c, "name", None) == "ITEM")
+    values = {c[0]: c[1] for c in item.children if isinstance(c, list)}
+    assert values["POSITION"] == pytest.approx(3.0)
+    assert values["LENGTH"] == pytest.approx(1.5)
+    source = next(c for c in item.children if getattr(c, "name", None) == "SOURCE")
+    assert source.children[0] == ["FILE", str(a)]
+    top = {c[0]: c[1:] for c in parsed.children if isinstance(c, list)}
+    assert top["SAMPLERATE"][0] == 48000
+    assert top["MASTER_NCH"] == [4, 2]
+
+
+def test_merging_keeps_what_the_project_had(tmp_path) -> None:
+    existing = tmp_path / "mix.rpp"
+    original = (
+        '<REAPER_PROJECT 0.1 "7.22/linux-x86_64" 1700000000\n'
+        "  TEMPO 97 4 4\n"
+        "  <TRACK {0A0B0C0D-0000-4000-8000-000000000001}\n"
+        '    NAME "Dialogue"\n'
+        "    <FXCHAIN\n"
+        '      <VST "VST3: ReaEQ (Cockos)" reaeq.vst3 0 "" 1{56534545} ""\n'
+        "        ZXE3ZWY0YWYAAAAAAAAAAAAAAAA=\n"
+        "      >\n"
+        "    >\n"
+        "  >\n"
+        "  <MARKER 1 2.0 intro\n"
+        "  >\n"
+        ">\n"
+    )
+    existing.write_text(original)
+    export_rpp([Stem(stem_file(tmp_path), "foa", 0.0)], existing, merge=True)
+    merged = existing.read_text()
+    assert merged.startswith(original[: original.rindex(">")])  # every byte kept, in place
+    assert merged.endswith(">\n")
+    assert merged.count("<TRACK") == 3
+    names = [
+        t.children[0] for t in rppxml.loads(merged).children if getattr(t, "name", "") == "TRACK"
+    ]
+    assert names == [["NAME", "Dialogue"], ["NAME", "omnifoa FOA monitor"], ["NAME", "foa"]]
+    assert rpp.loads(merged).find(".//MARKER") is not None
+    with pytest.raises(BridgeError, match="--merge"):
+        export_rpp([Stem(stem_file(tmp_path), "foa", 0.0)], existing)
+
+
+def test_the_reaper_commands(reaper, surface, tmp_path) -> None:
+    config = reaper.resource / "omnifoa" / "bridge.json"
+    stem = stem_file(tmp_path, AWKWARD)
+    done = run_cli(
+        "reaper", "drop", str(stem), "--config", str(config), "--port", str(surface.port),
+        "--position", "2.5",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "REAPER: ok" in done.stdout
+    assert reaper.tracks[1].items[0].position == 2.5
+    help_text = run_cli("reaper", "install-help")
+    assert help_text.returncode == 0
+    assert [line[:2] for line in help_text.stdout.splitlines() if line[:1].isdigit()] == [
+        "1.", "2.", "3.", "4.", "5.",
+    ]  # fmt: skip
+    out = tmp_path / "project.rpp"
+    made = run_cli("reaper", "export-rpp", str(stem), "-o", str(out))
+    assert made.returncode == 0, made.stderr
+    assert out.read_text().count("NCHAN 4") == 2
