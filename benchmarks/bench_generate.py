@@ -11,16 +11,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import replace
 
+import numpy as np
 import torch
 from timing import Table, json_option, median_of
 
-from plugin_core.generation.frame_features import load_feature_extractor
-from plugin_core.generation.pipeline import load_model, sample_window, window_features
-from plugin_core.generation.window_frames import DECODE_SIZE
+from models.family import SamplingOptions
+from models.omniaudio.family import OmniAudioEncoders
+from plugin_core.generation.frame_features import decode_size, frame_features, view_fov
+from plugin_core.generation.loaded_model import load_model
 from plugin_core.install_paths import DEMO_DIR
-from plugin_core.media.video import decode_range
+from plugin_core.media.video import probe
+from plugin_core.media.video.decode import decode_range_sizes
 
 DEMO = DEMO_DIR / "demo.mp4"
 
@@ -36,34 +38,52 @@ def main() -> int:
     start = time.perf_counter()
     loaded = load_model(args.model, "cpu")
     load_s = time.perf_counter() - start
-    cfg = loaded.model.config
-    unbatched = replace(loaded, extractor=load_feature_extractor(cfg, "cpu", batch_size=1))
+    model = loaded.model
+    window = model.window
+    unbatched = OmniAudioEncoders(model.generator.config, "cpu", batch_size=1)
+    info = probe(DEMO)
+    sizes = {
+        v.name: decode_size(v, view_fov(v, None) if v.projection != "panorama" else 0.0,
+                            (info.width, info.height))
+        for v in model.views
+    }  # fmt: skip
+    distinct = sorted(set(sizes.values()))
 
-    def decode():
-        return decode_range(DEMO, 0.0, cfg.window_seconds, cfg.conditioner.frame_rate, DECODE_SIZE)
+    def decode() -> dict[str, np.ndarray]:
+        decoded = decode_range_sizes(DEMO, 0.0, window.seconds, window.frame_rate, distinct)
+        by_size = {size: d.frames for size, d in zip(distinct, decoded, strict=True)}
+        return {name: by_size[size] for name, size in sizes.items()}
 
-    frames = decode().frames
-    features = window_features(loaded, frames)
+    frames = decode()
+    yaws, pitches = np.zeros(window.frames), np.zeros(window.frames)
+    features = frame_features(model, frames, yaws, pitches)
+    directions = torch.zeros(window.frames, 2)
 
     def sample() -> None:
-        sample_window(loaded, features, seed=0)
+        model.sample(features, directions, 0, 1, SamplingOptions())
 
     with torch.inference_mode():
         rows = [
-            ("decode 10 s at 8 fps (PyAV)", median_of(decode, args.repeats), None),
+            (
+                "decode 10 s at 8 fps (PyAV), each view's size",
+                median_of(decode, args.repeats),
+                None,
+            ),
             (
                 "frame features, both branches",
-                median_of(lambda: window_features(loaded, frames), args.repeats),
-                median_of(lambda: window_features(unbatched, frames), args.repeats),
+                median_of(lambda: frame_features(model, frames, yaws, pitches), args.repeats),
+                median_of(lambda: frame_features(unbatched, frames, yaws, pitches), args.repeats),
             ),
             ("sampling + codec decode", median_of(sample, args.repeats), None),
         ]
     total = sum(ours for _, ours, _ in rows)
     reference = sum(ref if ref is not None else ours for _, ours, ref in rows)
-    seconds = loaded.model.output_samples / cfg.sample_rate
+    seconds = window.samples / window.sample_rate
+    sampler = model.describe(SamplingOptions())["sampler"]
     table = Table(
-        f"{args.model} on {args.threads} CPU threads; {cfg.sampler.steps} steps, guidance "
-        f"{cfg.sampler.cfg_scale}; model load {load_s:.2f} s (once per process)",
+        f"{args.model} on {args.threads} CPU threads; {sampler['steps']} steps, guidance "
+        f"{sampler['cfg']}; frames decoded at {', '.join(f'{w}x{h}' for w, h in distinct)}; "
+        f"model load {load_s:.2f} s (once per process)",
         "the frame encoders fed one frame at a time",
     )
     for name, ours, ref in rows:

@@ -22,7 +22,9 @@ from pathlib import Path
 import torch
 from timing import Table, json_option, median_of
 
-from plugin_core.generation.pipeline import GenerationRequest, generate, load_model
+from plugin_core.generation.loaded_model import load_model
+from plugin_core.generation.pipeline import generate
+from plugin_core.generation.request import GenerationRequest
 from plugin_core.media.video import write_video
 from plugin_core.service.client import ServiceClient
 from plugin_core.synthsphere import make_scene, render_frames
@@ -52,7 +54,7 @@ def main() -> int:
 
         def run(video: Path, name: str, **kw) -> None:
             request = GenerationRequest(
-                video, folder / name, model_id=args.model, overwrite=True, **kw
+                video, folder / name, model=args.model, overwrite=True, **kw
             )
             generate(request, loaded)
 

@@ -2,8 +2,8 @@
 
 Pickled files (``.ckpt``, ``.pt``, ``.pth``, ``.bin``) are read only with
 ``torch.load(weights_only=True)``. A PyTorch Lightning checkpoint also pickles its
-hyper-parameters as Lightning's ``AttributeDict``; that one class is allowed, read as a plain
-dict (:data:`LIGHTNING_GLOBALS`). Anything else a file asks to construct is refused by name.
+hyper-parameters as Lightning's ``AttributeDict``; that one class is allowed, read as an
+ordered dict (:data:`LIGHTNING_GLOBALS`). Anything else a file asks to construct is refused by name.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -26,15 +27,12 @@ class CheckpointError(ModelLoadError):
     """A checkpoint cannot be used; the message says which file or key and what to do."""
 
 
-class LightningAttributeDict(dict):  # type: ignore[type-arg]
-    """Lightning's ``AttributeDict`` (saved hyper-parameters), read back as a plain dict."""
-
-
-# Where Lightning's AttributeDict lives in the versions that write checkpoints.
+# Lightning's AttributeDict (saved hyper-parameters, a dict subclass), wherever the versions
+# that write checkpoints keep it, read back as an ordered dict; nothing else is allowed.
 LIGHTNING_GLOBALS: list[tuple[type, str]] = [
-    (LightningAttributeDict, "lightning.fabric.utilities.data.AttributeDict"),
-    (LightningAttributeDict, "lightning_fabric.utilities.data.AttributeDict"),
-    (LightningAttributeDict, "pytorch_lightning.utilities.parsing.AttributeDict"),
+    (OrderedDict, "lightning.fabric.utilities.data.AttributeDict"),
+    (OrderedDict, "lightning_fabric.utilities.data.AttributeDict"),
+    (OrderedDict, "pytorch_lightning.utilities.parsing.AttributeDict"),
 ]
 _REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 

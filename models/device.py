@@ -1,9 +1,6 @@
-"""Device and precision choice: CUDA, then Apple MPS, then CPU; autocast only on GPUs."""
+"""Device and precision choice: CUDA, then Apple MPS, then CPU; half precision only on GPUs."""
 
 from __future__ import annotations
-
-import contextlib
-from collections.abc import Iterator
 
 import torch
 
@@ -38,15 +35,3 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     if device.type == "mps":
         return torch.float16
     return None
-
-
-@contextlib.contextmanager
-def inference_precision(device: torch.device) -> Iterator[None]:
-    """Autocast to the device's half precision on GPUs; plain fp32 on CPU."""
-    dtype = autocast_dtype(device)
-    with torch.inference_mode():
-        if dtype is None:
-            yield
-        else:
-            with torch.autocast(device_type=device.type, dtype=dtype):
-                yield

@@ -1,26 +1,44 @@
 """The registry of model families: the one place a new family is added.
 
-Each family names the module whose ``load(spec) -> FamilyModel`` builds its model; the
-module is imported only when a model of that family is loaded.
+Each family names the module that builds its models (``load(spec) -> FamilyModel``) and
+converts its checkpoints (``convert(source, target, weights_copy) -> ConversionReport``); the
+module is imported only when it is needed.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+from types import ModuleType
 
-from models.family import FamilyModel, LoadSpec, ModelLoadError
+from models.family import ConversionReport, FamilyModel, LoadSpec, ModelLoadError, WeightsCopy
 
 FAMILIES: dict[str, str] = {
     "omniaudio": "models.omniaudio.family",
 }
 
 
+def _family(name: str) -> ModuleType:
+    if name not in FAMILIES:
+        raise ModelLoadError(
+            f"Unknown model family {name!r}; known families: {', '.join(FAMILIES)}."
+        )
+    return importlib.import_module(FAMILIES[name])
+
+
 def load_family_model(spec: LoadSpec) -> FamilyModel:
     """The model ``spec`` describes, loaded; ModelLoadError names what is wrong."""
-    if spec.family not in FAMILIES:
-        raise ModelLoadError(
-            f"Unknown model family {spec.family!r}; known families: {', '.join(FAMILIES)}."
-        )
-    module = importlib.import_module(FAMILIES[spec.family])
-    model: FamilyModel = module.load(spec)
+    model: FamilyModel = _family(spec.family).load(spec)
     return model
+
+
+def convert_checkpoint(
+    family: str,
+    source: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    weights_copy: WeightsCopy = "model",
+) -> ConversionReport:
+    """Convert a family's checkpoint to safetensors with omnifoa's names (CheckpointError,
+    a ModelLoadError, when the file cannot be used)."""
+    report: ConversionReport = _family(family).convert(source, target, weights_copy)
+    return report

@@ -71,6 +71,15 @@ class SamplingOptions:
 
 
 @dataclass(frozen=True)
+class ConversionReport:
+    """What converting a checkpoint to safetensors did."""
+
+    tensors: int  # written
+    left_out: int  # tensors of the file inference does not use
+    source: str  # the form the file had ("lightning", "exported state dict", ...)
+
+
+@dataclass(frozen=True)
 class LoadSpec:
     """What to load: a family's preset with a weights file, on a device."""
 
@@ -81,13 +90,22 @@ class LoadSpec:
     weights_copy: WeightsCopy = "model"  # "ema": a checkpoint's EMA copy, where it has one
 
 
-class FamilyModel(Protocol):
+class FrameEncoding(Protocol):
+    """The views a family's frame encoders take and how they turn them into features."""
+
+    views: tuple[ViewSpec, ...]
+
+    def encode(self, views: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Per-frame features ([T, ...] each) of the views given ([T, 3, S, S] in [0, 1])."""
+        ...
+
+
+class FamilyModel(FrameEncoding, Protocol):
     """A loaded model of one family, on its device, ready to generate windows."""
 
     family: str
     preset: str
     window: WindowSpec
-    views: tuple[ViewSpec, ...]
     device: torch.device
 
     def check_options(self, options: SamplingOptions) -> None:
@@ -96,10 +114,6 @@ class FamilyModel(Protocol):
 
     def steps(self, options: SamplingOptions) -> int:
         """Progress steps one window takes with ``options``."""
-        ...
-
-    def encode(self, views: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """Per-frame features ([T, ...] each) of views [T, 3, S, S] in [0, 1], by view name."""
         ...
 
     def sample(

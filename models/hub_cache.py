@@ -15,5 +15,3 @@ def hub_cache_dir() -> Path:
         os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "huggingface"
     )
     return Path(home).expanduser() / "hub"
-
-

@@ -55,7 +55,6 @@ class MetaClipEncoder(ChunkedEncoder):
         return self.model(pixel_values=pixels.to(dtype)).image_embeds
 
 
-
 def _quiet_transformers() -> Callable[[], None]:
     """Silence transformers' load report and progress bars; returns the undo function."""
     from transformers.utils import logging as hf_logging
@@ -144,5 +143,3 @@ def load_metaclip(
             f"({sorted(info['missing_keys'])[:3]}…): re-fetch it with {_DOWNLOAD_HINT}."
         )
     return MetaClipEncoder(model, torch.device(device), batch_size=batch_size)
-
-

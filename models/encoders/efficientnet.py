@@ -61,7 +61,6 @@ class EfficientNetLite0Encoder(ChunkedEncoder):
         return maps.mean(dim=(2, 3))
 
 
-
 PANORAMA_SECTORS = 4  # azimuth sectors, in ERP column order (back-left … back-right)
 
 
@@ -147,5 +146,3 @@ def load_efficientnet_lite0(
     state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)
     return EfficientNetLite0Encoder(model, torch.device(device), batch_size=batch_size)
-
-

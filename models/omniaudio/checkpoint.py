@@ -1,29 +1,22 @@
-"""Checkpoints: read safely, map the reference names onto omnifoa's, load with clear errors.
+"""OmniAudio checkpoints: the reference names mapped onto omnifoa's, loaded with clear errors.
 
 Accepted inputs: the official Lightning ``model.ckpt`` (tensors under ``["state_dict"]`` with
-the prefix ``diffusion.``; EMA weights under ``diffusion_ema.ema_model.``), an exported state
-dict without prefix, and safetensors files (reference names or omnifoa's own). Pickled files
-are read only with ``torch.load(weights_only=True)``: one that needs more is refused.
+the prefix ``diffusion.``; an EMA copy under ``diffusion_ema.ema_model.``), an exported state
+dict without prefix, and safetensors files (reference names or omnifoa's own). Files are read
+by :mod:`models.checkpoint_files` (no code from the file ever runs). As the reference's
+inference does, the ``diffusion.`` weights are loaded; the EMA copy only when asked for.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-import torch
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from models.checkpoint_files import CheckpointError, read_tensors, save_safetensors
 from models.omniaudio.codec import fold_weight_norm_state
-
-
-class CheckpointError(ValueError):
-    """A checkpoint cannot be used; the message says which file or key and what to do."""
-
 
 # Reference prefix → omnifoa prefix (the composite generator's submodules).
 REFERENCE_PREFIXES: tuple[tuple[str, str], ...] = (
@@ -41,7 +34,6 @@ UNUSED_AT_INFERENCE = re.compile(
 )
 _LIGHTNING_PREFIX = "diffusion."
 _EMA_PREFIX = "diffusion_ema.ema_model."
-_PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin"}
 
 
 @dataclass(frozen=True)
@@ -53,42 +45,15 @@ class LoadReport:
     source: str
 
 
-def read_tensors(path: str | os.PathLike[str]) -> dict[str, Tensor]:
-    """All tensors of a checkpoint file, without running code from it."""
-    p = Path(path)
-    if not p.is_file():
-        raise CheckpointError(f"Checkpoint {p} does not exist; download it or fix the path.")
-    if p.suffix == ".safetensors":
-        try:
-            return load_file(str(p), device="cpu")
-        except Exception as exc:  # safetensors raises several error types for a bad header
-            raise CheckpointError(f"{p.name} is not a readable safetensors file ({exc}).") from None
-    if p.suffix not in _PICKLE_SUFFIXES:
-        raise CheckpointError(f"{p.name}: use a .safetensors, .ckpt, .pt, .pth or .bin checkpoint.")
-    try:
-        raw = torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise CheckpointError(
-            f"{p.name} holds more than tensors (loading it would run code from the file), so "
-            "omnifoa refuses it; export its state dict to safetensors with a trusted tool."
-        ) from None
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise CheckpointError(f"{p.name} is not a readable checkpoint ({exc}).") from None
-    return _tensor_dict(raw, p.name)
-
-
-def _tensor_dict(raw: object, name: str) -> dict[str, Tensor]:
-    if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
-        raw = raw["state_dict"]
-    if not isinstance(raw, dict) or not raw:
-        raise CheckpointError(f"{name} holds no state dict of tensors.")
-    return {k: v for k, v in raw.items() if isinstance(v, Tensor)}
-
-
-def select_weights(tensors: dict[str, Tensor], ema: bool = True) -> tuple[dict[str, Tensor], str]:
-    """Strip the Lightning prefixes, taking the EMA copy when asked and present."""
+def select_weights(tensors: dict[str, Tensor], ema: bool = False) -> tuple[dict[str, Tensor], str]:
+    """Strip the Lightning prefixes: the ``diffusion.`` weights, or the EMA copy when asked
+    (CheckpointError when the file has none)."""
     ema_keys = {k[len(_EMA_PREFIX) :]: v for k, v in tensors.items() if k.startswith(_EMA_PREFIX)}
-    if ema and ema_keys:
+    if ema:
+        if not ema_keys:
+            raise CheckpointError(
+                "The checkpoint has no EMA copy of its weights; leave out the EMA option."
+            )
         return ema_keys, "lightning (EMA weights)"
     plain = {
         k[len(_LIGHTNING_PREFIX) :]: v
@@ -123,7 +88,7 @@ def to_omnifoa_names(state: dict[str, Tensor]) -> tuple[dict[str, Tensor], tuple
 
 
 def load_weights(
-    model: nn.Module, path: str | os.PathLike[str], ema: bool = True, strict: bool = True
+    model: nn.Module, path: str | os.PathLike[str], ema: bool = False, strict: bool = True
 ) -> LoadReport:
     """Load a checkpoint file into ``model``; every used key must be there with its shape."""
     weights, source = select_weights(read_tensors(path), ema=ema)
@@ -158,13 +123,8 @@ def load_state(
     return LoadReport(len(state) - len(extra), tuple(sorted(unused + extra)), source)
 
 
-def save_safetensors(state: dict[str, Tensor], path: str | os.PathLike[str]) -> None:
-    """Write tensors (contiguous, CPU) to a safetensors file at ``path``."""
-    save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(path))
-
-
 def convert_to_safetensors(
-    source: str | os.PathLike[str], target: str | os.PathLike[str], ema: bool = True
+    source: str | os.PathLike[str], target: str | os.PathLike[str], ema: bool = False
 ) -> LoadReport:
     """Convert any accepted checkpoint to a safetensors file with omnifoa's names."""
     weights, kind = select_weights(read_tensors(source), ema=ema)

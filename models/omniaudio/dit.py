@@ -167,7 +167,11 @@ def _tile(features: Tensor, batch: int) -> Tensor:
 
 
 class DualBranchFlowModel(nn.Module):
-    """The two video conditioners and the DiT: rectified-flow velocity from video features."""
+    """The two video conditioners and the DiT: rectified-flow velocity from video features.
+
+    Precision is the model's own, as the reference runs it: the conditioners in fp32 and the
+    DiT in ``dit_precision`` (autocast; None keeps fp32), whatever autocast surrounds it.
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -179,6 +183,8 @@ class DualBranchFlowModel(nn.Module):
         self.dit = DiffusionTransformer(dit)
         self.fov_conditioner = VideoConditioner(cond.feature_dim, cond.embed_dim)
         self.global_conditioner = VideoConditioner(cond.feature_dim, cond.embed_dim)
+        # Half precision for the DiT only (None: fp32); the conditioners always run in fp32.
+        self.dit_precision: torch.dtype | None = None
 
     def forward(
         self,
@@ -198,13 +204,18 @@ class DualBranchFlowModel(nn.Module):
         smaller batch are tiled to B, matching a batch built as ``cat([x, x])``.
         """
         batch = x.shape[0]
-        global_cond = self.global_conditioner(_tile(global_features, batch))
-        local_cond = self.fov_conditioner(_tile(fov_features, batch))
-        if fov_scale is not None:
-            local_cond = local_cond * fov_scale.to(local_cond.dtype).reshape(-1, 1, 1)
-        if global_scale is not None:
-            global_cond = global_cond * global_scale.to(global_cond.dtype).reshape(-1, 1, 1)
-        return self.dit(x, t, global_cond, local_cond)
+        device = x.device.type
+        with torch.autocast(device, enabled=False):
+            global_cond = self.global_conditioner(_tile(global_features, batch).float())
+            local_cond = self.fov_conditioner(_tile(fov_features, batch).float())
+            if fov_scale is not None:
+                local_cond = local_cond * fov_scale.to(local_cond.dtype).reshape(-1, 1, 1)
+            if global_scale is not None:
+                global_cond = global_cond * global_scale.to(global_cond.dtype).reshape(-1, 1, 1)
+        half = self.dit_precision
+        with torch.autocast(device, dtype=half or torch.bfloat16, enabled=half is not None):
+            velocity = self.dit(x, t, global_cond, local_cond)
+        return velocity.float()
 
 
 def count_parameters(module: nn.Module) -> int:

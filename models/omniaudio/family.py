@@ -8,6 +8,7 @@ fp32; only the DiT under half-precision autocast on a GPU (bf16, fp16 where bf16
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -20,16 +21,17 @@ from models.encoders.base import FrameEncoder
 from models.encoders.registry import load_frame_encoder
 from models.family import (
     Cancel,
+    ConversionReport,
     LoadSpec,
     ModelLoadError,
     Progress,
     SamplingOptions,
     ViewSpec,
-    WindowSpec,
     WeightsCopy,
+    WindowSpec,
 )
 from models.omniaudio.acceleration import accelerate, compile_mode
-from models.omniaudio.checkpoint import load_weights
+from models.omniaudio.checkpoint import convert_to_safetensors, load_weights
 from models.omniaudio.config import SAMPLER_METHODS, ConfigError, ModelConfig, preset, with_sampler
 from models.omniaudio.generator import FoaGenerator
 
@@ -67,8 +69,9 @@ class OmniAudioEncoders:
         return self.panorama.name, self.fov.name
 
     def encode(self, views: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """Features [T, D] (float32) of the panorama and FoV views [T, 3, S, S]."""
-        return {PANORAMA: self.panorama.encode(views[PANORAMA]), FOV: self.fov.encode(views[FOV])}
+        """Features [T, D] (float32) of the views given ([T, 3, S, S], panorama and/or FoV)."""
+        encoders = {PANORAMA: self.panorama, FOV: self.fov}
+        return {name: encoders[name].encode(view) for name, view in views.items()}
 
 
 class OmniAudioModel:
@@ -179,6 +182,14 @@ class OmniAudioModel:
                 "codec": "float32",
             },
         }
+
+
+def convert(
+    source: str | os.PathLike[str], target: str | os.PathLike[str], weights_copy: WeightsCopy
+) -> ConversionReport:
+    """An OmniAudio checkpoint (Lightning, exported or omnifoa's) as safetensors."""
+    report = convert_to_safetensors(source, target, ema=weights_copy == "ema")
+    return ConversionReport(report.loaded, len(report.unused), report.source)
 
 
 def load(spec: LoadSpec) -> OmniAudioModel:

@@ -87,7 +87,8 @@ class FoaGenerator(nn.Module):
             cancel,
             use_global,
         )
-        return self.codec.decode(latents)
+        with torch.autocast(latents.device.type, enabled=False):
+            return self.codec.decode(latents.float())  # the codec always decodes in fp32
 
 
 def _batched(features: Tensor) -> Tensor:

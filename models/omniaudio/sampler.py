@@ -13,15 +13,12 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from models.family import SamplingCancelled
 from models.omniaudio.config import SAMPLER_METHODS, SamplerConfig
 
 # velocity(x [B, C, L], t [B], fov_mask [B]) -> v [B, C, L]; fov_mask 1 = FoV branch on.
 VelocityField = Callable[[Tensor, Tensor, Tensor], Tensor]
 Progress = Callable[[int, int], None]
-
-
-class SamplingCancelled(RuntimeError):
-    """Sampling was stopped by its cancel check before it finished."""
 
 
 def timesteps(steps: int, device: torch.device | str = "cpu") -> Tensor:

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from models.omniaudio.checkpoint import save_safetensors
+from models.checkpoint_files import save_safetensors
 from models.training.ema import ExponentialMovingAverage
 
 MODEL_FILE = "model.safetensors"

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.omniaudio.checkpoint import save_safetensors
+from models.checkpoint_files import save_safetensors
 from models.omniaudio.config import preset
 from models.omniaudio.dit import DualBranchFlowModel
 from models.training.flow_training import FlowBatch, train_flow

@@ -46,19 +46,21 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from models.omniaudio.checkpoint import CheckpointError, convert_to_safetensors
+    from models.families import convert_checkpoint
+    from models.family import ModelLoadError
 
     target = Path(args.output)
     if target.suffix != ".safetensors":
         raise InputError(f"Name the converted file *.safetensors, not {target.name}.")
     try:
         with atomic_output(target) as tmp:
-            report = convert_to_safetensors(args.input, tmp, ema=not args.no_ema)
-    except CheckpointError as exc:
+            copy = "ema" if args.ema else "model"
+            report = convert_checkpoint(args.family, args.input, tmp, copy)
+    except ModelLoadError as exc:
         raise InputError(str(exc)) from None
-    print(f"wrote {target}: {report.loaded} tensors from a {report.source} checkpoint")
-    if report.unused:
-        print(f"left out {len(report.unused)} tensors inference does not use")
+    print(f"wrote {target}: {report.tensors} tensors from a {report.source} checkpoint")
+    if report.left_out:
+        print(f"left out {report.left_out} tensors inference does not use")
     return 0
 
 
@@ -77,5 +79,10 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     p = msub.add_parser("convert", help="convert a checkpoint to safetensors (one time)")
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--no-ema", action="store_true", help="take the plain weights, not the EMA")
+    p.add_argument(
+        "--ema",
+        action="store_true",
+        help="take the EMA copy (default: the weights the reference loads)",
+    )
+    p.add_argument("--family", default="omniaudio", help="the checkpoint's model family")
     p.set_defaults(run=_convert)

@@ -48,7 +48,7 @@ def _train(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from plugin_core.evaluation import HELD_OUT_SEEDS, format_table, run_evaluation
     from plugin_core.evaluation.model_systems import model_systems
-    from plugin_core.generation.pipeline import load_model
+    from plugin_core.generation.loaded_model import load_model
 
     if not 1 <= args.clips <= len(HELD_OUT_SEEDS):
         raise InputError(f"Evaluate 1 to {len(HELD_OUT_SEEDS)} clips, not {args.clips}.")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from plugin_core import __version__
 from plugin_core.conform.encoding import (
     DISTANCE_MODEL,
     Conformer,
@@ -27,15 +25,14 @@ from plugin_core.conform.encoding import (
     resolve_width,
 )
 from plugin_core.errors import InputError
-from plugin_core.generation.model_registry import sha256_of
-from plugin_core.generation.sidecar import (
-    CONVENTION_NAMES,
-    SCHEMA,
-    SCHEMA_VERSION,
-    request_record,
+from plugin_core.media.audio_io import Subtype, read_audio, resample
+from plugin_core.media.stem_sidecar import (
+    delivery_record,
+    plain_record,
+    sha256_of,
+    sidecar_header,
     write_sidecar,
 )
-from plugin_core.media.audio_io import Subtype, read_audio, resample
 from plugin_core.media.stem_writer import Delivery, StemWriter
 from plugin_core.spatial.direction_path import DirectionPath
 from plugin_core.spatial.foa import from_ambix
@@ -189,7 +186,7 @@ def _sidecar(
     notes: list[str],
 ) -> dict[str, Any]:
     """The sidecar document of a finished conform job."""
-    params = request_record(request)
+    params = plain_record(request)
     layout = (
         f"L at +{width / 2:g}°, R at -{width / 2:g}° around the path, each at half level"
         if channels == 2
@@ -204,12 +201,7 @@ def _sidecar(
             "model": DISTANCE_MODEL,
         }
     return {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "software": {"name": "omnifoa", "version": __version__},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "stem": request.output.name,
-        "job": "conform",
+        **sidecar_header(request.output, "conform"),
         "request": params,
         "source": {
             "stem": str(request.stem),
@@ -220,11 +212,6 @@ def _sidecar(
             "start": request.start,
             "end": request.end,
         },
-        "delivery": {
-            "convention": CONVENTION_NAMES[request.convention],
-            "sample_rate": request.sample_rate,
-            "sample_format": request.subtype,
-            "channels": 4,
-        },
+        "delivery": delivery_record(request.convention, request.sample_rate, request.subtype),
         "conform": {"width": width, "layout": layout, "distance": distance, "notes": notes},
     }

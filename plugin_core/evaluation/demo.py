@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from plugin_core.atomic_files import write_atomic
-from plugin_core.cli.progress import step_bar
 from plugin_core.errors import InputError
 from plugin_core.evaluation.clips import fit_length
 from plugin_core.evaluation.spatial import spatial_scores
-from plugin_core.generation.pipeline import DEFAULT_MODEL, GenerationRequest, generate
+from plugin_core.generation.pipeline import StepProgress, generate
+from plugin_core.generation.request import DEFAULT_MODEL, GenerationRequest
 from plugin_core.install_paths import DEMO_DIR
 from plugin_core.media.audio_io import read_foa, resample
 from plugin_core.media.video import iter_frames
@@ -43,10 +43,13 @@ def _score_lines(generated: np.ndarray, truth: np.ndarray, rate: int) -> list[st
 
 
 def run_demo(
-    out_dir: Path, demo_dir: Path = DEMO_DIR, model_id: str = DEFAULT_MODEL, seed: int = 0
+    out_dir: Path,
+    demo_dir: Path = DEMO_DIR,
+    model_id: str = DEFAULT_MODEL,
+    seed: int = 0,
+    progress: StepProgress | None = None,
 ) -> str:
-    """Generate and analyse FOA for the demo video into ``out_dir``; print and return the
-    report."""
+    """Generate and analyse FOA for the demo video into ``out_dir``; return the report."""
     missing = [name for name in DEMO_FILES if not (demo_dir / name).is_file()]
     if missing:
         raise InputError(
@@ -56,9 +59,10 @@ def run_demo(
     video = demo_dir / "demo.mp4"
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / OUTPUT_NAME
-    with step_bar() as progress:
-        request = GenerationRequest(video=video, output=output, seed=seed, overwrite=True)
-        generate(request, progress=progress)
+    request = GenerationRequest(
+        video=video, output=output, model=model_id, seed=seed, overwrite=True
+    )
+    generate(request, progress=progress)
     scene = load_scene(demo_dir / "demo.json")
     truth, truth_rate = read_foa(demo_dir / "demo.flac")
     delivered, rate = read_foa(output)
@@ -83,5 +87,4 @@ def run_demo(
         ]
     )
     write_atomic(out_dir / "report.txt", lambda tmp: tmp.write_text(report + "\n"))
-    print(report)
     return report

@@ -1,91 +1,139 @@
-"""Per-frame conditioning features of ERP frames: the one place both views are computed.
+"""Per-frame features of ERP frames: the views a family asks for, cut and encoded.
 
-Training (the dataset cache) and generation call :func:`clip_features` with the same
-:class:`FeatureExtractor`, so the model never sees features made any other way.
+The one place views are made, for generation and training alike: a panorama view (the frame
+padded to a square, :func:`global_view`) or a perspective crop aimed along a direction per
+frame (:func:`erp_to_perspective`), each cut from frames decoded at the size that view needs
+(:func:`decode_size`), then encoded by the family's frame encoders.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from models.encoders.frame_encoders import FrameEncoder, load_frame_encoder
-from models.omniaudio.config import ModelConfig
-from plugin_core.spatial.projection import Angles, erp_to_perspective, global_view
+from models.family import FrameEncoding, ViewSpec
+from plugin_core.spatial.directions import view_plane_extent
+from plugin_core.spatial.projection import erp_to_perspective, global_view
 
-# Frame pixels (× 3 channels) turned into float views at once; bounds memory for large frames.
+# ERP frame pixels (× 3 channels) turned into float views at once; bounds memory for 4K frames.
 _CHUNK_ELEMENTS = 1 << 24
+_SIZE_STEP = 32  # decode widths are rounded up to this many pixels
 
 
-@dataclass(frozen=True)
-class FeatureExtractor:
-    """The two frozen frame encoders: the panorama (global) branch and the FoV branch."""
+def perspective_decode_width(fov: float, size: int) -> int:
+    """ERP width at which no pixel of a ``fov``-degree, ``size``-pixel view is upsampled.
 
-    global_encoder: FrameEncoder
-    fov_encoder: FrameEncoder
-
-    @property
-    def names(self) -> tuple[str, str]:
-        """(global encoder name, FoV encoder name), as recorded beside cached features."""
-        return self.global_encoder.name, self.fov_encoder.name
-
-
-def load_feature_extractor(
-    config: ModelConfig, device: torch.device | str = "cpu", batch_size: int | None = None
-) -> FeatureExtractor:
-    """The encoders ``config`` names (``global_frame_encoder`` falls back to ``frame_encoder``)."""
-    global_name = config.global_frame_encoder or config.frame_encoder
-    extractor = FeatureExtractor(
-        global_encoder=load_frame_encoder(global_name, device, batch_size=batch_size),
-        fov_encoder=load_frame_encoder(config.frame_encoder, device, batch_size=batch_size),
-    )
-    expected = config.conditioner.feature_dim
-    for encoder in (extractor.global_encoder, extractor.fov_encoder):
-        if encoder.feature_dim != expected:
-            raise ValueError(
-                f"frame encoder {encoder.name!r} gives {encoder.feature_dim}-d features but "
-                f"model {config.name!r} expects {expected}-d"
-            )
-    return extractor
-
-
-def clip_features(
-    frames: torch.Tensor,
-    extractor: FeatureExtractor,
-    fov_yaw: Angles = 0.0,
-    fov_pitch: Angles = 0.0,
-    fov: float = 120.0,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Global and FoV features ([T, D] float32 each) of ERP frames [T, H, W, 3].
-
-    The global view is the frame padded to a square (:func:`global_view`); the FoV view is a
-    gnomonic crop aimed at (``fov_yaw``, ``fov_pitch``) degrees — one direction, or one per
-    frame — with a ``fov``-degree field of view, at the FoV encoder's input size. Frames are
-    taken a few at a time, so full-size decoded video fits in memory.
+    A gnomonic view samples most finely at its left and right edges: there one view pixel
+    spans ``(2 / (size - 1)) · z / (z² + 1)`` radians (``z`` the image-plane distance), so the
+    panorama needs 2π over that many pixels across.
     """
-    t, height, width = frames.shape[:3]
-    yaws = _per_frame(fov_yaw, t, "fov_yaw")
-    pitches = _per_frame(fov_pitch, t, "fov_pitch")
-    chunk = max(1, _CHUNK_ELEMENTS // max(1, 3 * height * width))
-    glob, local = extractor.global_encoder, extractor.fov_encoder
-    global_parts, fov_parts = [], []
-    for s in range(0, t, chunk):
-        part = frames[s : s + chunk]
-        global_parts.append(glob.encode(global_view(part, glob.input_size)))
-        views = erp_to_perspective(
-            part, yaws[s : s + chunk], pitches[s : s + chunk], fov, local.input_size
+    _, _, z = view_plane_extent(fov, size, size)
+    finest = (2.0 / (size - 1)) * z / (z * z + 1.0)
+    return math.ceil(2 * math.pi / finest / _SIZE_STEP) * _SIZE_STEP
+
+
+def decode_size(view: ViewSpec, fov: float, source: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) to decode a 2:1 panorama at for ``view``: the panorama view at twice
+    its encoder's input, a perspective view at :func:`perspective_decode_width`; never
+    larger than the ``source`` (width, height)."""
+    if view.projection == "panorama":
+        width = 2 * view.size
+    else:
+        width = perspective_decode_width(fov, view.size)
+    width = min(width, source[0])
+    height = min(max(1, round(width * source[1] / source[0])), source[1])
+    return width, height
+
+
+def view_fov(view: ViewSpec, fov: float | None) -> float:
+    """The field of view a perspective view is cut with: the request's, else the family's."""
+    chosen = fov if fov is not None else view.fov
+    if chosen is None:
+        raise ValueError(f"the perspective view {view.name!r} has no field of view")
+    return chosen
+
+
+def cut_views(
+    frames: Mapping[str, Tensor],
+    views: Sequence[ViewSpec],
+    yaws: np.ndarray,
+    pitches: np.ndarray,
+    fov: float | None = None,
+) -> dict[str, Tensor]:
+    """Views [T, 3, S, S] in [0, 1] by name, each cut from its own ERP frames [T, H, W, 3]."""
+    out = {}
+    for view in views:
+        erp = frames[view.name]
+        if view.projection == "panorama":
+            out[view.name] = global_view(erp, view.size)
+        else:
+            out[view.name] = erp_to_perspective(erp, yaws, pitches, view_fov(view, fov), view.size)
+    return out
+
+
+def frame_features(
+    model: FrameEncoding,
+    frames: Mapping[str, np.ndarray],
+    yaws: np.ndarray,
+    pitches: np.ndarray,
+    fov: float | None = None,
+    views: Sequence[ViewSpec] | None = None,
+) -> dict[str, Tensor]:
+    """Features [T, ...] by view name of ERP frames [T, H, W, 3] (per view name), the
+    perspective views aimed at (``yaws``, ``pitches``) degrees per frame. Frames are taken a
+    few at a time so full-size video fits in memory."""
+    views = tuple(views if views is not None else model.views)
+    count = len(yaws)
+    largest = max(3 * int(np.prod(frames[v.name].shape[1:3])) for v in views)
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, largest))
+    parts: list[dict[str, Tensor]] = []
+    for s in range(0, count, chunk):
+        part = {v.name: torch.from_numpy(frames[v.name][s : s + chunk]) for v in views}
+        cut = cut_views(part, views, yaws[s : s + chunk], pitches[s : s + chunk], fov)
+        parts.append(model.encode(cut))
+    return {v.name: torch.cat([p[v.name] for p in parts]) for v in views}
+
+
+def window_features(
+    model: FrameEncoding,
+    frames: Mapping[str, np.ndarray],
+    yaws: np.ndarray,
+    pitches: np.ndarray,
+    fov: float | None,
+    count: int,
+) -> dict[str, Tensor]:
+    """Features of ``count`` frames from fewer decoded ones: frames past the last decoded one
+    hold it. A held frame's panorama features repeat the last frame's; its perspective views
+    are encoded once per distinct direction, not once per held frame."""
+    real = min(len(next(iter(frames.values()))), count)
+    yaws = np.broadcast_to(np.asarray(yaws, np.float64), (count,))
+    pitches = np.broadcast_to(np.asarray(pitches, np.float64), (count,))
+    taken = {name: f[:real] for name, f in frames.items()}
+    features = frame_features(model, taken, yaws[:real], pitches[:real], fov)
+    if real == count:
+        return features
+    held = np.stack([yaws[real:], pitches[real:]], axis=1)
+    directions, which = np.unique(held, axis=0, return_inverse=True)
+    aimed_views = [v for v in model.views if v.projection == "perspective"]
+    last = {
+        v.name: np.repeat(frames[v.name][real - 1 : real], len(directions), 0) for v in aimed_views
+    }
+    aimed = (
+        frame_features(model, last, directions[:, 0], directions[:, 1], fov, aimed_views)
+        if aimed_views
+        else {}
+    )
+    index = torch.from_numpy(which.reshape(-1))
+    out = {}
+    for view in model.views:
+        tail = (
+            aimed[view.name][index]
+            if view.name in aimed
+            else features[view.name][-1:].expand(count - real, *features[view.name].shape[1:])
         )
-        fov_parts.append(local.encode(views))
-    return torch.cat(global_parts), torch.cat(fov_parts)
-
-
-def _per_frame(angles: Angles, count: int, name: str) -> np.ndarray:
-    """One angle per frame from a single angle or a path of ``count`` angles."""
-    if isinstance(angles, torch.Tensor):
-        angles = angles.detach().cpu().numpy()
-    values = np.atleast_1d(np.asarray(angles, dtype=np.float64))
-    if values.ndim != 1 or values.size not in (1, count):
-        raise ValueError(f"{name} needs one angle or one per frame ({count}), got {values.shape}")
-    return np.broadcast_to(values, (count,))
+        out[view.name] = torch.cat([features[view.name], tail])
+    return out

@@ -12,7 +12,6 @@ replaces the bundled entry of the same id.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tomllib
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from plugin_core.errors import InputError
 from plugin_core.install_paths import MANIFEST, REPO_ROOT
+from plugin_core.media.stem_sidecar import sha256_of
 
 MODELS_ENV = "OMNIFOA_MODELS"
 EXTRA_ENV = "OMNIFOA_EXTRA_MODELS"
@@ -39,6 +39,7 @@ class ModelEntry:
     path: str | None = None  # bundled file, relative to the repository root
     sha256: str | None = None
     preset: str | None = None
+    family: str = "omniaudio"  # the model family that builds ``preset`` (models.families)
     frame_encoder: str | None = None
 
     @property
@@ -96,7 +97,11 @@ def _cached_file(entry: ModelEntry) -> Path | None:
         return None
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(entry.repo, entry.file, revision=entry.revision)
+    from models.hub_cache import hub_cache_dir
+
+    found = try_to_load_from_cache(
+        entry.repo, entry.file, revision=entry.revision, cache_dir=hub_cache_dir()
+    )
     return Path(found) if isinstance(found, str) else None
 
 
@@ -161,15 +166,6 @@ def download(entry: ModelEntry) -> Path:
     raise InputError(
         f"Could not download {entry.file} of {entry.repo} ({reason}); {where_to_put(entry)}."
     )
-
-
-def sha256_of(path: Path, chunk: int = 1 << 22) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

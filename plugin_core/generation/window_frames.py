@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from plugin_core.generation.windowing import Window
-from plugin_core.media.video import decode_range
+from plugin_core.media.video.decode import decode_range_sizes
 
-# Frames are decoded at this size: the encoders see 224-pixel views of it.
-DECODE_SIZE = (512, 256)
+Size = tuple[int, int]  # (width, height) frames are decoded at
 
 
 def aligned_hop(window: int, overlap: int, rate: int, fps: float) -> int:
@@ -73,34 +72,43 @@ def frame_count(t0: float, t1: float, fps: float) -> int:
     return max(0, math.ceil((t1 - t0) * fps - 1e-6))
 
 
-def decode_span(video: Path, span: FrameSpan, fps: float) -> np.ndarray:
-    """The new frames of ``span`` [n, H, W, 3]; none when every frame is taken over."""
+def decode_span(
+    video: Path, span: FrameSpan, fps: float, sizes: dict[str, Size]
+) -> dict[str, np.ndarray]:
+    """The new frames [n, H, W, 3] of ``span`` at each view's decode size, by view name (each
+    size decoded once); none when every frame is taken over."""
+    distinct = sorted(set(sizes.values()))
     if frame_count(span.decode_from, span.t1, fps) == 0:
-        return np.zeros((0, DECODE_SIZE[1], DECODE_SIZE[0], 3), np.uint8)
-    decoded = decode_range(video, span.decode_from, span.t1, fps=fps, size=DECODE_SIZE)
-    if len(decoded.frames) == 0 and span.reused == 0:
-        # a sliver too short to hold a frame takes the frame just before it
-        t = max(0.0, span.t1 - 1.0 / fps)
-        decoded = decode_range(video, t, span.t1, fps=fps, size=DECODE_SIZE)
-    return decoded.frames
+        stacks = [np.zeros((0, h, w, 3), np.uint8) for w, h in distinct]
+    else:
+        decoded = decode_range_sizes(video, span.decode_from, span.t1, fps, distinct)
+        if len(decoded[0].frames) == 0 and span.reused == 0:
+            # a sliver too short to hold a frame takes the frame just before it
+            t = max(0.0, span.t1 - 1.0 / fps)
+            decoded = decode_range_sizes(video, t, span.t1, fps, distinct)
+        stacks = [d.frames for d in decoded]
+    by_size = dict(zip(distinct, stacks, strict=True))
+    return {name: by_size[size] for name, size in sizes.items()}
 
 
 class FramePrefetcher:
     """Decodes the spans in order, one ahead of the caller, on a worker thread."""
 
-    def __init__(self, video: Path, spans: list[FrameSpan], fps: float) -> None:
-        self._video, self._spans, self._fps = video, spans, fps
+    def __init__(
+        self, video: Path, spans: list[FrameSpan], fps: float, sizes: dict[str, Size]
+    ) -> None:
+        self._video, self._spans, self._fps, self._sizes = video, spans, fps, sizes
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="omnifoa-decode")
-        self._next: Future[np.ndarray] | None = None
+        self._next: Future[dict[str, np.ndarray]] | None = None
         self._index = 0
 
     def _submit(self, index: int) -> None:
         self._next = None
         if index < len(self._spans):
             span = self._spans[index]
-            self._next = self._pool.submit(decode_span, self._video, span, self._fps)
+            self._next = self._pool.submit(decode_span, self._video, span, self._fps, self._sizes)
 
-    def take(self) -> np.ndarray:
+    def take(self) -> dict[str, np.ndarray]:
         """The next span's new frames; starts decoding the one after."""
         if self._index == 0:
             self._submit(0)

@@ -8,9 +8,11 @@ are untouched). :class:`CrossfadeJoiner` takes the windows one at a time and han
 finished samples, so a one-hour span never sits in memory whole.
 
 Equal power keeps the level of two uncorrelated windows steady across a join, but their sum
-can peak up to 3 dB above either. Given a true-peak ceiling, a join that would cross it
-switches to an amplitude-complementary crossfade (gains out/(out+in) and in/(out+in), which
-sum to one), whose peak cannot exceed the louder window's.
+can peak up to 3 dB above either when they are correlated. A join whose equal-power sum would
+peak more than 1 dB above both windows' own peaks over the overlap (a coherent join:
+uncorrelated windows stay within that) switches to an amplitude-complementary crossfade (gains
+out/(out+in) and in/(out+in), which sum to one), whose peak cannot exceed the louder
+window's: a join never sets the stem's peak, so it never turns the whole stem down.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from plugin_core.generation.loudness import true_peak_dbtp
+_COHERENT_OVERSHOOT = 10 ** (1.0 / 20)  # 1 dB
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,12 @@ def equal_power_fades(length: int) -> tuple[np.ndarray, np.ndarray]:
 class CrossfadeJoiner:
     """Joins windows of FOA [C, n] in order; :meth:`add` returns the samples that are final."""
 
-    def __init__(self, windows: list[Window], ceiling_dbtp: float | None = None) -> None:
+    def __init__(self, windows: list[Window], limit_join_peaks: bool = True) -> None:
         self._windows = windows
-        self._ceiling = ceiling_dbtp
+        self._limit = limit_join_peaks
         self._next = 0
         self._tail: np.ndarray | None = None  # the previous window's overlap, not yet final
-        self.amplitude_joins = 0  # joins that the ceiling switched to amplitude crossfades
+        self.amplitude_joins = 0  # joins switched to amplitude crossfades (no new peak)
 
     def add(self, audio: np.ndarray) -> np.ndarray:
         """Take the next window's audio [C, length]; return every sample now final."""
@@ -92,8 +94,10 @@ class CrossfadeJoiner:
         if self._tail is not None:
             n = self._tail.shape[-1]
             fade_out, fade_in = equal_power_fades(n)
-            head = self._tail * fade_out + audio[:, :n] * fade_in
-            if self._ceiling is not None and true_peak_dbtp(head) > self._ceiling:
+            incoming = audio[:, :n]
+            head = self._tail * fade_out + incoming * fade_in
+            own_peak = max(np.abs(self._tail).max(initial=0), np.abs(incoming).max(initial=0))
+            if self._limit and np.abs(head).max(initial=0) > own_peak * _COHERENT_OVERSHOOT:
                 head = head / (fade_out + fade_in)
                 self.amplitude_joins += 1
             audio = np.concatenate([head, audio[:, n:]], axis=-1)

@@ -1,9 +1,11 @@
 """Streaming stem output: FOA blocks at the model's rate in, a delivery file out, atomically.
 
-Blocks are converted to the delivery convention (AmbiX, or FuMa on request), resampled with a
-streaming soxr resampler (so a long span is never held whole) and appended to a temporary
-file beside the target, which replaces the target only when :meth:`StemWriter.finish` is
-called; an error or an unfinished writer leaves nothing behind.
+Two passes, so the whole stem can get one gain that depends on all of it: blocks are
+converted to the delivery convention (AmbiX, or FuMa on request), resampled with a streaming
+soxr resampler and appended to a float32 scratch file (the stem is never held whole); then
+:meth:`StemWriter.finish` reads the scratch file back block by block, applies the gain,
+writes the delivery sample format to a temporary file beside the target and renames it onto
+the target. An error or an unfinished writer leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from plugin_core.spatial.foa import from_ambix
 Delivery = Literal["ambix", "fuma"]
 _SF_SUBTYPES = {"float32": "FLOAT", "pcm24": "PCM_24", "pcm16": "PCM_16"}
 _FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+_BLOCK = 1 << 16  # frames per read of the second pass
 
 
 class StemWriter:
-    """Write one 4-channel stem block by block; use as a context manager."""
+    """Write one 4-channel stem block by block, then once more with its gain; use as a
+    context manager."""
 
     def __init__(
         self,
@@ -48,15 +52,15 @@ class StemWriter:
         self.path = path
         self.convention = convention
         self.frames_written = 0
-        self._clip = sf_subtype != "FLOAT"
-        self._stack = contextlib.ExitStack()
+        self._format, self._subtype, self._comment = fmt, sf_subtype, comment
+        self._rate = sample_rate
         self._finished = False
-        tmp = self._stack.enter_context(atomic_output(path))
-        self._file = self._stack.enter_context(
-            sf.SoundFile(tmp, "w", sample_rate, 4, sf_subtype, format=fmt)
+        self._stack = contextlib.ExitStack()
+        scratch = self._stack.enter_context(atomic_output(path.with_name(path.name + ".raw.wav")))
+        self._scratch_path = scratch
+        self._scratch = self._stack.enter_context(
+            sf.SoundFile(scratch, "w", sample_rate, 4, "FLOAT", format="WAV")
         )
-        if comment:
-            self._file.comment = comment
         self._resampler = (
             soxr.ResampleStream(model_rate, sample_rate, 4, dtype="float32", quality="VHQ")
             if model_rate != sample_rate
@@ -69,17 +73,28 @@ class StemWriter:
         frames = np.ascontiguousarray(block.T)
         if self._resampler is not None:
             frames = self._resampler.resample_chunk(frames, last=last)
-        if self._clip:
-            frames = np.clip(frames, -1.0, 1.0)
-        self._file.write(frames)
+        self._scratch.write(frames)
         self.frames_written += len(frames)
 
-    def finish(self) -> None:
-        """Flush and move the finished file onto its path."""
+    def finish(self, gain_db: float = 0.0) -> None:
+        """Write the stem with ``gain_db`` on every sample and move it onto its path."""
         if self._resampler is not None:
             self.write(np.zeros((4, 0), np.float32), last=True)
+        self._scratch.close()
+        gain = np.float32(10 ** (gain_db / 20))
+        clip = self._subtype != "FLOAT"
+        with (
+            atomic_output(self.path) as tmp,
+            sf.SoundFile(tmp, "w", self._rate, 4, self._subtype, format=self._format) as out,
+            sf.SoundFile(self._scratch_path) as raw,
+        ):
+            if self._comment:
+                out.comment = self._comment
+            for block in raw.blocks(_BLOCK, dtype="float32"):
+                block = block * gain
+                out.write(np.clip(block, -1.0, 1.0) if clip else block)
         self._finished = True
-        self._stack.close()
+        self._stack.__exit__(RuntimeError, RuntimeError("scratch file done"), None)
 
     def __enter__(self) -> StemWriter:
         return self
@@ -90,5 +105,5 @@ class StemWriter:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if not self._finished:  # close the file; atomic_output then removes the temp file
+        if not self._finished:  # close the scratch file; atomic_output then removes it
             self._stack.__exit__(RuntimeError, RuntimeError("stem not finished"), None)

@@ -1,7 +1,8 @@
 """The service's HTTP front: the standard library's threading server, JSON in and out.
 
 Routes (all under ``/v1``, all needing ``Authorization: Bearer <token>``):
-``GET health``, ``GET models``, ``GET jobs``, ``POST jobs``, ``GET jobs/<id>``,
+``GET health``, ``GET schema`` (the job fields, their defaults and ranges), ``GET models``,
+``GET jobs``, ``POST jobs``, ``GET jobs/<id>``,
 ``POST jobs/<id>/cancel``. Bodies are at most 64 KiB of JSON; errors are
 ``{"error": "<one sentence>"}`` with a 4xx status.
 """
@@ -21,8 +22,9 @@ from typing import Any
 
 from plugin_core import __version__
 from plugin_core.errors import InputError
+from plugin_core.generation.loaded_model import load_model
 from plugin_core.generation.model_registry import load_registry, local_path
-from plugin_core.generation.pipeline import load_model
+from plugin_core.generation.request import SCHEMA_VERSION, schema_document
 from plugin_core.service.job_schema import request_from_job
 from plugin_core.service.jobs import JobQueue
 from plugin_core.service.state_file import STATE_NAME, new_token, write_private_json
@@ -92,8 +94,16 @@ class Handler(BaseHTTPRequestHandler):
         jobs = self.server.jobs
         if self.path == "/v1/health":
             self._send(
-                200, {"status": "ok", "version": __version__, "models": jobs.loaded_models()}
+                200,
+                {
+                    "status": "ok",
+                    "version": __version__,
+                    "schema_version": SCHEMA_VERSION,
+                    "models": jobs.loaded_models(),
+                },
             )
+        elif self.path == "/v1/schema":
+            self._send(200, schema_document())
         elif self.path == "/v1/models":
             models = [
                 {"id": e.id, "name": e.name, "kind": e.kind, "installed": local_path(e) is not None}

@@ -8,7 +8,6 @@ temporaries beside each output). Finished records stay, so clients can still ask
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import queue
 import threading
@@ -20,11 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.family import SamplingCancelled, WeightsCopy
 from plugin_core.errors import OmnifoaError
-from plugin_core.generation.pipeline import GenerationRequest, LoadedModel, generate, output_paths
-from plugin_core.generation.sidecar import sidecar_path
+from plugin_core.generation.loaded_model import LoadedModel
+from plugin_core.generation.pipeline import generate, output_paths
+from plugin_core.generation.request import GenerationRequest, request_record
+from plugin_core.media.stem_sidecar import sidecar_path
 from plugin_core.service.state_file import write_private_json
-from plugin_core.spatial.direction_path import DirectionPath
 
 FINAL = frozenset({"done", "failed", "cancelled"})
 INTERRUPTED = "The service stopped while this job ran; nothing was written. Submit it again."
@@ -57,14 +58,6 @@ class Job:
         return output_paths(r.output, r.seed, r.variations)
 
     def to_json(self) -> dict[str, Any]:
-        params = {}
-        for f in dataclasses.fields(self.request):
-            value = getattr(self.request, f.name)
-            if isinstance(value, Path):
-                value = str(value)
-            elif isinstance(value, DirectionPath):
-                value = value.to_json()
-            params[f.name] = value
         return {
             "id": self.id,
             "client_key": self.client_key,
@@ -78,7 +71,7 @@ class Job:
             "created": self.created,
             "started": self.started,
             "finished": self.finished,
-            "request": params,
+            "request": request_record(self.request),
         }
 
 
@@ -93,7 +86,7 @@ def remove_partials(outputs: list[Path]) -> list[Path]:
     return removed
 
 
-ModelLoader = Callable[[str, str], LoadedModel]
+ModelLoader = Callable[[str, str, WeightsCopy], LoadedModel]
 
 
 class JobQueue:
@@ -104,7 +97,7 @@ class JobQueue:
         self.journal.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._load = load
         self._device = device
-        self._models: dict[str, LoadedModel] = {}
+        self._models: dict[tuple[str, WeightsCopy], LoadedModel] = {}
         self._jobs: dict[str, Job] = {}
         self._by_key: dict[str, str] = {}
         self._records: dict[str, dict[str, Any]] = {}  # finished jobs of earlier runs
@@ -185,7 +178,7 @@ class JobQueue:
             return job.to_json()
 
     def loaded_models(self) -> list[str]:
-        return sorted(self._models)
+        return sorted({model_id for model_id, _ in self._models})
 
     def close(self) -> None:
         self._queue.put(None)
@@ -198,10 +191,11 @@ class JobQueue:
         job.eta_s = 0.0 if state == "done" else None
         self._save_with_plan(job)
 
-    def _model(self, model_id: str) -> LoadedModel:
-        if model_id not in self._models:
-            self._models[model_id] = self._load(model_id, self._device)
-        return self._models[model_id]
+    def _model(self, request: GenerationRequest) -> LoadedModel:
+        key: tuple[str, WeightsCopy] = (request.model, "ema" if request.ema else "model")
+        if key not in self._models:
+            self._models[key] = self._load(*key[:1], self._device, key[1])
+        return self._models[key]
 
     def _run(self) -> None:
         while (job_id := self._queue.get()) is not None:
@@ -224,10 +218,10 @@ class JobQueue:
         try:
             if job.cancel.is_set():
                 raise JobCancelled
-            loaded = self._model(job.request.model_id)
+            loaded = self._model(job.request)
             progress(0, 1)
-            result = generate(job.request, loaded, progress)
-        except JobCancelled:
+            result = generate(job.request, loaded, progress, job.cancel.is_set)
+        except (JobCancelled, SamplingCancelled):
             with self._lock:
                 self._finish(job, "cancelled", None)
             return

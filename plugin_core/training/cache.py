@@ -34,13 +34,10 @@ from safetensors.numpy import load_file, save_file
 from tqdm import tqdm
 
 from models.omniaudio.config import preset
+from models.omniaudio.family import FOV, PANORAMA, OmniAudioEncoders
 from plugin_core.atomic_files import write_atomic
 from plugin_core.errors import InputError
-from plugin_core.generation.frame_features import (
-    FeatureExtractor,
-    clip_features,
-    load_feature_extractor,
-)
+from plugin_core.generation.frame_features import frame_features
 from plugin_core.synthsphere import make_scene, render_foa, render_frames
 from plugin_core.synthsphere.compose import SAMPLE_RATE
 from plugin_core.training.rotation import random_azimuths, rotate_foa, rotate_frames
@@ -74,7 +71,7 @@ def _settings(
     width: int,
     height: int,
     fps: float,
-    extractor: FeatureExtractor,
+    extractor: OmniAudioEncoders,
 ) -> dict[str, Any]:
     global_name, fov_name = extractor.names
     return {
@@ -116,7 +113,7 @@ def render_clip(
     width: int,
     height: int,
     fps: float,
-    extractor: FeatureExtractor,
+    extractor: OmniAudioEncoders,
 ) -> tuple[NDArray[np.float16], NDArray[np.float16], NDArray[np.float16]]:
     """One clip: FOA [4, N] and global / FoV features [R, T, D] for each scene yaw (float16)."""
     scene = make_scene(seed, seconds)
@@ -124,8 +121,11 @@ def render_clip(
     frames = np.stack(list(render_frames(scene, width, height, fps)))
     global_parts, fov_parts = [], []
     for azimuth in azimuths:
-        turned = torch.from_numpy(rotate_frames(frames, azimuth))
-        glob, fov = clip_features(turned, extractor, FOV_YAW, FOV_PITCH, FOV_DEG)
+        turned = rotate_frames(frames, azimuth)
+        yaws, pitches = np.full(len(turned), FOV_YAW), np.full(len(turned), FOV_PITCH)
+        by_view = {view.name: turned for view in extractor.views}
+        features = frame_features(extractor, by_view, yaws, pitches, FOV_DEG)
+        glob, fov = features[PANORAMA], features[FOV]
         global_parts.append(glob.to(torch.float16).numpy())
         fov_parts.append(fov.to(torch.float16).numpy())
     return foa, np.stack(global_parts), np.stack(fov_parts)
@@ -140,7 +140,7 @@ def build_dataset(
     height: int = 256,
     fps: float = 8.0,
     progress: bool = True,
-    extractor: FeatureExtractor | None = None,
+    extractor: OmniAudioEncoders | None = None,
     clips_per_shard: int = 16,
 ) -> Path:
     """Render and cache the clips of ``seeds`` not cached yet; returns the cache folder.
@@ -155,7 +155,7 @@ def build_dataset(
         raise InputError("A training cache needs at least one rotation and one clip per shard.")
     folder = Path(cache_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    extractor = extractor or load_feature_extractor(preset("omnifoa-mini"))
+    extractor = extractor or OmniAudioEncoders(preset("omnifoa-mini"))
     settings = _settings(seconds, rotations_per_clip, width, height, fps, extractor)
     index = read_index(folder) or {"settings": settings, "shards": []}
     if index["settings"] != settings:

@@ -17,16 +17,16 @@ from pathlib import Path
 import torch
 from safetensors.numpy import load_file
 
-from models.omniaudio.checkpoint import save_safetensors
+from models.checkpoint_files import save_safetensors
 from models.omniaudio.codec import SpatialVAE
 from models.omniaudio.dit import DualBranchFlowModel, count_parameters
+from models.omniaudio.family import OmniAudioEncoders
 from models.training.codec_training import normalise_latent_scale, train_codec
 from models.training.flow_inputs import save_flow_inputs
 from models.training.flow_training import train_flow
 from models.training.recipe import TrainingRecipe
 from plugin_core.atomic_files import atomic_output, write_atomic
-from plugin_core.generation.frame_features import load_feature_extractor
-from plugin_core.generation.model_registry import sha256_of
+from plugin_core.media.stem_sidecar import sha256_of
 from plugin_core.training.batches import codec_batches, encode_latents, flow_batches
 from plugin_core.training.cache import CachedClips, build_dataset, load_cache
 
@@ -54,7 +54,7 @@ def _data_and_codec(
     work_dir.mkdir(parents=True, exist_ok=True)
 
     start = time.perf_counter()
-    extractor = load_feature_extractor(config, device)
+    extractor = OmniAudioEncoders(config, device)
     seeds = range(TRAIN_SEEDS_START, TRAIN_SEEDS_START + recipe.training_windows)
     cache_dir = build_dataset(
         work_dir / "clips",

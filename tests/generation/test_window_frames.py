@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from plugin_core.generation.window_frames import (
-    DECODE_SIZE,
     FramePrefetcher,
     aligned_hop,
     frame_spans,
@@ -52,11 +51,13 @@ def test_the_prefetcher_hands_out_each_spans_new_frames_in_order(tmp_path: Path)
     write_video(video, render_frames(make_scene(2, 4.0), 256, 128, 8.0), 8.0)
     windows = plan_windows(4 * 8000, 16000, 16000 - aligned_hop(16000, 4000, 8000, 8.0))
     spans = frame_spans(windows, 0.0, 4.0, 8000, 8.0, 2.0)
-    with FramePrefetcher(video, spans, 8.0) as prefetcher:
+    sizes = {"panorama": (128, 64), "fov": (256, 128), "other": (128, 64)}
+    with FramePrefetcher(video, spans, 8.0, sizes) as prefetcher:
         got = [prefetcher.take() for _ in spans]
-    whole = decode_range(video, 0.0, 4.0, fps=8.0, size=DECODE_SIZE).frames
     assert sum(s.reused for s in spans) > 0
-    # pasting the new frames after the taken-over ones rebuilds the video frame for frame
-    rebuilt = np.concatenate(got)
-    assert len(rebuilt) == len(whole)
-    np.testing.assert_array_equal(rebuilt, whole)
+    for name, size in sizes.items():  # every view's frames at its own decode size
+        whole = decode_range(video, 0.0, 4.0, fps=8.0, size=size).frames
+        # pasting the new frames after the taken-over ones rebuilds the video frame for frame
+        rebuilt = np.concatenate([frames[name] for frames in got])
+        assert len(rebuilt) == len(whole)
+        np.testing.assert_array_equal(rebuilt, whole)

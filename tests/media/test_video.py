@@ -12,6 +12,7 @@ import av
 import numpy as np
 import pytest
 from video_fixtures import (
+    fps_filter_indices,
     frame_index,
     indexed_frame,
     indexed_frames,
@@ -81,25 +82,40 @@ def test_mid_range_returns_only_that_range_at_8_fps(clip: Path) -> None:
 
     assert decoded.frames.shape == (8, 128, 256, 3)
     np.testing.assert_allclose(decoded.times, 1.0 + np.arange(8) / 8)
-    # 24 fps source: target t shows frame 24 t exactly
-    assert indices(decoded.frames) == [24 + 3 * k for k in range(8)]
-    np.testing.assert_allclose(decoded.pts_times, decoded.times, atol=1e-6)
+    # 24 fps source, as the fps filter picks: frame 24t + 1 (1/24 s after t rounds down to
+    # t in 1/8 s periods; 2/24 s rounds up to the next target)
+    assert indices(decoded.frames) == [25 + 3 * k for k in range(8)]
+    np.testing.assert_allclose(decoded.pts_times, decoded.times + 1 / 24, atol=1e-6)
 
 
-def test_range_after_a_keyframe_seek_is_right(clip: Path) -> None:
+@pytest.mark.parametrize("rate", [24, 25, 30, 30000 / 1001, 50, 60])
+@pytest.mark.parametrize("start", [0.0, 1.0, 2.3])
+def test_frames_are_the_ones_ffmpegs_fps_filter_picks(
+    tmp_path: Path, rate: float, start: float
+) -> None:
+    path = tmp_path / "indexed.mp4"
+    write_video(path, indexed_frames(round(4 * rate)), rate, options={"g": "12"})
+
+    decoded = decode_range(path, start, start + 1.5, fps=8.0)
+
+    assert indices(decoded.frames) == fps_filter_indices(path, 8.0, start, start + 1.5)
+
+
+def test_a_range_after_a_keyframe_seek_starts_at_the_right_frame(clip: Path) -> None:
     # 2.3 s is between keyframes (every 0.5 s): decoding must still start at the right frame
     frames = list(iter_frames(clip, start=2.3, end=2.8, fps=8))
 
     assert [round(f.time, 3) for f in frames] == [2.3, 2.425, 2.55, 2.675]
-    # sample-and-hold: the latest frame at or before each target
-    assert [frame_index(f.image) for f in frames] == [55, 58, 61, 64]
-    assert all(f.pts_time <= f.time + 1e-6 for f in frames)
+    assert [frame_index(f.image) for f in frames] == fps_filter_indices(clip, 8.0, 2.3, 2.8)
+    # never a frame half a period or more after its target
+    assert all(f.time - 1e-6 <= f.pts_time < f.time + 0.5 / 8 for f in frames)
 
 
 def test_whole_file_by_default(clip: Path) -> None:
     decoded = decode_range(clip, fps=2.0)
 
-    assert indices(decoded.frames) == [0, 12, 24, 36, 48, 60]
+    assert indices(decoded.frames) == fps_filter_indices(clip, 2.0)
+    assert indices(decoded.frames) == [5, 17, 29, 41, 53, 65]  # the last before t + 0.25 s
 
 
 def test_variable_frame_rate_is_sampled_by_timestamp(tmp_path: Path) -> None:
@@ -108,21 +124,21 @@ def test_variable_frame_rate_is_sampled_by_timestamp(tmp_path: Path) -> None:
 
     decoded = decode_range(path, fps=8.0)
 
-    # targets 0, .125, ... 1.0: each shows the latest frame presented at or before it
-    assert indices(decoded.frames) == [0, 1, 1, 3, 3, 3, 3, 3, 5]
+    # targets 0, .125, ... 1.0: the last frame presented before each target + 1/16 s
+    assert indices(decoded.frames) == [1, 1, 3, 3, 3, 3, 3, 4, 5]
+    assert indices(decoded.frames)[:8] == fps_filter_indices(path, 8.0)[:8]
     np.testing.assert_allclose(
-        decoded.pts_times, [0, 0.05, 0.05, 0.31, 0.31, 0.31, 0.31, 0.31, 1.0], atol=1e-3
+        decoded.pts_times, [0.05, 0.05, 0.31, 0.31, 0.31, 0.31, 0.31, 0.9, 1.0], atol=1e-3
     )
 
 
-def test_ntsc_frame_rate_holds_the_right_frame(tmp_path: Path) -> None:
+def test_ntsc_frame_rate_picks_the_right_frame(tmp_path: Path) -> None:
     path = tmp_path / "ntsc.mp4"
     write_video(path, indexed_frames(60), 30000 / 1001)
 
     frames = list(iter_frames(path, start=0.5, end=1.5))
 
-    expected = [int(np.floor((0.5 + k / 8) * 30000 / 1001 + 1e-6)) for k in range(8)]
-    assert [frame_index(f.image) for f in frames] == expected
+    assert [frame_index(f.image) for f in frames] == fps_filter_indices(path, 8.0, 0.5, 1.5)
 
 
 @pytest.mark.parametrize(
@@ -134,7 +150,7 @@ def test_downscale_keeps_content(clip: Path, size: tuple[int, int] | int, shape:
 
     assert decoded.frames.shape == (2, *shape)
     assert all(colour_halves_ok(image) for image in decoded.frames)
-    assert indices(decoded.frames) == [12, 18]
+    assert indices(decoded.frames) == [14, 20]  # the last frames before t + 1/8 s
 
 
 def test_iterating_part_of_a_range_closes_cleanly(clip: Path) -> None:
@@ -142,7 +158,7 @@ def test_iterating_part_of_a_range_closes_cleanly(clip: Path) -> None:
     first = next(frames)
     frames.close()  # stops decoding; nothing is left open or half-read
 
-    assert frame_index(first.image) == 0
+    assert frame_index(first.image) == 1  # the fps filter's first pick at 24 fps
     assert first.image.dtype == np.uint8
 
 
@@ -173,7 +189,7 @@ def test_codecs_decode(
     assert (info.width, info.height) == (128, 64)
     assert info.fps == pytest.approx(24.0)
     assert info.duration == pytest.approx(2.0, abs=0.05)
-    assert indices(decoded.frames) == [12 + 3 * k for k in range(8)]
+    assert indices(decoded.frames) == [13 + 3 * k for k in range(8)]
     assert all(colour_halves_ok(image) for image in decoded.frames)
 
 
@@ -365,7 +381,7 @@ def test_truncated_tail_is_reported_but_earlier_range_decodes(tmp_path: Path) ->
     with pytest.raises(InputError, match="truncated") as whole:
         decode_range(path)
 
-    assert indices(early.frames) == [3 * k for k in range(8)]
+    assert indices(early.frames) == [1 + 3 * k for k in range(8)]
     assert_one_sentence(whole)
 
 

@@ -22,7 +22,7 @@ import pytest
 from model_fixtures import tiny_generator
 from reaper_stub import OscSurface, Reaper, run_script
 
-from models.omniaudio.checkpoint import save_safetensors
+from models.checkpoint_files import save_safetensors
 from plugin_core.install_paths import LUA_DIR
 from plugin_core.media.audio_io import read_foa
 from plugin_core.media.video import write_video
@@ -214,10 +214,14 @@ def test_malformed_and_oversized_bodies_are_refused(service, body, status, messa
         ({"name": ".hidden.wav"}, "plain file name"),
         ({"name": "stem.exe"}, "plain file name"),
         ({"unexpected": 1}, "Unknown job field"),
-        ({"seed": "7"}, "must be int"),
-        ({"steps": True}, "must not be true/false"),
-        ({"variations": 500}, "1 to 16 variations"),
-        ({"aim": "yes"}, "must be bool"),
+        ({"seed": "7"}, "seed must be a number"),
+        ({"steps": True}, "steps must be a number"),
+        ({"variations": 500}, "variations must be between 1 and 16"),
+        ({"aim": "yes"}, "aim must be true or false"),
+        ({"yaw": 1e308 * 10}, "yaw must be a finite number"),
+        ({"cfg": -1.0}, "cfg must be between 0 and 100"),
+        ({"level": "loud"}, "level must be one of loudness, peak, off"),
+        ({"sample_rate": 22050}, "sample_rate must be 44100 or 48000"),
         (
             {
                 "aim": True,

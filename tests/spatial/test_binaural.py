@@ -58,6 +58,19 @@ def test_turning_the_head_to_the_left_brings_a_left_source_to_the_front(decoder)
     assert abs(ild_db(renderer.render(encode_mono(noise(), 90.0, 0.0)))) < 1.0
 
 
+@pytest.mark.parametrize(("head_yaw", "louder"), [(90.0, "right"), (-90.0, "left")])
+def test_a_head_turned_away_from_a_front_source_hears_it_on_the_other_side(
+    decoder, head_yaw: float, louder: str
+) -> None:
+    # head turned left (yaw +90): the source ahead of the picture is now on the right
+    renderer = BinauralRenderer(decoder)
+    renderer.set_rotation(head_yaw, 0.0, 0.0)
+    ears = renderer.render(encode_mono(noise(), 0.0, 0.0))
+    sign = -1.0 if louder == "right" else 1.0
+    assert sign * ild_db(ears) > 6.0
+    assert sign * itd_us(ears) > 200.0
+
+
 def test_the_decode_agrees_with_spaudiopys_own_binaural_path() -> None:
     import warnings
 

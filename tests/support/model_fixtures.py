@@ -1,6 +1,5 @@
 """Small models and reference-style checkpoints built in memory for the model tests."""
 
-
 import pytest
 import torch
 from test_data import DATA_DIR

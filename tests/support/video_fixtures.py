@@ -132,3 +132,42 @@ def inject_sv3d(path: Path) -> None:
 def inject_spherical_v1(path: Path) -> None:
     """Add the Spherical Video V1 uuid box to the first track."""
     _append_child(path, [b"moov", b"trak"], spherical_v1_box(256, 128), into_entry=False)
+
+
+def fps_filter_indices(
+    path: Path, fps: float, start: float = 0.0, end: float | None = None
+) -> list[int]:
+    """The frame indices FFmpeg's own ``fps`` filter picks (``-vf fps=...``, run through PyAV's
+    filter graph) from the clip cut at ``start`` (frames before it dropped, times shifted so
+    the clip starts at 0), up to ``end``."""
+    picked: list[int] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        graph = av.filter.Graph()
+        source = graph.add_buffer(template=stream)
+        chain = graph.add("fps", f"fps={fps}")
+        sink = graph.add("buffersink")
+        source.link_to(chain)
+        chain.link_to(sink)
+        graph.configure()
+        offset = round(start / stream.time_base)
+
+        def drain() -> None:
+            while True:
+                try:
+                    out = graph.pull()
+                except (av.BlockingIOError, av.EOFError):
+                    return
+                picked.append(frame_index(out.to_ndarray(format="rgb24")))
+
+        for frame in container.decode(stream):
+            if frame.pts < offset - 1e-9 or (end is not None and frame.time >= end + 1.0):
+                continue
+            frame.pts -= offset
+            graph.push(frame)
+            drain()
+        graph.push(None)
+        drain()
+    if end is not None:
+        picked = picked[: max(0, int(np.ceil((end - start) * fps - 1e-9)))]
+    return picked

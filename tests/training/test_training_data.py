@@ -10,15 +10,12 @@ import torch
 from numpy.typing import NDArray
 from safetensors.numpy import load_file
 
-from models.encoders.frame_encoders import EFFICIENTNET_LITE0_SECTORS, PANORAMA_SECTORS
+from models.encoders.efficientnet import EFFICIENTNET_LITE0_SECTORS, PANORAMA_SECTORS
 from models.omniaudio.codec import SpatialVAE, latent_length
 from models.omniaudio.config import preset
+from models.omniaudio.family import FOV, PANORAMA, OmniAudioEncoders
 from plugin_core.errors import InputError
-from plugin_core.generation.frame_features import (
-    FeatureExtractor,
-    clip_features,
-    load_feature_extractor,
-)
+from plugin_core.generation.frame_features import frame_features
 from plugin_core.spatial.directions import az_el_to_vector, erp_pixel_directions, vector_to_az_el
 from plugin_core.spatial.foa import intensity_directions
 from plugin_core.spatial.projection import global_view
@@ -43,15 +40,15 @@ SECTOR_CENTRES = (135.0, 45.0, -45.0, -135.0)
 
 
 @pytest.fixture(scope="module")
-def extractor() -> FeatureExtractor:
+def extractor() -> OmniAudioEncoders:
     torch.set_num_threads(2)
-    return load_feature_extractor(preset("omnifoa-mini"))
+    return OmniAudioEncoders(preset("omnifoa-mini"))
 
 
-def _sectors(extractor: FeatureExtractor, frames: np.ndarray) -> torch.Tensor:
+def _sectors(extractor: OmniAudioEncoders, frames: np.ndarray) -> torch.Tensor:
     """Global features [T, 4, 320] of ERP frames, one row per azimuth sector."""
-    views = global_view(torch.from_numpy(frames), extractor.global_encoder.input_size)
-    return extractor.global_encoder.encode(views).view(len(frames), PANORAMA_SECTORS, -1)
+    views = global_view(torch.from_numpy(frames), extractor.panorama.input_size)
+    return extractor.panorama.encode(views).view(len(frames), PANORAMA_SECTORS, -1)
 
 
 def _one_object(az: float, el: float = 0.0, seconds: float = 1.0) -> tuple[Scene, NDArray]:
@@ -69,16 +66,16 @@ def _one_object(az: float, el: float = 0.0, seconds: float = 1.0) -> tuple[Scene
 
 
 def test_mini_preset_uses_the_sector_encoder_for_the_panorama(
-    extractor: FeatureExtractor,
+    extractor: OmniAudioEncoders,
 ) -> None:
     assert preset("omnifoa-mini").global_frame_encoder == EFFICIENTNET_LITE0_SECTORS
     assert preset("tiny").global_frame_encoder is None
     assert extractor.names == (EFFICIENTNET_LITE0_SECTORS, "efficientnet-lite0")
-    assert extractor.global_encoder.feature_dim == extractor.fov_encoder.feature_dim == 1280
+    assert extractor.panorama.feature_dim == extractor.fov.feature_dim == 1280
 
 
 def test_sector_encoder_feature_changes_most_in_the_objects_sector(
-    extractor: FeatureExtractor,
+    extractor: OmniAudioEncoders,
 ) -> None:
     frames = []
     for az in SECTOR_CENTRES:
@@ -90,7 +87,7 @@ def test_sector_encoder_feature_changes_most_in_the_objects_sector(
 
 
 def test_turning_the_panorama_90_degrees_permutes_sector_blocks(
-    extractor: FeatureExtractor,
+    extractor: OmniAudioEncoders,
 ) -> None:
     frames = np.stack(list(render_frames(make_scene(11, 1.0), WIDTH, HEIGHT, 8.0)))[:4]
     base = _sectors(extractor, frames)
@@ -149,8 +146,18 @@ def test_rotations_must_be_whole_columns_and_start_at_zero() -> None:
         rotate_frames(np.zeros((1, 2, WIDTH, 3), np.uint8), turn)
 
 
-def test_clip_features_follows_a_per_frame_fov_path(extractor: FeatureExtractor) -> None:
-    frames = torch.from_numpy(np.stack(list(render_frames(make_scene(2, 1.0), WIDTH, HEIGHT, 4.0))))
+def clip_features(
+    frames: np.ndarray, extractor: OmniAudioEncoders, fov_yaw: float | list[float] = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Panorama and FoV features of frames, the FoV aimed at ``fov_yaw`` (one or per frame)."""
+    yaws = np.broadcast_to(np.asarray(fov_yaw, np.float64), (len(frames),))
+    by_view = {view.name: frames for view in extractor.views}
+    features = frame_features(extractor, by_view, yaws, np.zeros(len(frames)), 120.0)
+    return features[PANORAMA], features[FOV]
+
+
+def test_frame_features_follow_a_per_frame_fov_path(extractor: OmniAudioEncoders) -> None:
+    frames = np.stack(list(render_frames(make_scene(2, 1.0), WIDTH, HEIGHT, 4.0)))
     glob, fov = clip_features(frames, extractor, fov_yaw=[0.0, 0.0, 90.0, 90.0])
     assert glob.shape == fov.shape == (4, 1280)
     assert glob.dtype == fov.dtype == torch.float32
@@ -158,7 +165,7 @@ def test_clip_features_follows_a_per_frame_fov_path(extractor: FeatureExtractor)
     _, left = clip_features(frames[3:], extractor, fov_yaw=90.0)
     torch.testing.assert_close(fov[0], ahead[0], rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(fov[3], left[0], rtol=1e-4, atol=1e-4)
-    with pytest.raises(ValueError, match="one per frame"):
+    with pytest.raises(ValueError, match="broadcast"):
         clip_features(frames, extractor, fov_yaw=[0.0, 1.0])
 
 
@@ -169,14 +176,14 @@ BUILD = {"seconds": 0.5, "rotations_per_clip": 2, "width": WIDTH, "height": HEIG
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory, extractor: FeatureExtractor) -> Path:
+def cache_dir(tmp_path_factory: pytest.TempPathFactory, extractor: OmniAudioEncoders) -> Path:
     folder = tmp_path_factory.mktemp("cache")
     build_dataset(folder, range(3), progress=False, extractor=extractor, clips_per_shard=2, **BUILD)
     return folder
 
 
 def test_build_dataset_stores_the_documented_arrays(
-    cache_dir: Path, extractor: FeatureExtractor
+    cache_dir: Path, extractor: OmniAudioEncoders
 ) -> None:
     clips = load_cache(cache_dir)
     assert [shard["seeds"] for shard in read_index(cache_dir)["shards"]] == [[0, 1], [2]]
@@ -192,16 +199,14 @@ def test_build_dataset_stores_the_documented_arrays(
     scene = make_scene(1, 0.5)
     np.testing.assert_array_equal(clips.foa[1], render_foa(scene).astype(np.float16))
     frames = np.stack(list(render_frames(scene, WIDTH, HEIGHT, 8.0)))
-    glob, fov = clip_features(
-        torch.from_numpy(rotate_frames(frames, clips.azimuths[1, 1])), extractor
-    )
+    glob, fov = clip_features(rotate_frames(frames, clips.azimuths[1, 1]), extractor)
     np.testing.assert_array_equal(clips.global_features[1, 1], glob.half().numpy())
     np.testing.assert_array_equal(clips.fov_features[1, 1], fov.half().numpy())
 
 
 def test_build_dataset_is_deterministic_and_resumable(
     cache_dir: Path,
-    extractor: FeatureExtractor,
+    extractor: OmniAudioEncoders,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -1,14 +1,19 @@
 """Decoding a time range: video frames sampled at a given rate, and the embedded audio.
 
-Frames are sampled by presentation time (so variable-frame-rate files work), only the
-requested range is decoded, and each frame is downscaled while it is converted to RGB.
+Frames are sampled by presentation time (so variable-frame-rate files work) exactly as
+FFmpeg's ``fps`` filter samples them (the reference feature extractor's ``-vf fps=8``):
+output frame ``k`` of a range starting at ``t0`` is the last source frame whose time, in
+output frame periods from ``t0`` and rounded to the nearest (halves away from zero), is at
+most ``k``; before the first source frame, the first one. Only the requested range is
+decoded, and each frame is downscaled while it is converted to RGB, to one size or several.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,7 +69,16 @@ def iter_frames(
     _check_positive("The frame rate", fps)
     _check_size(size)
     _check_start(start, end)
-    return _sampled_frames(source, start, end, fps, size)
+    return _converted_frames(source, start, end, fps, size)
+
+
+def _converted_frames(
+    source: Path, start: float, end: float | None, fps: float, size: tuple[int, int] | int | None
+) -> Iterator[VideoFrame]:
+    """The sampled frames converted to RGB at ``size``; closing this closes the decoder."""
+    with contextlib.closing(_sampled_frames(source, start, end, fps)) as frames:
+        for target, when, frame in frames:
+            yield VideoFrame(target, when, _to_rgb(frame, size))
 
 
 def decode_range(
@@ -75,50 +89,74 @@ def decode_range(
     size: tuple[int, int] | int | None = None,
 ) -> DecodedRange:
     """Decode [start, end) at fps into one uint8 [T, H, W, 3] array with its times."""
+    return decode_range_sizes(path, start, end, fps, [size])[0]
+
+
+def decode_range_sizes(
+    path: str | os.PathLike,
+    start: float,
+    end: float | None,
+    fps: float,
+    sizes: Sequence[tuple[int, int] | int | None],
+) -> list[DecodedRange]:
+    """Decode [start, end) at fps once, converting each frame to every size in ``sizes``:
+    one DecodedRange per size, in order."""
     source = readable_path(path)
+    _check_positive("The frame rate", fps)
     _check_start(start, end)
+    for size in sizes:
+        _check_size(size)
     with open_input(source) as container:
         stream = video_stream(container, source)
         start, end = _time_range(start, end, stream_duration(stream, container), source)
     count = len(_target_times(start, end, fps))
-    frames: np.ndarray | None = None
+    stacks: list[np.ndarray | None] = [None] * len(sizes)
     times = np.zeros(count)
     pts_times = np.zeros(count)
     filled = 0
-    for index, frame in enumerate(iter_frames(source, start, end, fps, size)):
-        if frames is None:
-            frames = np.empty((count, *frame.image.shape), np.uint8)
-        frames[index], times[index], pts_times[index] = frame.image, frame.time, frame.pts_time
+    for index, (target, when, frame) in enumerate(_sampled_frames(source, start, end, fps)):
+        for s, size in enumerate(sizes):
+            image = _to_rgb(frame, size)
+            stack = stacks[s]
+            if stack is None:
+                stack = stacks[s] = np.empty((count, *image.shape), np.uint8)
+            stack[index] = image
+        times[index], pts_times[index] = target, when
         filled = index + 1
-    if frames is None:
-        frames = np.zeros((0, 0, 0, 3), np.uint8)
-    return DecodedRange(frames[:filled], times[:filled], pts_times[:filled])
+    return [
+        DecodedRange(
+            np.zeros((0, 0, 0, 3), np.uint8) if stack is None else stack[:filled],
+            times[:filled],
+            pts_times[:filled],
+        )
+        for stack in stacks
+    ]
 
 
 def _sampled_frames(
-    source: Path,
-    start: float,
-    end: float | None,
-    fps: float,
-    size: tuple[int, int] | int | None,
-) -> Iterator[VideoFrame]:
-    """The generator behind iter_frames: seek, decode forward, sample-and-hold, stop past end."""
+    source: Path, start: float, end: float | None, fps: float
+) -> Iterator[tuple[float, float, av.VideoFrame]]:
+    """(target time, source frame time, source frame) at start + k/fps, chosen as the fps
+    filter chooses; seeks, decodes forward and stops once every target has its frame."""
     with open_input(source) as container:
         stream = video_stream(container, source)
         stream.thread_type = "AUTO"
         start, end = _time_range(start, end, stream_duration(stream, container), source)
         targets = _target_times(start, end, fps)
+        # A frame belongs to the first target it does not round below: (t - t0)·fps rounds
+        # half away from zero, so frames strictly before target + half a period count.
+        limits = targets + 0.5 / fps
         offset = _start_offset(stream)
         _seek_before(container, stream, offset, start)
         step = 1.0 / (stream_frame_rate(stream) or 30.0)
         k = 0
-        held: tuple[float, av.VideoFrame] | None = None  # latest frame at or before targets[k]
+        held: tuple[float, av.VideoFrame] | None = None  # the latest frame before limits[k]
         for frame in decoded_frames(container, stream, source):
             when = frame.time - offset if frame.time is not None else _next_time(held, step)
-            while k < len(targets) and targets[k] < when - _TIME_EPS:
+            while k < len(targets) and when >= limits[k] - _TIME_EPS:
                 if held is None:  # the first decoded frame is already past the first target
                     held = (when, frame)
-                yield VideoFrame(float(targets[k]), held[0], _to_rgb(held[1], size))
+                yield float(targets[k]), held[0], held[1]
                 k += 1
             if k >= len(targets):
                 return
@@ -127,7 +165,7 @@ def _sampled_frames(
             _check_not_truncated(held, stream, offset, end, step, source)
             assert held is not None
             for target in targets[k:]:
-                yield VideoFrame(float(target), held[0], _to_rgb(held[1], size))
+                yield float(target), held[0], held[1]
 
 
 def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | int | None) -> np.ndarray:

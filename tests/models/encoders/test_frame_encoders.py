@@ -12,21 +12,15 @@ from matplotlib import cbook
 from PIL import Image
 from torch.nn.functional import cosine_similarity
 
-from models.encoders.frame_encoders import (
-    CLIP_MEAN,
-    CLIP_STD,
+from models.encoders.base import EncoderUnavailable, FrameEncoder, resize_center_crop
+from models.encoders.clip import CLIP_MEAN, CLIP_STD, METACLIP_H14, METACLIP_H14_REPO
+from models.encoders.efficientnet import (
     EFFICIENTNET_LITE0,
     EFFICIENTNET_LITE0_SECTORS,
-    FRAME_ENCODER_NAMES,
-    METACLIP_H14,
-    METACLIP_H14_REPO,
     EfficientNetLite0Encoder,
-    EncoderUnavailable,
-    FrameEncoder,
     efficientnet_lite0_weights_path,
-    load_frame_encoder,
-    resize_center_crop,
 )
+from models.encoders.registry import FRAME_ENCODER_NAMES, load_frame_encoder
 from plugin_core.spatial import projection
 
 # ImageNet-1k class indices that matplotlib's portrait of Grace Hopper (in navy uniform) gets.

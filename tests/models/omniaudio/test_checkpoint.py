@@ -1,8 +1,12 @@
 """Checkpoint loading: the official layout, EMA, safetensors, refusals with clear errors."""
 
+import argparse
 import math
 import pickle
+import sys
+import types
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 import torch
@@ -14,7 +18,8 @@ from model_fixtures import (
     tiny_generator,
 )
 
-from models.omniaudio.checkpoint import CheckpointError, load_state, load_weights, read_tensors
+from models.checkpoint_files import CheckpointError, read_tensors
+from models.omniaudio.checkpoint import load_state, load_weights
 from models.omniaudio.config import preset
 from models.omniaudio.dit import count_parameters
 from models.omniaudio.generator import FoaGenerator
@@ -58,12 +63,20 @@ def test_lightning_checkpoint_reproduces_the_model(tmp_path: Path) -> None:
     assert_same_sound(output(target), output(source))
 
 
-def test_ema_weights_are_preferred(tmp_path: Path) -> None:
+def test_the_reference_weights_load_by_default_and_ema_on_request(tmp_path: Path) -> None:
     plain, ema = tiny_generator(0), tiny_generator(5)
     path = lightning_file(tmp_path / "model.ckpt", plain, ema)
     target = tiny_generator(1)
-    assert load_weights(target, path).source == "lightning (EMA weights)"
+    assert load_weights(target, path).source == "lightning"  # what the reference's inference loads
+    assert_same_sound(output(target), output(plain))
+    assert load_weights(target, path, ema=True).source == "lightning (EMA weights)"
     assert_same_sound(output(target), output(ema))
+
+
+def test_asking_for_an_ema_copy_a_file_lacks_is_refused(tmp_path: Path) -> None:
+    path = lightning_file(tmp_path / "model.ckpt", tiny_generator(0))
+    with pytest.raises(CheckpointError, match="no EMA copy"):
+        load_weights(tiny_generator(1), path, ema=True)
 
 
 def test_convert_to_safetensors_then_load(tmp_path: Path) -> None:
@@ -140,3 +153,85 @@ def test_official_checkpoint_layout_loads_into_the_omniaudio_preset() -> None:
     )
     with pytest.raises(CheckpointError, match=r"preprocess_conv\.weight has shape"):
         load_state(model, {k[len("diffusion.") :]: v for k, v in shapes_bad.items()})
+
+
+def _lightning_globals() -> dict[str, types.ModuleType]:
+    """Modules standing in for Lightning's, so a pickle can name its AttributeDict class."""
+    names = ["lightning", "lightning.fabric", "lightning.fabric.utilities"]
+    modules = {name: types.ModuleType(name) for name in names}
+    data = types.ModuleType("lightning.fabric.utilities.data")
+
+    class AttributeDict(dict):
+        pass
+
+    AttributeDict.__module__, AttributeDict.__qualname__ = data.__name__, "AttributeDict"
+    data.AttributeDict = AttributeDict  # type: ignore[attr-defined]
+    return modules | {data.__name__: data}
+
+
+def trainer_checkpoint(
+    path: Path, plain: FoaGenerator, ema: FoaGenerator, hparams: object = None
+) -> Path:
+    """A checkpoint laid out as Lightning's Trainer.save_checkpoint writes one."""
+    params = [p for p in plain.parameters() if p.requires_grad][:3]
+    optimizer = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.999))
+    sum(p.sum() for p in params).backward()
+    optimizer.step()
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    state = {"diffusion." + k: v for k, v in reference_state(plain).items()}
+    state |= {"diffusion_ema.ema_model." + k: v for k, v in reference_state(ema).items()}
+    state |= {"diffusion_ema.initted": torch.tensor(True), "diffusion_ema.step": torch.tensor(9)}
+    modules = _lightning_globals()
+    with patch.dict(sys.modules, modules):
+        attribute_dict = modules["lightning.fabric.utilities.data"].AttributeDict
+        checkpoint = {
+            "epoch": 12,
+            "global_step": 100_000,
+            "pytorch-lightning_version": "2.4.0",
+            "state_dict": state,
+            "loops": {
+                "fit_loop": {
+                    "state_dict": {},
+                    "epoch_loop.state_dict": {"_batches_that_stepped": 100_000},
+                    "epoch_progress": {"total": {"ready": 13, "completed": 12}},
+                }
+            },
+            "callbacks": {
+                "ModelCheckpoint{'monitor': None, 'mode': 'min', 'every_n_train_steps': 10000}": {
+                    "monitor": None,
+                    "best_model_score": None,
+                    "best_model_path": "",
+                    "dirpath": "/checkpoints",
+                    "best_k_models": {},
+                    "kth_value": torch.tensor(float("inf")),
+                    "last_model_path": "",
+                }
+            },
+            "optimizer_states": [optimizer.state_dict()],
+            "lr_schedulers": [scheduler.state_dict()],
+            "hparams_name": "kwargs",
+            "hyper_parameters": hparams
+            if hparams is not None
+            else attribute_dict(lr=1e-4, sample_rate=44100, demo_every=2000),
+        }
+        torch.save(checkpoint, path)
+    return path
+
+
+def test_a_lightning_trainer_checkpoint_loads_safely(tmp_path: Path) -> None:
+    plain, ema = tiny_generator(0), tiny_generator(5)
+    path = trainer_checkpoint(tmp_path / "model.ckpt", plain, ema)
+    target = tiny_generator(1)
+    assert load_weights(target, path).source == "lightning"
+    assert_same_sound(output(target), output(plain))
+    assert load_weights(target, path, ema=True).source == "lightning (EMA weights)"
+    assert_same_sound(output(target), output(ema))
+
+
+def test_a_trainer_checkpoint_with_another_class_is_refused_by_name(tmp_path: Path) -> None:
+    hparams = argparse.Namespace(lr=1e-4)  # not on the allow-list: refused, named
+    path = trainer_checkpoint(
+        tmp_path / "model.ckpt", tiny_generator(0), tiny_generator(5), hparams
+    )
+    with pytest.raises(CheckpointError, match=r"argparse\.Namespace"):
+        load_weights(tiny_generator(1), path)

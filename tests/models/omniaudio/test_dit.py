@@ -216,11 +216,21 @@ def test_spline_identity_and_degenerate_lengths() -> None:
 def test_global_branch_is_max_over_time() -> None:
     model = tiny_model()
     x, t, glob, fov = tiny_inputs()
+    tokens: list[torch.Tensor] = []
+    model.dit.transformer.register_forward_pre_hook(lambda _, args: tokens.append(args[2]))
     with torch.no_grad():
         out = model(x, t, glob, fov)
-        shuffled = model(x, t, glob[:, torch.randperm(glob.shape[1])], fov)
+        embedded = model.dit.to_global_embed(model.global_conditioner(glob))
+        timestep = model.dit.to_timestep_embed(model.dit.timestep_features(t))
+        # the token the transformer receives is the max over time of the per-frame embeddings
+        torch.testing.assert_close(tokens[0], embedded.amax(dim=1) + timestep)
+        assert not torch.allclose(tokens[0], embedded.mean(dim=1) + timestep, atol=1e-2)
+        # so frames repeated in a different proportion give the same sound (a mean would not)
+        a, b = glob[:, :1], glob[:, 1:2]
+        mostly_b = model(x, t, torch.cat([a, b, b, b], dim=1), fov)
+        mostly_a = model(x, t, torch.cat([a, a, a, b], dim=1), fov)
         changed = model(x, t, glob.flip(0), fov)
-    torch.testing.assert_close(shuffled, out, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(mostly_a, mostly_b, atol=1e-5, rtol=1e-5)
     assert not torch.allclose(changed, out, atol=1e-3)
 
 

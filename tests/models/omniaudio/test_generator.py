@@ -5,10 +5,10 @@ import pytest
 import torch
 from model_fixtures import features, tiny_generator
 
-from models.encoders.frame_encoders import load_frame_encoder
+from models.encoders.registry import load_frame_encoder
+from models.family import SamplingCancelled
 from models.omniaudio.config import preset, with_sampler
 from models.omniaudio.generator import FoaGenerator
-from models.omniaudio.sampler import SamplingCancelled
 from plugin_core.spatial.projection import erp_to_perspective, global_view
 from plugin_core.synthsphere import make_scene, render_frames
 

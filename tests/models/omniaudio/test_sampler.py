@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
+from models.family import SamplingCancelled
 from models.omniaudio.config import SamplerConfig
-from models.omniaudio.sampler import SamplingCancelled, guided, initial_noise, sample, timesteps
+from models.omniaudio.sampler import guided, initial_noise, sample, timesteps
 
 
 def unguided(steps: int, method: str = "euler") -> SamplerConfig:

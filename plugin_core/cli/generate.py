@@ -1,0 +1,98 @@
+"""``omnifoa generate`` and ``omnifoa demo``: flags built from the request's own field specs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from plugin_core.generation.request import FieldSpec, field_default, field_specs
+
+_NUMBERS = {"int": int, "float": float}
+_POSITIONAL = ("video", "output")
+
+
+def _flag(name: str, spec: FieldSpec) -> str:
+    return spec.flag or "--" + name.replace("_", "-")
+
+
+def _help(name: str, spec: FieldSpec) -> str:
+    default = field_default(name)
+    parts = [spec.help]
+    if spec.choices:
+        parts.append("one of " + ", ".join(str(c) for c in spec.choices))
+    elif spec.minimum is not None and spec.maximum is not None:
+        low, high = (
+            (int(spec.minimum), int(spec.maximum))
+            if spec.kind == "int"
+            else (f"{spec.minimum:g}", f"{spec.maximum:g}")
+        )
+        parts.append(f"{low} to {high}{' ' + spec.unit if spec.unit else ''}")
+    if default is not None and default is not False:
+        parts.append(f"default {default}")
+    return "; ".join(parts)
+
+
+def add_request_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per request field (bar video and output), checked later by the request."""
+    for name, spec in field_specs().items():
+        if name in _POSITIONAL:
+            continue
+        flag, help_text = _flag(name, spec), _help(name, spec)
+        if spec.kind == "bool":
+            parser.add_argument(flag, dest=name, action="store_true", help=help_text)
+        elif spec.kind in _NUMBERS:
+            parser.add_argument(
+                flag, dest=name, type=_NUMBERS[spec.kind], default=field_default(name),
+                metavar=spec.unit.upper() or "N", help=help_text,
+            )  # fmt: skip
+        else:  # text, a choice, or a direction-path file
+            parser.add_argument(flag, dest=name, default=field_default(name), help=help_text)
+
+
+def request_from_args(args: argparse.Namespace) -> Any:
+    """The GenerationRequest the parsed flags describe (validated)."""
+    from plugin_core.generation.request import GenerationRequest
+    from plugin_core.spatial.direction_path import load_path
+
+    values = {name: getattr(args, name) for name in field_specs() if name not in _POSITIONAL}
+    if values["path"] is not None:
+        values["path"] = load_path(values["path"])
+    request = GenerationRequest(video=Path(args.video), output=Path(args.output), **values)
+    request.validate()
+    return request
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from plugin_core.cli.progress import step_bar
+    from plugin_core.generation.pipeline import generate
+
+    request = request_from_args(args)
+    with step_bar() as progress:
+        result = generate(request, progress=progress)
+    for path in result.paths:
+        print(f"wrote {path} (and {path.name}.json)")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from plugin_core.cli.progress import step_bar
+    from plugin_core.evaluation.demo import run_demo
+
+    with step_bar() as progress:
+        report = run_demo(Path(args.out), progress=progress)
+    print(report)
+    return 0
+
+
+def add_generate_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``generate`` and ``demo``."""
+    p = sub.add_parser("generate", help="generate FOA for a 360 video with a registered model")
+    p.add_argument("video")
+    p.add_argument("-o", "--output", required=True, help="output .wav or .flac")
+    add_request_arguments(p)
+    p.set_defaults(run=_generate)
+
+    p = sub.add_parser("demo", help="the main job on the bundled demo scene")
+    p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
+    p.set_defaults(run=_demo)
