@@ -90,6 +90,13 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         if binaural:
             rtf = binaural["real_time_factor"]
             checks.append((f"binaural >= 100x real time ({turning})", f"{rtf:.0f}x", rtf >= 100))
+    release = row("bench_gpu", "DiT bf16, rest fp32 (the release's)")
+    everywhere = row("bench_gpu", "bf16 everywhere (earlier policy)")
+    if release and everywhere:
+        a, b = release["snr_db_vs_fp32"], everywhere["snr_db_vs_fp32"]
+        checks.append(
+            ("half precision in the DiT only: closer to fp32", f"{a:.1f} dB vs {b:.1f} dB", a > b)
+        )
     gpu = results.get("bench_gpu") or {}
     if gpu and not gpu.get("smoke"):
         best = min(gpu["rows"], key=lambda r: r["total_s"])

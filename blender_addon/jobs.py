@@ -1,24 +1,39 @@
-"""Generation jobs from Blender: build the request, submit it, follow it, place the result.
+"""Generation jobs from Blender: build the request, follow the job, place the result.
 
-Plain Python over the scene's properties, so the state machine works headless: the timer
-registered by the Generate operator calls :func:`poll_jobs`, and tests call it directly
-(Blender has no event loop when it runs without a window).
+Plain Python over the scene's properties, so the state machine works headless: a persistent
+timer calls :func:`poll_jobs` (registered when a job is submitted, and again after a .blend
+is opened while a job runs), and tests call it directly (Blender has no event loop when it
+runs without a window). Submitting happens on a worker thread (:mod:`.pending`).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import bpy
 
 from .direction_keys import direction_path
 from .preferences import preferences, state_file
-from .service_link import ServiceLink, ServiceRefused, ServiceUnavailable
+from .service_link import ServiceBusy, ServiceLink, ServiceRefused, ServiceUnavailable
 from .strip_source import SourceInfo, free_channel, source_info, strips_of
 
 POLL_SECONDS = 0.5
+POLL_TIMEOUT = 1.0  # the timer runs on Blender's main thread: never wait long
+SILENT_LIMIT_SECONDS = 30.0  # a service that answers no poll for this long is given up
+FOLLOWED = ("queued", "running")  # on the service: the timer follows these
+BUSY = ("starting", *FOLLOWED)  # Generate waits; "starting": a worker is submitting
 FINAL = ("done", "failed", "cancelled")
+REOPENED_UNKNOWN = (
+    "The job from before the file was reopened is no longer known to the service; generate again."
+)
+REOPENED_NO_SERVICE = (
+    "The omnifoa service is not running, so the job from before the file was reopened is "
+    "lost; generate again."
+)
+
+_silent_since: dict[str, float] = {}  # job id -> when polls began to time out
 
 
 def link(context) -> ServiceLink:
@@ -72,21 +87,6 @@ def build_job(context, scene: bpy.types.Scene, strip) -> dict:
     return job
 
 
-def submit(context, scene: bpy.types.Scene, strip) -> dict:
-    """Submit the job for ``strip``; the scene's job fields follow it from now on."""
-    job = build_job(context, scene, strip)
-    record = link(context).submit(job)
-    settings = scene.omnifoa
-    settings.job_id = record["id"]
-    settings.job_source = strip.name
-    settings.job_seed = settings.seed
-    settings.job_state = record["state"]
-    settings.job_percent = 0.0
-    settings.job_message = "queued"
-    settings.job_path_keys = len(job.get("path", {}).get("keys", []))
-    return record
-
-
 def _place(scene: bpy.types.Scene, record: dict) -> list:
     """Add a sound strip per stem, aligned with the source strip, on free channels."""
     settings = scene.omnifoa
@@ -106,16 +106,49 @@ def _place(scene: bpy.types.Scene, record: dict) -> list:
     return added
 
 
+def busy(scene: bpy.types.Scene) -> bool:
+    """Whether a job is being submitted or run, or its stems are on their way to REAPER."""
+    settings = scene.omnifoa
+    return settings.job_state in BUSY or settings.reaper_state == "waiting"
+
+
+def _fail(settings, message: str) -> bool:
+    settings.job_state, settings.job_message = "failed", message
+    return False
+
+
+def _unanswered(settings) -> bool:
+    """A poll timed out: keep following, unless the service has been silent too long."""
+    since = _silent_since.setdefault(settings.job_id, time.monotonic())
+    if time.monotonic() - since < SILENT_LIMIT_SECONDS:
+        settings.job_message = "the omnifoa service is busy; asking again"
+        return True
+    del _silent_since[settings.job_id]
+    return _fail(
+        settings,
+        f"The omnifoa service has not answered for {SILENT_LIMIT_SECONDS:.0f} s; "
+        "stopped following the job.",
+    )
+
+
 def poll_scene(context, scene: bpy.types.Scene) -> bool:
     """Update the scene's job from the service; True while it is still running."""
     settings = scene.omnifoa
-    if settings.job_state in FINAL or not settings.job_id:
+    if settings.job_state not in FOLLOWED or not settings.job_id:
         return False
     try:
-        record = link(context).job(settings.job_id)
-    except (ServiceUnavailable, ServiceRefused) as exc:
-        settings.job_state, settings.job_message = "failed", str(exc)
-        return False
+        record = link(context).job(settings.job_id, POLL_TIMEOUT)
+    except ServiceBusy:
+        return _unanswered(settings)
+    except ServiceRefused as exc:
+        _silent_since.pop(settings.job_id, None)
+        unknown = exc.status == 404 and settings.job_reopened
+        return _fail(settings, REOPENED_UNKNOWN if unknown else str(exc))
+    except ServiceUnavailable as exc:
+        _silent_since.pop(settings.job_id, None)
+        return _fail(settings, REOPENED_NO_SERVICE if settings.job_reopened else str(exc))
+    _silent_since.pop(settings.job_id, None)
+    settings.job_reopened = False  # the service knows it: followed as any other job
     settings.job_percent = record["percent"]
     eta = record.get("eta_s")
     settings.job_message = record["stage"] + (f", about {eta:.0f} s left" if eta else "")
@@ -123,8 +156,7 @@ def poll_scene(context, scene: bpy.types.Scene) -> bool:
         try:
             added = _place(scene, record)
         except ValueError as exc:
-            settings.job_state, settings.job_message = "failed", str(exc)
-            return False
+            return _fail(settings, str(exc))
         settings.job_message = f"added {len(added)} sound strip(s)"
     elif record["state"] == "failed":
         settings.job_message = record["error"] or "the job failed"
@@ -138,20 +170,34 @@ def poll_jobs() -> float | None:
     running = False
     for scene in bpy.data.scenes:
         running |= poll_scene(context, scene)
-    _status_text(context)
+    refresh_ui(context)
     return POLL_SECONDS if running else None
 
 
-def _status_text(context) -> None:
-    """Show the running job in the status bar (there is none without a window)."""
+def follow_jobs() -> None:
+    """Make sure the (persistent) timer follows the scenes' jobs."""
+    if not bpy.app.timers.is_registered(poll_jobs):
+        bpy.app.timers.register(poll_jobs, first_interval=POLL_SECONDS, persistent=True)
+
+
+def refresh_ui(context) -> None:
+    """Redraw the sidebar and show what is in progress in the status bar (when there is a
+    window: headless Blender has none)."""
+    window_manager = getattr(context, "window_manager", None)
+    for window in getattr(window_manager, "windows", ()):
+        for area in window.screen.areas:
+            if area.type == "SEQUENCE_EDITOR":
+                area.tag_redraw()
     workspace = getattr(context, "workspace", None)
     if workspace is None:
         return
-    running = [s for s in bpy.data.scenes if s.omnifoa.job_state in ("queued", "running")]
+    active = [s.omnifoa for s in bpy.data.scenes if busy(s)]
     text = None
-    if running:
-        s = running[0].omnifoa
+    if active and active[0].job_state in FOLLOWED:
+        s = active[0]
         text = f"omnifoa: {s.job_source} {s.job_percent:.0f}% ({s.job_message})"
+    elif active:
+        text = f"omnifoa: {active[0].job_message}"
     workspace.status_text_set(text)
 
 

@@ -1,47 +1,18 @@
 """The add-on's operators: generate, cancel, send to REAPER, re-roll the seed, 4-channel
-mixdown."""
+mixdown, and the report of a call that ended on a worker thread.
+
+Generate and Send to REAPER return at once: the waiting (starting the service, REAPER's
+acknowledgement) happens on worker threads (:mod:`.pending`)."""
 
 from __future__ import annotations
 
 import random
-import time
 
 import bpy
 
-from . import jobs
-from .preferences import preferences, state_file
-from .service_link import ServiceRefused, ServiceUnavailable, start_service
+from . import jobs, pending
+from .service_link import ServiceRefused, ServiceUnavailable
 from .strip_source import source_strip
-
-START_WAIT_SECONDS = 30.0
-
-
-def _running(scene: bpy.types.Scene) -> bool:
-    return scene.omnifoa.job_state in ("queued", "running")
-
-
-def _ensure_service(context) -> None:
-    """Reach the service, starting it from the preferences' executable when it is down."""
-    link = jobs.link(context)
-    try:
-        link.health()
-        return
-    except ServiceUnavailable:
-        executable = preferences(context).executable
-        if not executable:
-            raise
-    start_service(bpy.path.abspath(executable), state_file(context))
-    deadline = time.monotonic() + START_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            link.health()
-            return
-        except ServiceUnavailable:
-            time.sleep(0.25)
-    raise ServiceUnavailable(
-        f"The omnifoa service did not start within {START_WAIT_SECONDS:.0f} s; see "
-        f"{state_file(context).parent / 'service.log'}."
-    )
 
 
 class OMNIFOA_OT_generate(bpy.types.Operator):
@@ -54,21 +25,18 @@ class OMNIFOA_OT_generate(bpy.types.Operator):
     @classmethod
     def poll(cls, context):
         scene = context.scene
-        return scene is not None and source_strip(scene) is not None and not _running(scene)
+        return scene is not None and source_strip(scene) is not None and not jobs.busy(scene)
 
     def execute(self, context):
         scene = context.scene
         strip = source_strip(scene)
         try:
-            _ensure_service(context)
-            record = jobs.submit(context, scene, strip)
-        except (ServiceUnavailable, ServiceRefused, ValueError, OSError) as exc:
+            pending.start_generate(context, scene, strip)  # returns at once: a worker submits
+        except (ServiceUnavailable, ValueError, OSError) as exc:
             scene.omnifoa.job_state, scene.omnifoa.job_message = "failed", str(exc)
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        if not bpy.app.timers.is_registered(jobs.poll_jobs):
-            bpy.app.timers.register(jobs.poll_jobs, first_interval=jobs.POLL_SECONDS)
-        self.report({"INFO"}, f"omnifoa job {record['id'][:8]} queued for {strip.name}")
+        self.report({"INFO"}, f"omnifoa: {scene.omnifoa.job_message} ({strip.name})")
         return {"FINISHED"}
 
 
@@ -80,7 +48,7 @@ class OMNIFOA_OT_cancel(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return context.scene is not None and _running(context.scene)
+        return context.scene is not None and context.scene.omnifoa.job_state in jobs.FOLLOWED
 
     def execute(self, context):
         try:
@@ -102,23 +70,37 @@ class OMNIFOA_OT_send_to_reaper(bpy.types.Operator):
     @classmethod
     def poll(cls, context):
         settings = context.scene.omnifoa if context.scene else None
-        return settings is not None and settings.job_state == "done" and bool(settings.job_id)
+        return (
+            settings is not None
+            and settings.job_state == "done"
+            and bool(settings.job_id)
+            and settings.reaper_state != "waiting"
+        )
 
     def execute(self, context):
         settings = context.scene.omnifoa
-        path = f"/v1/jobs/{settings.job_id}/reaper"
         try:
-            ack = jobs.link(context).call("POST", path, {"port": self.port})["ack"]
-        except (ServiceUnavailable, ServiceRefused) as exc:
+            pending.start_reaper_handoff(context, context.scene, self.port)  # returns at once
+        except ServiceUnavailable as exc:
             settings.job_message = str(exc)
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        placed = len(ack.get("tracks", []))
-        settings.job_message = f"REAPER: {ack.get('status')}, {placed} track(s)"
-        missing = [fx["name"] for fx in ack.get("fx", []) if not fx.get("ok")]
-        if missing:
-            settings.job_message += f"; missing plug-ins: {', '.join(missing)}"
-        self.report({"INFO"}, settings.job_message)
+        self.report({"INFO"}, f"omnifoa: {settings.job_message}")
+        return {"FINISHED"}
+
+
+class OMNIFOA_OT_report(bpy.types.Operator):
+    """Report what a background call of the add-on ended with"""
+
+    bl_idname = "omnifoa.report"
+    bl_label = "omnifoa Report"
+    bl_options = {"INTERNAL"}
+
+    level: bpy.props.EnumProperty(items=[("INFO", "Info", ""), ("ERROR", "Error", "")])
+    message: bpy.props.StringProperty()
+
+    def execute(self, context):
+        self.report({self.level}, self.message)
         return {"FINISHED"}
 
 
@@ -153,6 +135,7 @@ CLASSES = (
     OMNIFOA_OT_send_to_reaper,
     OMNIFOA_OT_reroll_seed,
     OMNIFOA_OT_use_surround4,
+    OMNIFOA_OT_report,
 )
 
 
@@ -162,7 +145,8 @@ def register() -> None:
 
 
 def unregister() -> None:
-    if bpy.app.timers.is_registered(jobs.poll_jobs):
-        bpy.app.timers.unregister(jobs.poll_jobs)
+    for timer in (jobs.poll_jobs, pending.apply_outcomes):
+        if bpy.app.timers.is_registered(timer):
+            bpy.app.timers.unregister(timer)
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

@@ -61,17 +61,23 @@ class OMNIFOA_PT_generate(bpy.types.Panel):
         box.prop(settings, "output_dir")
         box.prop(settings, "convention", expand=True)
 
-        running = settings.job_state in ("queued", "running")
-        if running:
+        if settings.job_state == "starting":  # a worker reaches the service and submits
+            layout.progress(factor=0.0, text=settings.job_message)
+            layout.operator("omnifoa.generate", icon="PLAY_SOUND")  # greyed out (poll)
+        elif settings.job_state in ("queued", "running"):
             layout.progress(factor=settings.job_percent / 100.0, text=settings.job_message)
             layout.operator("omnifoa.cancel", icon="CANCEL")
         else:
             layout.operator("omnifoa.generate", icon="PLAY_SOUND")
             if settings.job_message:
-                icon = "ERROR" if settings.job_state == "failed" else "INFO"
+                icon = "INFO"
+                if settings.reaper_state == "waiting":
+                    icon = "TIME"
+                elif settings.job_state == "failed":
+                    icon = "ERROR"
                 layout.label(text=settings.job_message, icon=icon)
             if settings.job_state == "done":
-                layout.operator("omnifoa.send_to_reaper", icon="EXPORT")
+                layout.operator("omnifoa.send_to_reaper", icon="EXPORT")  # greyed while waiting
         if settings.suggest_surround:
             layout.label(text="Mixdown is not 4-channel: FOA would be scrambled", icon="ERROR")
             layout.operator("omnifoa.use_surround4", icon="SPEAKER")

@@ -1,46 +1,61 @@
-"""The add-on's client of the local omnifoa service: standard library only (no bpy, no torch).
+"""The add-on's client of the local omnifoa service: standard library and platformdirs only
+(no bpy, no torch), so it runs on worker threads.
 
 The service writes its address and token to ``service.json`` in the user's omnifoa config
-folder; this module finds that file (the same folder the service uses on each platform, or
-``OMNIFOA_CONFIG_DIR``), calls the ``/v1`` JSON API with short timeouts so Blender's UI never
-waits long, and can start the service from a configured executable.
+folder (``platformdirs.user_config_dir("omnifoa")``, or ``OMNIFOA_CONFIG_DIR``); this module
+finds that file the same way, and calls the ``/v1`` JSON API with a timeout chosen per call.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from platformdirs import user_config_dir
+
+SCHEMA_VERSION = 2  # the job fields' version this add-on was written for (GET /v1/health)
 TIMEOUT = 3.0
+CONFIG_ENV = "OMNIFOA_CONFIG_DIR"
+STATE_NAME = "service.json"
+_START_HINT = "start it with `omnifoa serve` or set its executable in the add-on preferences."
 
 
 class ServiceUnavailable(Exception):
-    """No service answers; the message says what to do."""
+    """The service is not running; the message says what to do."""
+
+
+class ServiceBusy(ServiceUnavailable):
+    """The service took longer than the call's timeout to answer."""
 
 
 class ServiceRefused(Exception):
     """The service answered with an error; the message is its sentence."""
 
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 def default_state_file() -> Path:
     """Where ``omnifoa serve`` writes its address and token on this platform."""
-    override = os.environ.get("OMNIFOA_CONFIG_DIR")
-    if override:
-        return Path(override) / "service.json"
-    home = Path.home()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = home / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
-    return base / "omnifoa" / "service.json"
+    folder = os.environ.get(CONFIG_ENV) or user_config_dir("omnifoa", appauthor=False)
+    return Path(folder) / STATE_NAME
+
+
+def check_schema(health: dict[str, Any]) -> None:
+    """Refuse a service whose job fields are another version than this add-on's."""
+    theirs = health.get("schema_version")
+    if theirs != SCHEMA_VERSION:
+        raise ServiceRefused(
+            f"The omnifoa service speaks job schema {theirs} but this add-on was written for "
+            f"{SCHEMA_VERSION}; update the add-on or the service.",
+            409,
+        )
 
 
 class ServiceLink:
@@ -49,14 +64,14 @@ class ServiceLink:
     def __init__(self, state_file: Path) -> None:
         self.state_file = state_file
 
-    def _state(self) -> tuple[str, str]:
+    def address(self) -> tuple[str, str]:
+        """The service's URL and token, from its state file."""
         try:
             data = json.loads(self.state_file.read_text(encoding="utf-8"))
             url, token = data["url"], data["token"]
         except FileNotFoundError:
             raise ServiceUnavailable(
-                f"The omnifoa service is not running (no {self.state_file}); start it with "
-                "`omnifoa serve` or set its executable in the add-on preferences."
+                f"The omnifoa service is not running (no {self.state_file}); {_START_HINT}"
             ) from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ServiceUnavailable(f"Cannot read {self.state_file} ({exc}).") from None
@@ -64,60 +79,47 @@ class ServiceLink:
             raise ServiceUnavailable(f"{self.state_file} names a non-local service; refusing.")
         return url, token
 
-    def call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        url, token = self._state()
+    def call(
+        self, method: str, path: str, body: Any = None, timeout: float = TIMEOUT
+    ) -> dict[str, Any]:
+        """One JSON call; ServiceUnavailable, ServiceBusy or ServiceRefused say what failed."""
+        url, token = self.address()
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url + path, data=data, method=method)
         request.add_header("Authorization", f"Bearer {token}")
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             try:
                 message = json.loads(exc.read()).get("error") or exc.reason
             except ValueError:
                 message = str(exc.reason)
-            raise ServiceRefused(str(message)) from None
-        except (urllib.error.URLError, OSError) as exc:
+            raise ServiceRefused(str(message), exc.code) from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", exc)
+            if isinstance(reason, TimeoutError):
+                raise ServiceBusy(
+                    f"The omnifoa service at {url} did not answer within {timeout:g} s."
+                ) from None
             raise ServiceUnavailable(
-                f"The omnifoa service at {url} does not answer ({exc}); start it with "
-                "`omnifoa serve` or set its executable in the add-on preferences."
+                f"The omnifoa service at {url} is not running ({reason}); {_START_HINT}"
             ) from None
 
-    def health(self) -> dict[str, Any]:
-        return self.call("GET", "/v1/health")
+    def health(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        return self.call("GET", "/v1/health", timeout=timeout)
 
-    def submit(self, job: dict[str, Any]) -> dict[str, Any]:
-        return self.call("POST", "/v1/jobs", job)["job"]
+    def submit(self, job: dict[str, Any], timeout: float = TIMEOUT) -> dict[str, Any]:
+        return self.call("POST", "/v1/jobs", job, timeout)["job"]
 
-    def job(self, job_id: str) -> dict[str, Any]:
-        return self.call("GET", f"/v1/jobs/{job_id}")["job"]
+    def job(self, job_id: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+        return self.call("GET", f"/v1/jobs/{job_id}", timeout=timeout)["job"]
 
-    def cancel(self, job_id: str) -> dict[str, Any]:
-        return self.call("POST", f"/v1/jobs/{job_id}/cancel", {})["job"]
+    def cancel(self, job_id: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+        return self.call("POST", f"/v1/jobs/{job_id}/cancel", {}, timeout)["job"]
 
-
-def start_service(executable: str, state_file: Path) -> subprocess.Popen:
-    """Start ``executable serve`` in its own session, writing its state to ``state_file``'s
-    folder and its log beside it."""
-    exe = Path(executable)
-    if not exe.is_file() or not os.access(exe, os.X_OK):
-        raise ServiceUnavailable(
-            f"The omnifoa executable {executable!r} is not a program; set the path to "
-            "`omnifoa` in the add-on preferences."
-        )
-    folder = state_file.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    log = (folder / "service.log").open("ab")
-    try:
-        return subprocess.Popen(
-            [str(exe), "serve", "--state-dir", str(folder)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    finally:
-        log.close()
+    def to_reaper(self, job_id: str, port: int, timeout: float) -> dict[str, Any]:
+        """Hand a done job's stems to REAPER; returns REAPER's acknowledgement."""
+        return self.call("POST", f"/v1/jobs/{job_id}/reaper", {"port": port}, timeout)["ack"]

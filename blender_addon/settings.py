@@ -1,5 +1,9 @@
 """The add-on's properties: the camera direction on each strip (keyframable), generation
-settings and the running job's state on the scene."""
+settings and the running job's state on the scene.
+
+Job states: idle, starting (a worker reaches the service and submits), queued, running,
+done, failed, cancelled.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +38,8 @@ STRIP_PROPERTIES = {
     ),
     "omnifoa_fov": FloatProperty(
         name="FoV",
-        description="Width of the camera view in degrees",
+        description="Width of the camera view in degrees (sent with every job, so the view "
+        "generated is the outline drawn; 120 is the bundled model's own)",
         default=120.0,
         min=10.0,
         max=170.0,
@@ -55,9 +60,18 @@ class OmnifoaSceneSettings(bpy.types.PropertyGroup):
         default=False,
     )
     variations: IntProperty(name="Variations", default=1, min=1, max=16)
-    steps: IntProperty(name="Steps", description="0: the model's own", default=0, min=0, max=200)
+    # Ranges within the service's job schema (GET /v1/schema): steps 1..1000, cfg 0..100;
+    # 0 here sends nothing, so the model's own value is used.
+    steps: IntProperty(
+        name="Steps", description="0: the model's own", default=0, min=0, max=1000, soft_max=200
+    )
     guidance: FloatProperty(
-        name="Guidance", description="0: the model's own", default=0.0, min=0.0, max=20.0
+        name="Guidance",
+        description="0: the model's own",
+        default=0.0,
+        min=0.0,
+        max=100.0,
+        soft_max=20.0,
     )
     output_dir: StringProperty(
         name="Output folder",
@@ -80,6 +94,12 @@ class OmnifoaSceneSettings(bpy.types.PropertyGroup):
     job_message: StringProperty(options={"SKIP_SAVE"})
     job_path_keys: IntProperty(options={"SKIP_SAVE"})  # keys of the direction path sent
     suggest_surround: BoolProperty(default=False, options={"SKIP_SAVE"})
+    # Saved with the .blend (SKIP_SAVE does not apply to scene data): after a reopen, the
+    # load handler (reopen.py) resumes or fails what was in progress.
+    job_ticket: StringProperty()  # the worker submitting the job (job_state "starting")
+    job_reopened: BoolProperty(default=False)  # followed since the file was reopened
+    reaper_state: StringProperty()  # "waiting" while the stems go to REAPER
+    reaper_ticket: StringProperty()  # the worker handing them over
 
 
 def register() -> None:

@@ -95,6 +95,32 @@ def view_plane_extent(fov: float, width: int, height: int) -> tuple[float, float
     return 1.0, half_y, 1.0 / np.tan(np.radians(fov) / 2.0)
 
 
+def view_rays(fov: float, width: int, height: int, x: ArrayLike, y: ArrayLike) -> Float:
+    """Camera rays [..., 3] (right, down, forward; not unit length) through view pixel
+    (``x``, ``y``) of a ``width`` × ``height`` view with horizontal field of view ``fov``.
+
+    Pixel ``x`` counts from the left and ``y`` from the top, each a pixel centre; fractional
+    pixels are allowed. The one geometry of every perspective view: the encoders' crops, the
+    tracker's views and the outline drawn on the panorama.
+    """
+    half_x, half_y, z = view_plane_extent(fov, width, height)
+    px = np.asarray(x, dtype=np.float64) * (2.0 / max(width - 1, 1)) * half_x - half_x
+    py = np.asarray(y, dtype=np.float64) * (2.0 * half_y / max(height - 1, 1)) - half_y
+    px, py = np.broadcast_arrays(px, py)
+    return np.stack([px, py, np.full_like(px, z)], axis=-1)
+
+
+def ray_view_pixels(rays: ArrayLike, fov: float, width: int, height: int) -> tuple[Float, Float]:
+    """View pixel (x, y) where camera rays [..., 3] land: the inverse of :func:`view_rays`;
+    NaN for rays that point behind the camera."""
+    r = np.asarray(rays, dtype=np.float64)
+    half_x, half_y, z = view_plane_extent(fov, width, height)
+    depth = np.where(r[..., 2] > 1e-9, r[..., 2], np.nan)
+    x = (r[..., 0] * z / depth + half_x) / (2.0 / max(width - 1, 1) * half_x)
+    y = (r[..., 1] * z / depth + half_y) / (2.0 * half_y / max(height - 1, 1))
+    return x, y
+
+
 def view_outline(
     yaw: float,
     pitch: float,
@@ -107,13 +133,14 @@ def view_outline(
     ``aspect`` is width / height of the view. The outline is split where it crosses the
     ±180° seam, so each polyline can be drawn without a line across the whole image.
     """
-    _, _, z = view_plane_extent(fov, 2, 2)
-    half_y = 1.0 / aspect
-    t = np.linspace(-1.0, 1.0, points_per_side, endpoint=False)
-    xs = np.concatenate([t, np.ones_like(t), -t, -np.ones_like(t), [-1.0]])
-    ys = np.concatenate([-np.ones_like(t), t, np.ones_like(t), -t, [-1.0]]) * half_y
-    rays = np.stack([xs, ys, np.full_like(xs, z)], axis=-1)
-    world = rays @ camera_basis(yaw, pitch).T
+    width = 1001  # a fine pixel grid standing in for the view's edges
+    height = max(2, round((width - 1) / aspect) + 1)
+    t = np.linspace(0.0, 1.0, points_per_side, endpoint=False)
+    right, bottom = width - 1.0, height - 1.0
+    edge, zero = np.ones_like(t), np.zeros_like(t)
+    xs = np.concatenate([t * right, edge * right, (1 - t) * right, zero, [0]])
+    ys = np.concatenate([zero, t * bottom, edge * bottom, (1 - t) * bottom, [0]])
+    world = view_rays(fov, width, height, xs, ys) @ camera_basis(yaw, pitch).T
     az, el = vector_to_az_el(world)
     u, v = az_el_to_erp_uv(az, el)
     breaks = np.nonzero(np.abs(np.diff(u)) > 0.5)[0] + 1

@@ -20,11 +20,7 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from plugin_core.spatial.directions import camera_basis, view_outline, view_plane_extent
-
-# CLIP image preprocessing constants (RGB), as used by the reference feature extractor.
-CLIP_MEAN: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
+from plugin_core.spatial.directions import camera_basis, view_outline, view_rays
 
 # Columns copied circularly onto each side before bicubic sampling (bicubic reads 2 each way).
 _SEAM_PAD = 3
@@ -79,21 +75,11 @@ def perspective_grid(
     """ERP fractions (u across, v down) [N, h, w, 2] sampled by views aimed at (yaw, pitch)."""
     h, w = _size_hw(size)
     yaws, pitches = _directions(yaw, pitch)
-    half_x, half_y, z = view_plane_extent(fov, w, h)
     bases = np.stack([camera_basis(y, p) for y, p in zip(yaws, pitches, strict=True)])
     basis = torch.as_tensor(bases, dtype=dtype, device=device)  # [N, 3, 3] world <- camera
-
-    xs = torch.linspace(-half_x, half_x, w, dtype=dtype, device=device)
-    ys = torch.linspace(-half_y, half_y, h, dtype=dtype, device=device)
-    rays = torch.stack(
-        [
-            xs.expand(h, w),
-            ys[:, None].expand(h, w),
-            torch.full((h, w), z, dtype=dtype, device=device),
-        ],
-        dim=-1,
-    )
-    rays = rays / torch.linalg.vector_norm(rays, dim=-1, keepdim=True)
+    grid = view_rays(fov, w, h, np.arange(w)[None, :], np.arange(h)[:, None])
+    rays = torch.as_tensor(grid / np.linalg.norm(grid, axis=-1, keepdims=True), dtype=dtype)
+    rays = rays.to(device)
     world = torch.einsum("nij,hwj->nhwi", basis, rays)
     # Same mapping as directions.vector_to_az_el + az_el_to_erp_uv, in radians and in torch.
     az = torch.atan2(world[..., 1], world[..., 0])
@@ -175,17 +161,6 @@ def global_view(erp: torch.Tensor, size: int = 224) -> torch.Tensor:
         )
         views.append(resized.clamp_(0.0, 1.0))
     return torch.cat(views, dim=0)
-
-
-def normalize(
-    views: torch.Tensor,
-    mean: Sequence[float] = CLIP_MEAN,
-    std: Sequence[float] = CLIP_STD,
-) -> torch.Tensor:
-    """Per-channel (x - mean) / std of views [..., 3, h, w] in [0, 1] (CLIP's by default)."""
-    m = torch.as_tensor(mean, dtype=views.dtype, device=views.device)[:, None, None]
-    s = torch.as_tensor(std, dtype=views.dtype, device=views.device)[:, None, None]
-    return (views - m) / s
 
 
 def view_outline_pixels(

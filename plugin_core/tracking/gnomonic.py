@@ -22,8 +22,10 @@ from plugin_core.spatial.directions import (
     az_el_to_erp_uv,
     az_el_to_vector,
     camera_basis,
+    ray_view_pixels,
     vector_to_az_el,
     view_plane_extent,
+    view_rays,
 )
 
 Float = NDArray[np.float64]
@@ -36,26 +38,14 @@ def view_pixel_to_direction(
     x: ArrayLike, y: ArrayLike, yaw: float, pitch: float, fov: float, size: int
 ) -> tuple[Float, Float]:
     """Azimuth and elevation (degrees) seen by view pixel (x, y), fractional pixels allowed."""
-    half_x, half_y, z = view_plane_extent(fov, size, size)
-    step = 2.0 / (size - 1)
-    px = np.asarray(x, dtype=np.float64) * step * half_x - half_x
-    py = np.asarray(y, dtype=np.float64) * step * half_y - half_y
-    px, py = np.broadcast_arrays(px, py)
-    rays = np.stack([px, py, np.full_like(px, z)], axis=-1)
-    return vector_to_az_el(rays @ camera_basis(yaw, pitch).T)
+    return vector_to_az_el(view_rays(fov, size, size, x, y) @ camera_basis(yaw, pitch).T)
 
 
 def direction_to_view_pixel(
     az: ArrayLike, el: ArrayLike, yaw: float, pitch: float, fov: float, size: int
 ) -> tuple[Float, Float]:
     """View pixel (x, y) where direction (az, el) lands; NaN for directions behind the view."""
-    half_x, half_y, z = view_plane_extent(fov, size, size)
-    cam = az_el_to_vector(az, el) @ camera_basis(yaw, pitch)
-    depth = np.where(cam[..., 2] > 1e-9, cam[..., 2], np.nan)
-    step = 2.0 / (size - 1)
-    x = (cam[..., 0] * z / depth + half_x) / (step * half_x)
-    y = (cam[..., 1] * z / depth + half_y) / (step * half_y)
-    return x, y
+    return ray_view_pixels(az_el_to_vector(az, el) @ camera_basis(yaw, pitch), fov, size, size)
 
 
 def pixels_per_degree(fov: float, size: int) -> float:

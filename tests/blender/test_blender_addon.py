@@ -1,17 +1,26 @@
 """The Blender extension in real Blender (bpy 5.0, headless) against a real service running
-the bundled model: build, install, a keyframed direction, generate, the stem on the
-timeline, a 4-channel mixdown, cancel, and a stopped service."""
+the bundled model: build, install (with its bundled platformdirs), a keyframed direction,
+generate without blocking the UI, the stem on the timeline, a 4-channel mixdown, REAPER
+(prompt, slow, silent), cancel, a .blend reopened while a job runs, a service of another
+job schema, and a stopped service.
+
+Headless Blender runs no timers: the tests call the add-on's timer functions themselves
+(:func:`settle`, :func:`follow`), and check that they are registered, persistent ones."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import signal
+import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import bpy
@@ -54,11 +63,24 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
     return values.reshape(-1, channels).T, rate
 
 
+def omnifoa_program(folder: Path) -> Path:
+    """The ``omnifoa`` program of the main venv, as pip writes it from ``[project.scripts]``
+    (written here, so a console script left from an older install cannot stand in)."""
+    program = folder / "omnifoa"
+    program.write_text(
+        f"#!{MAIN_VENV / 'python'}\nimport sys\nfrom plugin_core.cli.main import main\n"
+        "sys.exit(main())\n"
+    )
+    program.chmod(0o755)
+    return program
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("blender")
+    program = omnifoa_program(root)
     subprocess.run(
-        [str(MAIN_VENV / "omnifoa"), "synth", "--count", "1", "--seconds", "4", "--out",
+        [str(program), "synth", "--count", "1", "--seconds", "4", "--out",
          str(root / "scene"), "--seed", "2", "--fps", "24"],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
@@ -66,7 +88,14 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     zip_path = build(Path(sys.executable), root / "dist")
     out = root / "stems"
     out.mkdir()
-    return {"root": root, "video": video, "zip": zip_path, "state": root / "state", "out": out}
+    return {
+        "root": root,
+        "video": video,
+        "zip": zip_path,
+        "state": root / "state",
+        "out": out,
+        "program": program,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +104,12 @@ def reaper(workspace):
     folder = workspace["root"] / "reaper"
     folder.mkdir()
     process = subprocess.Popen(
-        [str(MAIN_VENV / "python"), str(ROOT / "tests" / "reaper_emulator.py"), str(folder)],
-        cwd=ROOT / "tests",
+        [
+            str(MAIN_VENV / "python"),
+            str(ROOT / "tests" / "support" / "reaper_emulator.py"),
+            str(folder),
+        ],
+        cwd=ROOT / "tests" / "support",
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -99,13 +132,14 @@ def addon(workspace, reaper):
     module = importlib.import_module(ADDON)
     prefs = bpy.context.preferences.addons[ADDON].preferences
     prefs.state_file = str(workspace["state"] / "service.json")
-    prefs.executable = str(MAIN_VENV / "omnifoa")
+    prefs.executable = str(workspace["program"])
     prefs.output_dir = str(workspace["out"])
     return module
 
 
 @pytest.fixture(scope="module")
-def scene(workspace, addon):
+def timeline(workspace, addon) -> None:
+    """The movie strip (trimmed) with keyframed yaw, in the scene the tests work on."""
     scene = bpy.context.scene
     scene.render.fps = 24
     scene.render.resolution_x, scene.render.resolution_y = 512, 256
@@ -119,22 +153,108 @@ def scene(workspace, addon):
     strip.keyframe_insert("omnifoa_yaw", frame=70)
     scene.omnifoa.steps = 2
     scene.omnifoa.seed = 5
-    return scene
+
+
+@pytest.fixture
+def scene(timeline) -> bpy.types.Scene:
+    """The current scene (a reopened .blend replaces the scene object, not its content)."""
+    return bpy.context.scene
+
+
+def service_call(workspace, path: str) -> dict:
+    state = json.loads((workspace["state"] / "service.json").read_text())
+    request = urllib.request.Request(f"{state['url']}{path}")
+    request.add_header("Authorization", f"Bearer {state['token']}")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
 
 
 def service_record(workspace, job_id: str) -> dict:
-    state = json.loads((workspace["state"] / "service.json").read_text())
-    request = urllib.request.Request(f"{state['url']}/v1/jobs/{job_id}")
-    request.add_header("Authorization", f"Bearer {state['token']}")
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.loads(response.read())["job"]
+    return service_call(workspace, f"/v1/jobs/{job_id}")["job"]
 
 
-def follow(addon, scene, timeout: float = 300.0) -> None:
+def settle(addon, timeout: float = 120.0) -> list[str]:
+    """Run the outcome timer until no worker is left; the job messages seen, in order."""
+    seen = [bpy.context.scene.omnifoa.job_message]
     deadline = time.monotonic() + timeout
-    while addon.jobs.poll_jobs() is not None:
-        assert time.monotonic() < deadline, scene.omnifoa.job_message
+    while addon.pending.apply_outcomes() is not None:
+        message = bpy.context.scene.omnifoa.job_message
+        if message != seen[-1]:
+            seen.append(message)
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
+    seen.append(bpy.context.scene.omnifoa.job_message)
+    return seen
+
+
+def submitted(addon) -> str:
+    """Wait for the worker to submit the scene's job; its id."""
+    settle(addon)
+    settings = bpy.context.scene.omnifoa
+    assert settings.job_state in ("queued", "running"), settings.job_message
+    return settings.job_id
+
+
+def follow(addon, timeout: float = 300.0) -> None:
+    """Run both timers (outcomes, then job polls) until neither has anything left to do."""
+    deadline = time.monotonic() + timeout
+    while True:
+        waiting = addon.pending.apply_outcomes() is not None
+        polling = addon.jobs.poll_jobs() is not None
+        if not (waiting or polling):
+            return
+        assert time.monotonic() < deadline, bpy.context.scene.omnifoa.job_message
         time.sleep(0.2)
+
+
+def reopen(path: Path, fresh_session: bool, addon) -> bpy.types.Scene:
+    """Open the saved ``path``; with ``fresh_session``, first drop the poll timer, as a new
+    Blender session would not have it."""
+    if fresh_session and bpy.app.timers.is_registered(addon.jobs.poll_jobs):
+        bpy.app.timers.unregister(addon.jobs.poll_jobs)
+    bpy.ops.wm.open_mainfile(filepath=str(path))
+    return bpy.context.scene
+
+
+class SlowOscRelay:
+    """REAPER's OSC port behind a delay: each datagram reaches REAPER ``delay`` seconds
+    late, or never (``delay`` None: a REAPER that does not answer)."""
+
+    def __init__(self, reaper_port: int, delay: float | None) -> None:
+        self.target = ("127.0.0.1", reaper_port)
+        self.delay = delay
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.received = 0
+        self._stop = threading.Event()
+        self._pending: list[threading.Timer] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                datagram = self.sock.recv(65535)
+            except TimeoutError:
+                continue
+            self.received += 1
+            if self.delay is not None:
+                late = threading.Timer(self.delay, self.sock.sendto, (datagram, self.target))
+                self._pending.append(late)
+                late.start()
+
+    def __enter__(self) -> SlowOscRelay:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for late in self._pending:
+            late.cancel()
+            late.join(5)
+        self.sock.close()
 
 
 def test_the_extension_builds_validates_and_declares_its_network_use(workspace) -> None:
@@ -146,9 +266,39 @@ def test_the_extension_builds_validates_and_declares_its_network_use(workspace) 
     assert {"__init__.py", "directions.py", "blender_manifest.toml"} <= names
     assert "build.py" not in names
     assert 'network = "' in manifest
+    wheels = [n for n in names if n.startswith("wheels/")]
+    assert len(wheels) == 1
+    assert wheels[0].startswith("wheels/platformdirs-")
+    assert f'"./{wheels[0]}"' in manifest  # the manifest names the wheel it carries
     product = (ROOT / "manifest.toml").read_text()
     version = next(line for line in manifest.splitlines() if line.startswith("version"))
     assert version in product  # kept in step with the plugin manifest
+
+
+def test_the_add_on_finds_service_json_with_its_bundled_platformdirs(
+    addon, workspace, monkeypatch
+) -> None:
+    import platformdirs
+
+    # Blender installed the wheel into the extensions' own site-packages (this venv has none)
+    bundled = Path(bpy.utils.user_resource("EXTENSIONS")) / ".local"
+    assert Path(platformdirs.__file__).is_relative_to(bundled)
+    assert Path(inspect.getfile(addon.service_link.user_config_dir)).is_relative_to(bundled)
+    monkeypatch.delenv("OMNIFOA_CONFIG_DIR", raising=False)
+    expected = Path(platformdirs.user_config_dir("omnifoa", appauthor=False)) / "service.json"
+    assert addon.service_link.default_state_file() == expected
+    # … which is where the service itself puts it (its own platformdirs, same HOME)
+    env = {k: v for k, v in os.environ.items() if k != "OMNIFOA_CONFIG_DIR"}
+    service_folder = subprocess.run(
+        [str(MAIN_VENV / "python"), "-c",
+         "from plugin_core.service.state_file import config_dir; print(config_dir())"],
+        env=env, capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.strip()  # fmt: skip
+    assert expected == Path(service_folder) / "service.json"
+    monkeypatch.setenv("OMNIFOA_CONFIG_DIR", str(workspace["root"] / "elsewhere"))
+    assert addon.service_link.default_state_file() == workspace["root"] / "elsewhere" / (
+        "service.json"
+    )
 
 
 def test_the_panel_sees_the_strip_and_its_trim(scene, addon) -> None:
@@ -162,11 +312,25 @@ def test_the_panel_sees_the_strip_and_its_trim(scene, addon) -> None:
     assert bpy.types.OMNIFOA_PT_generate.bl_space_type == "SEQUENCE_EDITOR"
 
 
-def test_generate_puts_a_4_channel_stem_on_the_timeline(scene, addon, workspace) -> None:
+def test_generate_returns_at_once_and_puts_a_4_channel_stem_on_the_timeline(
+    scene, addon, workspace
+) -> None:
+    assert not (workspace["state"] / "service.json").exists()  # the service must be started
+    began = time.monotonic()
     assert bpy.ops.omnifoa.generate() == {"FINISHED"}  # starts the service from preferences
+    assert time.monotonic() - began < 1.0  # a worker thread starts it and submits
+    assert scene.omnifoa.job_state == "starting"
+    assert not bpy.ops.omnifoa.generate.poll()  # no second submit meanwhile
+    assert not bpy.ops.omnifoa.cancel.poll()
+    assert bpy.app.timers.is_registered(addon.pending.apply_outcomes)
+    seen = settle(addon, 120)
+    assert "starting the omnifoa service…" in seen
+    assert scene.omnifoa.job_state == "queued", scene.omnifoa.job_message
     job_id = scene.omnifoa.job_id
-    follow(addon, scene)
+    assert bpy.app.timers.is_registered(addon.jobs.poll_jobs)
+    follow(addon)
     assert scene.omnifoa.job_state == "done", scene.omnifoa.job_message
+    assert bpy.ops.omnifoa.generate.poll()
     sounds = [s for s in scene.sequence_editor.strips_all if s.type == "SOUND"]
     assert len(sounds) == 1
     sound = sounds[0]
@@ -176,12 +340,13 @@ def test_generate_puts_a_4_channel_stem_on_the_timeline(scene, addon, workspace)
     assert sound.sound.channels == "CHANNELS_4"
     assert abs(sound.frame_final_end - 106) <= 1
     # the job carried the keyframed direction: 0° at 0.5 s rising to 90° at 2.5 s, then held
-    path = service_record(workspace, job_id)["request"]["path"]
-    keys = {round(k["t"], 3): k["yaw"] for k in path["keys"]}
+    request = service_record(workspace, job_id)["request"]
+    keys = {round(k["t"], 3): k["yaw"] for k in request["path"]["keys"]}
     assert keys[0.5] == pytest.approx(0.0, abs=0.5)
     assert keys[2.5] == pytest.approx(90.0, abs=0.5)
     assert keys[4.0] == pytest.approx(90.0, abs=0.5)
     assert 0.0 < keys[1.5] < 90.0
+    assert request["fov"] == pytest.approx(120.0)  # the FoV the preview outlines, always sent
     assert scene.omnifoa.suggest_surround
 
 
@@ -208,6 +373,8 @@ def test_surround4_mixdown_passes_the_four_channels_through(scene, addon, worksp
 def test_send_to_reaper_lands_the_stem_on_a_4_channel_track(scene, addon, reaper) -> None:
     stem = next(s for s in scene.sequence_editor.strips_all if s.type == "SOUND").sound.filepath
     assert bpy.ops.omnifoa.send_to_reaper(port=reaper["port"]) == {"FINISHED"}
+    assert scene.omnifoa.job_message.startswith("waiting for REAPER")
+    settle(addon, 60)
     assert scene.omnifoa.job_message.startswith("REAPER: ok, 1 track(s)")
     deadline = time.monotonic() + 10
     while True:
@@ -221,16 +388,50 @@ def test_send_to_reaper_lands_the_stem_on_a_4_channel_track(scene, addon, reaper
     assert track["items"][0]["source"] == bpy.path.abspath(stem)
 
 
+def test_a_slow_reaper_is_waited_for_without_blocking(scene, addon, reaper) -> None:
+    with SlowOscRelay(reaper["port"], delay=4.0) as relay:  # longer than a plain call waits
+        began = time.monotonic()
+        assert bpy.ops.omnifoa.send_to_reaper(port=relay.port) == {"FINISHED"}
+        assert time.monotonic() - began < 1.0
+        assert scene.omnifoa.job_message == "waiting for REAPER…"
+        assert scene.omnifoa.reaper_state == "waiting"
+        assert not bpy.ops.omnifoa.send_to_reaper.poll()  # no second hand-off meanwhile
+        assert not bpy.ops.omnifoa.generate.poll()
+        time.sleep(1.5)
+        assert addon.pending.apply_outcomes() is not None  # still waiting, and says so
+        assert scene.omnifoa.job_message.startswith("waiting for REAPER… ")
+        settle(addon, 60)
+        waited = time.monotonic() - began
+    assert scene.omnifoa.job_message.startswith("REAPER: ok, 1 track(s)"), scene.omnifoa.job_message
+    assert waited >= 4.0
+    assert scene.omnifoa.reaper_state == ""
+    assert bpy.ops.omnifoa.send_to_reaper.poll()
+
+
+def test_a_reaper_that_never_answers_is_reported_as_such(scene, addon) -> None:
+    with SlowOscRelay(12345, delay=None) as relay:  # swallows every doorbell
+        assert bpy.ops.omnifoa.send_to_reaper(port=relay.port) == {"FINISHED"}
+        assert scene.omnifoa.job_message == "waiting for REAPER…"
+        settle(addon, 90)
+        assert relay.received >= 2  # the service rang again and again
+    message = scene.omnifoa.job_message
+    assert message.startswith("REAPER did not answer after"), message  # the service's sentence
+    assert "not running" not in message
+    assert scene.omnifoa.job_state == "done"  # the stems are still there to send again
+    assert bpy.ops.omnifoa.send_to_reaper.poll()
+
+
 def test_cancel_stops_the_job_and_adds_nothing(scene, addon, workspace) -> None:
     before = len(scene.sequence_editor.strips_all)
     scene.omnifoa.seed, scene.omnifoa.steps = 6, 200
     assert bpy.ops.omnifoa.generate() == {"FINISHED"}
+    job_id = submitted(addon)
     deadline = time.monotonic() + 120
-    while service_record(workspace, scene.omnifoa.job_id)["percent"] <= 0:
+    while service_record(workspace, job_id)["percent"] <= 0:
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert bpy.ops.omnifoa.cancel() == {"FINISHED"}
-    follow(addon, scene, 60)
+    follow(addon, 60)
     assert scene.omnifoa.job_state == "cancelled"
     assert len(scene.sequence_editor.strips_all) == before
     assert not list(workspace["out"].glob("pano_seed6*"))
@@ -243,8 +444,8 @@ def test_aim_at_the_action_lets_the_service_follow_the_moving_object(
     scene.omnifoa.aim_action, scene.omnifoa.seed = True, 7
     try:
         assert bpy.ops.omnifoa.generate() == {"FINISHED"}
-        job_id = scene.omnifoa.job_id
-        follow(addon, scene)
+        job_id = submitted(addon)
+        follow(addon)
     finally:
         scene.omnifoa.aim_action, scene.omnifoa.seed = False, 5
     assert scene.omnifoa.job_state == "done", scene.omnifoa.job_message
@@ -271,11 +472,132 @@ def test_aim_at_the_action_lets_the_service_follow_the_moving_object(
         scene.sequence_editor.strips.remove(strip)
 
 
+def test_a_job_running_when_the_file_was_saved_is_followed_after_reopening(
+    scene, addon, workspace
+) -> None:
+    assert addon.reopen.resume_after_load in bpy.app.handlers.load_post
+    idle, running = workspace["root"] / "idle.blend", workspace["root"] / "running.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(idle), copy=True)
+    scene.omnifoa.seed, scene.omnifoa.steps = 8, 20
+    assert bpy.ops.omnifoa.generate() == {"FINISHED"}
+    job_id = submitted(addon)
+    deadline = time.monotonic() + 120
+    while service_record(workspace, job_id)["percent"] <= 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert addon.jobs.poll_jobs() is not None
+    assert scene.omnifoa.job_state == "running"
+    bpy.ops.wm.save_as_mainfile(filepath=str(running), copy=True)
+    # the poll timer is persistent: opening a file with no job to resume keeps it
+    reopen(idle, fresh_session=False, addon=addon)
+    assert bpy.app.timers.is_registered(addon.jobs.poll_jobs)
+    # a new session has no timer: the load handler asks the service about the saved job
+    scene = reopen(running, fresh_session=True, addon=addon)
+    assert bpy.app.timers.is_registered(addon.jobs.poll_jobs)
+    settings = scene.omnifoa
+    assert (settings.job_state, settings.job_id) == ("running", job_id)
+    assert settings.job_message == addon.reopen.ASKING
+    assert not bpy.ops.omnifoa.generate.poll()
+    follow(addon)  # the service still knows the job: followed to its end
+    assert settings.job_state == "done", settings.job_message
+    assert settings.job_message == "added 1 sound strip(s)"
+    assert [s.name for s in scene.sequence_editor.strips_all if s.name.endswith("seed 8")] == [
+        "pano FOA seed 8"
+    ]
+    assert bpy.ops.omnifoa.generate.poll()
+    settings.steps, settings.seed = 2, 5
+
+
+def test_work_from_before_a_reopen_that_is_lost_fails_in_one_sentence(
+    scene, addon, workspace
+) -> None:
+    saved = workspace["root"] / "lost.blend"
+    settings = scene.omnifoa
+    # a job id this service never ran (as after its journal was cleared)
+    settings.job_id, settings.job_state = "0" * 32, "running"
+    bpy.ops.wm.save_as_mainfile(filepath=str(saved), copy=True)
+    scene = reopen(saved, fresh_session=True, addon=addon)
+    assert not bpy.ops.omnifoa.generate.poll()
+    follow(addon, 30)
+    assert scene.omnifoa.job_state == "failed"
+    assert scene.omnifoa.job_message == (
+        "The job from before the file was reopened is no longer known to the service; "
+        "generate again."
+    )
+    assert bpy.ops.omnifoa.generate.poll()
+    # a submit (or a REAPER hand-off) whose worker is not in this session fails at once
+    settings = scene.omnifoa
+    settings.job_state, settings.job_ticket = "starting", "f" * 32
+    bpy.ops.wm.save_as_mainfile(filepath=str(saved), copy=True)
+    scene = reopen(saved, fresh_session=True, addon=addon)
+    assert scene.omnifoa.job_state == "failed"
+    assert scene.omnifoa.job_message == addon.reopen.INTERRUPTED_START
+    assert bpy.ops.omnifoa.generate.poll()
+    settings = scene.omnifoa
+    settings.job_state, settings.job_id = "done", "0" * 32
+    settings.reaper_state, settings.reaper_ticket = "waiting", "e" * 32
+    bpy.ops.wm.save_as_mainfile(filepath=str(saved), copy=True)
+    scene = reopen(saved, fresh_session=True, addon=addon)
+    assert scene.omnifoa.reaper_state == ""
+    assert scene.omnifoa.job_message == addon.reopen.INTERRUPTED_HANDOFF
+    assert bpy.ops.omnifoa.send_to_reaper.poll()
+
+
+def test_a_service_of_another_job_schema_is_refused(scene, addon, workspace) -> None:
+    assert addon.service_link.SCHEMA_VERSION == 2
+    assert service_call(workspace, "/v1/health")["schema_version"] == 2  # the real service's
+    posted = []
+
+    class OtherSchema(BaseHTTPRequestHandler):
+        def log_message(self, *_args) -> None:
+            return
+
+        def _send(self, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self._send({"api": 1, "status": "ok", "version": "9.0.0", "schema_version": 99})
+
+        def do_POST(self) -> None:
+            posted.append(self.path)
+            self._send({"api": 1, "job": {"id": "1" * 32, "state": "queued"}})
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OtherSchema)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state = workspace["root"] / "other-schema" / "service.json"
+    state.parent.mkdir()
+    state.write_text(json.dumps({"url": f"http://127.0.0.1:{server.server_address[1]}",
+                                 "token": "t", "pid": os.getpid()}))  # fmt: skip
+    prefs = bpy.context.preferences.addons[ADDON].preferences
+    real = prefs.state_file
+    prefs.state_file = str(state)
+    try:
+        assert bpy.ops.omnifoa.generate() == {"FINISHED"}
+        settle(addon, 30)
+    finally:
+        prefs.state_file = real
+        server.shutdown()
+        server.server_close()
+    assert scene.omnifoa.job_state == "failed"
+    assert scene.omnifoa.job_message == (
+        "The omnifoa service speaks job schema 99 but this add-on was written for 2; "
+        "update the add-on or the service."
+    )
+    assert posted == []  # nothing was submitted
+    assert bpy.ops.omnifoa.generate.poll()
+
+
 def test_a_stopped_service_gives_a_clear_report(scene, addon, workspace) -> None:
-    state = json.loads((workspace["state"] / "service.json").read_text())
+    state_file = workspace["state"] / "service.json"
+    state = json.loads(state_file.read_text())
     os.kill(state["pid"], signal.SIGTERM)
     deadline = time.monotonic() + 30
-    while (workspace["state"] / "service.json").exists():
+    while state_file.exists():
         assert time.monotonic() < deadline
         time.sleep(0.1)
     prefs = bpy.context.preferences.addons[ADDON].preferences
@@ -289,6 +611,30 @@ def test_a_stopped_service_gives_a_clear_report(scene, addon, workspace) -> None
     with pytest.raises(RuntimeError, match="is not a program"):
         bpy.ops.omnifoa.generate()
     assert "not a program" in scene.omnifoa.job_message
+    # REAPER hand-offs: no service at all, then one that crashed (its state file left behind)
+    settings = scene.omnifoa
+    settings.job_state, settings.job_id = "done", "0" * 32
+    with pytest.raises(RuntimeError, match="Not sent to REAPER: the omnifoa service is not run"):
+        bpy.ops.omnifoa.send_to_reaper(port=8000)
+    state_file.write_text(json.dumps(state))  # the old address: nothing listens there now
+    try:
+        assert bpy.ops.omnifoa.send_to_reaper(port=8000) == {"FINISHED"}
+        settle(addon, 30)
+        message = scene.omnifoa.job_message
+        assert message.startswith("Not sent to REAPER: the omnifoa service at "), message
+        assert "is not running" in message
+        assert "REAPER did not answer" not in message
+        # a job saved while running, reopened with no service: lost, in one sentence
+        settings.job_state = "running"
+        saved = workspace["root"] / "no-service.blend"
+        bpy.ops.wm.save_as_mainfile(filepath=str(saved), copy=True)
+        scene = reopen(saved, fresh_session=True, addon=addon)
+        follow(addon, 30)
+    finally:
+        state_file.unlink()
+    assert scene.omnifoa.job_state == "failed"
+    assert scene.omnifoa.job_message == addon.jobs.REOPENED_NO_SERVICE
+    assert bpy.ops.omnifoa.generate.poll()
 
 
 def test_the_preview_maps_directions_and_draws_the_fov_outline(addon) -> None:
@@ -301,3 +647,13 @@ def test_the_preview_maps_directions_and_draws_the_fov_outline(addon) -> None:
     # a 90° view straight ahead spans ±45° of yaw: ±64 px of a 512 px panorama
     assert points[:, 0].min() == pytest.approx(-64.0, abs=0.5)
     assert points[:, 0].max() == pytest.approx(64.0, abs=0.5)
+
+
+def test_disabling_the_add_on_removes_its_load_handler_and_timers(addon) -> None:
+    handler = addon.reopen.resume_after_load
+    addon.pending.watch()
+    addon.jobs.follow_jobs()
+    bpy.ops.preferences.addon_disable(module=ADDON)
+    assert handler not in bpy.app.handlers.load_post
+    assert not bpy.app.timers.is_registered(addon.jobs.poll_jobs)
+    assert not bpy.app.timers.is_registered(addon.pending.apply_outcomes)

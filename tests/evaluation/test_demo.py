@@ -2,13 +2,17 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cli_runner import run_cli
 
 from plugin_core.errors import InputError
+from plugin_core.evaluation.clips import fit_length
 from plugin_core.evaluation.demo import DEMO_DIR, run_demo
-from plugin_core.media.audio_io import read_foa
+from plugin_core.evaluation.spatial import spatial_scores
+from plugin_core.media.audio_io import read_foa, resample
 from plugin_core.media.video import probe
+from plugin_core.spatial.foa import encode_mono
 from plugin_core.synthsphere import load_scene, make_scene
 
 
@@ -44,9 +48,15 @@ def test_demo_command_generates_analyses_and_scores(tmp_path: Path) -> None:
     scored = [row.split() for row in lines if row.startswith(("generated", "front"))]
     scores = {fields[0]: fields for fields in scored}
     assert set(scores) == {"generated", "front-fixed"}
-    for fields in scores.values():
-        assert 0.0 <= float(fields[1]) <= 180.0
-        assert -1.0 <= float(fields[3]) <= 1.0
+    # the printed scores are those of the files written, against the scene's truth
+    truth, truth_rate = read_foa(DEMO_DIR / "demo.flac")
+    generated = fit_length(resample(audio, rate, truth_rate), truth.shape[1])
+    front = encode_mono(truth[0], 0.0, 0.0)
+    for name, foa in (("generated", generated), ("front-fixed", front)):
+        expected = spatial_scores(foa, truth, truth_rate)
+        fields = scores[name]
+        assert float(fields[1]) == pytest.approx(np.degrees(expected["angular_rad"]), abs=0.051)
+        assert float(fields[3]) == pytest.approx(expected["cc_clip"], abs=0.0051)
 
 
 def test_demo_with_a_missing_bundle_says_what_to_do(tmp_path: Path) -> None:

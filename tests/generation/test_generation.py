@@ -421,3 +421,39 @@ def test_a_sound_the_model_puts_at_the_camera_direction_is_there_in_the_delivere
     track = intensity_directions(to_ambix(audio, convention), rate, 0.5)
     assert np.median(track.az) == pytest.approx(100.0, abs=2.0)
     assert np.median(track.el) == pytest.approx(-20.0, abs=2.0)
+
+
+def test_the_peak_level_puts_the_highest_sample_of_the_stem_at_the_target(
+    video: Path, tmp_path: Path
+) -> None:
+    pointing = unregistered(PointingModel(), "pointing")
+    out = tmp_path / "p.wav"
+    changes = {"level": "peak", "peak": -6.0, "sample_rate": 44100}
+    generate(request(video, out, yaw=30.0, **changes), pointing)
+    audio, _ = read_foa(out)
+    assert np.abs(audio).max() == pytest.approx(10 ** (-6 / 20), rel=1e-5)
+    level = json.loads((tmp_path / "p.wav.json").read_text())["level"]
+    assert level["mode"] == "peak"
+    assert level["sample_peak_dbfs"] == pytest.approx(-6.0, abs=1e-6)
+
+
+class LouderToTheLeftModel(PointingModel):
+    """Quiet while the camera looks ahead, 30x louder once it has turned left."""
+
+    def sample(self, features, directions, seed, variations, options, without=(), **_):
+        foa = super().sample(features, directions, seed, variations, options)
+        return foa * (0.1 if float(directions[:, 0].mean()) < 45.0 else 3.0)
+
+
+def test_one_gain_for_the_whole_stem_keeps_quiet_and_loud_windows_apart(
+    video: Path, tmp_path: Path
+) -> None:
+    model = unregistered(LouderToTheLeftModel(), "louder")
+    path = DirectionPath((0.0, 1.2, 2.2, 3.5), (0.0, 0.0, 90.0, 90.0), (0.0, 0.0, 0.0, 0.0))
+    out = tmp_path / "d.wav"
+    generate(request(video, out, path=path, sample_rate=44100), model)
+    audio, rate = read_foa(out)
+    quiet = integrated_loudness(audio[:, : rate // 2], rate)
+    loud = integrated_loudness(audio[:, -rate:], rate)
+    assert loud - quiet == pytest.approx(20 * np.log10(30), abs=1.0)  # per window: both -23
+    assert integrated_loudness(audio, rate) == pytest.approx(-23.0, abs=0.1)

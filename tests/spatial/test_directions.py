@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from plugin_core.spatial.directions import (
     az_el_to_erp_uv,
@@ -10,6 +11,7 @@ from plugin_core.spatial.directions import (
     erp_pixel_directions,
     erp_uv_to_az_el,
     vector_to_az_el,
+    view_outline,
     wrap_az,
 )
 
@@ -53,3 +55,26 @@ def test_camera_basis_keeps_the_horizon_level() -> None:
     az, _ = vector_to_az_el(right)
     assert az == pytest.approx(30 - 90)  # right of the view is clockwise of its centre
     np.testing.assert_allclose(basis.T @ basis, np.eye(3), atol=1e-12)
+
+
+@pytest.mark.parametrize(("yaw", "pitch", "fov"), [(0.0, 0.0, 120.0), (135.0, 40.0, 90.0)])
+def test_the_encoders_crop_the_trackers_view_and_the_outline_share_one_geometry(
+    yaw: float, pitch: float, fov: float
+) -> None:
+    from plugin_core.spatial.projection import perspective_grid
+    from plugin_core.tracking.gnomonic import view_pixel_to_direction
+
+    size = 64
+    grid = perspective_grid(yaw, pitch, fov, size, dtype=torch.float64)[0].numpy()  # [h, w, 2]
+    xs, ys = np.meshgrid(np.arange(size), np.arange(size))
+    az, el = view_pixel_to_direction(xs, ys, yaw, pitch, fov, size)
+    u, v = az_el_to_erp_uv(az, el)
+    du = (grid[..., 0] - u + 0.5) % 1.0 - 0.5  # across the seam
+    assert np.abs(du).max() < 1e-9
+    assert np.abs(grid[..., 1] - v).max() < 1e-9
+    # the outline's corners are the crop's corner pixels
+    outline_u = np.concatenate([p[0] for p in view_outline(yaw, pitch, fov)])
+    outline_v = np.concatenate([p[1] for p in view_outline(yaw, pitch, fov)])
+    for cy, cx in ((0, 0), (0, size - 1), (size - 1, size - 1), (size - 1, 0)):
+        gap = np.hypot((outline_u - grid[cy, cx, 0] + 0.5) % 1.0 - 0.5, outline_v - grid[cy, cx, 1])
+        assert gap.min() < 1e-9

@@ -205,11 +205,6 @@ def test_missing_lite0_weights_file_says_what_to_do(tmp_path: Path) -> None:
         load_frame_encoder(EFFICIENTNET_LITE0, source=tmp_path / "missing.pth")
 
 
-def test_clip_constants_match_the_projection_module() -> None:
-    assert CLIP_MEAN == projection.CLIP_MEAN
-    assert CLIP_STD == projection.CLIP_STD
-
-
 # --- MetaCLIP ------------------------------------------------------------------------------
 
 

@@ -1,0 +1,144 @@
+"""Calls in flight on worker threads, seen from the scene: start them, show them in the
+panel, and apply what they hand back on Blender's main thread (a persistent timer).
+
+A scene holds the ticket of its call (``job_ticket`` while a job is being submitted,
+``reaper_ticket`` while its stems go to REAPER); an outcome goes to the scene holding its
+ticket, so one for a file that is no longer open is dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import bpy
+
+from . import jobs, workers
+from .preferences import preferences
+from .service_link import ServiceUnavailable
+from .service_start import check_program
+from .workers import FAILED, HANDED, PROGRESS, Outcome
+
+TICK_SECONDS = 0.1
+CONTACTING = "contacting the omnifoa service…"
+WAITING_FOR_REAPER = "waiting for REAPER…"
+
+
+def _executable(context) -> str:
+    """The preferences' ``omnifoa`` program, absolute, or "" when none is set."""
+    executable = preferences(context).executable
+    return bpy.path.abspath(executable) if executable else ""
+
+
+def start_generate(context, scene: bpy.types.Scene, strip) -> None:
+    """Build the job for ``strip`` and submit it on a worker thread (starting the service
+    first when it is not running). What is wrong before any waiting raises at once."""
+    job = jobs.build_job(context, scene, strip)
+    link = jobs.link(context)
+    executable = _executable(context)
+    if not link.state_file.exists():  # surely not running: say so now, or that it can start
+        if not executable:
+            link.address()  # raises ServiceUnavailable with the sentence to show
+        check_program(executable)
+    settings = scene.omnifoa
+    settings.job_id = ""
+    settings.job_source = strip.name
+    settings.job_seed = settings.seed
+    settings.job_state = "starting"
+    settings.job_percent = 0.0
+    settings.job_message = CONTACTING
+    settings.job_path_keys = len(job.get("path", {}).get("keys", []))
+    settings.job_reopened = False
+    settings.job_ticket = workers.submit_in_background(link, job, executable)
+    watch()
+
+
+def start_reaper_handoff(context, scene: bpy.types.Scene, port: int) -> None:
+    """Hand the scene's finished stems to REAPER on a worker thread."""
+    link = jobs.link(context)
+    if not link.state_file.exists():
+        try:
+            link.address()
+        except ServiceUnavailable as exc:
+            text = str(exc)
+            raise ServiceUnavailable(f"Not sent to REAPER: {text[:1].lower()}{text[1:]}") from None
+    settings = scene.omnifoa
+    settings.reaper_state = "waiting"
+    settings.job_message = WAITING_FOR_REAPER
+    settings.reaper_ticket = workers.hand_to_reaper_in_background(link, settings.job_id, port)
+    watch()
+
+
+def watch() -> None:
+    """Make sure the (persistent) timer applies the workers' outcomes."""
+    if not bpy.app.timers.is_registered(apply_outcomes):
+        bpy.app.timers.register(apply_outcomes, first_interval=TICK_SECONDS, persistent=True)
+
+
+def describe_ack(ack: dict) -> str:
+    """REAPER's acknowledgement in one line."""
+    text = f"REAPER: {ack.get('status')}, {len(ack.get('tracks', []))} track(s)"
+    missing = [fx["name"] for fx in ack.get("fx", []) if not fx.get("ok")]
+    if missing:
+        text += f"; missing plug-ins: {', '.join(missing)}"
+    return text
+
+
+def _report(message: str, error: bool) -> None:
+    """Blender's report for an outcome (status bar and Info log; printed when headless)."""
+    with contextlib.suppress(RuntimeError):  # headless Blender raises an ERROR report
+        bpy.ops.omnifoa.report(level="ERROR" if error else "INFO", message=message)
+
+
+def _apply_submit(settings, outcome: Outcome) -> None:
+    if outcome.kind == PROGRESS:
+        settings.job_message = outcome.message
+        return
+    settings.job_ticket = ""
+    if outcome.kind == FAILED:
+        settings.job_state, settings.job_message = "failed", outcome.message
+        _report(outcome.message, error=True)
+        return
+    record = outcome.data
+    settings.job_id, settings.job_state = record["id"], record["state"]
+    settings.job_message = record["state"]
+    jobs.follow_jobs()
+    _report(f"omnifoa job {record['id'][:8]} {record['state']} for {settings.job_source}", False)
+
+
+def _apply_handoff(settings, outcome: Outcome) -> None:
+    if outcome.kind == PROGRESS:
+        settings.job_message = outcome.message
+        return
+    settings.reaper_ticket, settings.reaper_state = "", ""
+    settings.job_message = describe_ack(outcome.data) if outcome.kind == HANDED else outcome.message
+    _report(settings.job_message, error=outcome.kind == FAILED)
+
+
+def _show_waiting() -> None:
+    """Count the seconds a hand-off has waited for REAPER, in the panel."""
+    for scene in bpy.data.scenes:
+        settings = scene.omnifoa
+        if settings.reaper_state == "waiting" and workers.in_flight(settings.reaper_ticket):
+            seconds = workers.seconds_since_start(settings.reaper_ticket)
+            waited = f" {seconds:.0f} s" if seconds >= 1 else ""
+            settings.job_message = WAITING_FOR_REAPER + waited
+
+
+def apply_outcomes() -> float | None:
+    """The timer: apply every outcome handed back; stop when no worker is left."""
+    by_ticket = {}
+    for scene in bpy.data.scenes:
+        settings = scene.omnifoa
+        if settings.job_ticket:
+            by_ticket[settings.job_ticket] = (settings, _apply_submit)
+        if settings.reaper_ticket:
+            by_ticket[settings.reaper_ticket] = (settings, _apply_handoff)
+    for outcome in workers.take_outcomes():
+        if outcome.ticket in by_ticket:
+            settings, apply = by_ticket[outcome.ticket]
+            apply(settings, outcome)
+        elif outcome.final:
+            print(f"omnifoa: an outcome for a file no longer open: {outcome.message or 'ok'}")
+    _show_waiting()
+    jobs.refresh_ui(bpy.context)
+    return TICK_SECONDS if workers.any_in_flight() else None

@@ -1,0 +1,133 @@
+"""Worker threads for the calls that can take long: reach (or start) the service and submit a
+job, and hand a job's stems to REAPER.
+
+They do HTTP and nothing else (no bpy: this module does not import it). Each call gets a
+ticket; its outcomes go into a thread-safe queue that the main thread drains with
+:func:`take_outcomes` (a timer, see :mod:`.pending`). Tickets are started and retired on the
+main thread only.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from .service_link import (
+    ServiceBusy,
+    ServiceLink,
+    ServiceRefused,
+    ServiceUnavailable,
+    check_schema,
+)
+from .service_start import reach_service
+
+SUBMIT_TIMEOUT = 15.0  # the service checks the video before it answers
+REAPER_TIMEOUT = 60.0  # the service waits for REAPER's acknowledgement before it answers
+
+PROGRESS, SUBMITTED, HANDED, FAILED = "progress", "submitted", "handed", "failed"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker hands back: progress (a message), or its one final result."""
+
+    ticket: str
+    kind: str  # PROGRESS, SUBMITTED (data: the job record), HANDED (data: the ack), FAILED
+    message: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final(self) -> bool:
+        return self.kind != PROGRESS
+
+
+_outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+_started: dict[str, float] = {}  # ticket -> monotonic start time (main thread only)
+
+
+def in_flight(ticket: str) -> bool:
+    """Whether the worker holding ``ticket`` has not yet handed back its final outcome."""
+    return bool(ticket) and ticket in _started
+
+
+def any_in_flight() -> bool:
+    return bool(_started)
+
+
+def seconds_since_start(ticket: str) -> float:
+    return time.monotonic() - _started.get(ticket, time.monotonic())
+
+
+def take_outcomes() -> list[Outcome]:
+    """Every outcome handed back so far, oldest first; final ones retire their ticket."""
+    taken = []
+    while True:
+        try:
+            outcome = _outcomes.get_nowait()
+        except queue.Empty:
+            return taken
+        if outcome.final:
+            _started.pop(outcome.ticket, None)
+        taken.append(outcome)
+
+
+def _run(ticket: str, work) -> None:
+    """Run ``work`` on a daemon thread; whatever it raises becomes a FAILED outcome."""
+
+    def body() -> None:
+        try:
+            work()
+        except (ServiceUnavailable, ServiceRefused) as exc:
+            _outcomes.put(Outcome(ticket, FAILED, str(exc)))
+        except Exception as exc:  # a bug must still end the wait, with its text
+            _outcomes.put(Outcome(ticket, FAILED, f"omnifoa add-on error: {exc!r}"))
+
+    _started[ticket] = time.monotonic()
+    threading.Thread(target=body, name=f"omnifoa-{ticket[:8]}", daemon=True).start()
+
+
+def submit_in_background(link: ServiceLink, job: dict[str, Any], executable: str) -> str:
+    """Reach the service (starting it from ``executable`` if needed), check its job schema,
+    submit ``job``; returns the ticket."""
+    ticket = uuid.uuid4().hex
+
+    def work() -> None:
+        def starting() -> None:
+            _outcomes.put(Outcome(ticket, PROGRESS, "starting the omnifoa service…"))
+
+        check_schema(reach_service(link, executable, starting))
+        _outcomes.put(Outcome(ticket, PROGRESS, "sending the job to the omnifoa service…"))
+        body = {**job, "client_key": ticket}  # a retry finds the same job, never a second
+        try:
+            record = link.submit(body, SUBMIT_TIMEOUT)
+        except ServiceBusy:
+            record = link.submit(body, SUBMIT_TIMEOUT)
+        _outcomes.put(Outcome(ticket, SUBMITTED, data=record))
+
+    _run(ticket, work)
+    return ticket
+
+
+def hand_to_reaper_in_background(link: ServiceLink, job_id: str, port: int) -> str:
+    """Ask the service to hand ``job_id``'s stems to REAPER on ``port``; returns the ticket."""
+    ticket = uuid.uuid4().hex
+
+    def work() -> None:
+        try:
+            ack = link.to_reaper(job_id, port, REAPER_TIMEOUT)
+        except ServiceBusy:
+            raise ServiceBusy(
+                f"REAPER has not answered within {REAPER_TIMEOUT:g} s (the omnifoa service is "
+                "still waiting for it); check that REAPER is running, then send again."
+            ) from None
+        except ServiceUnavailable as exc:
+            text = str(exc)
+            raise ServiceUnavailable(f"Not sent to REAPER: {text[:1].lower()}{text[1:]}") from None
+        _outcomes.put(Outcome(ticket, HANDED, data=ack))
+
+    _run(ticket, work)
+    return ticket
