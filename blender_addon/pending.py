@@ -35,9 +35,11 @@ def start_generate(context, scene: bpy.types.Scene, strip) -> None:
     job = jobs.build_job(context, scene, strip)
     link = jobs.link(context)
     executable = _executable(context)
-    if not link.state_file.exists():  # surely not running: say so now, or that it can start
+    try:
+        link.address()
+    except ServiceUnavailable:  # no service.json: surely not running; can it be started?
         if not executable:
-            link.address()  # raises ServiceUnavailable with the sentence to show
+            raise
         check_program(executable)
     settings = scene.omnifoa
     settings.job_id = ""
@@ -55,12 +57,10 @@ def start_generate(context, scene: bpy.types.Scene, strip) -> None:
 def start_reaper_handoff(context, scene: bpy.types.Scene, port: int) -> None:
     """Hand the scene's finished stems to REAPER on a worker thread."""
     link = jobs.link(context)
-    if not link.state_file.exists():
-        try:
-            link.address()
-        except ServiceUnavailable as exc:
-            text = str(exc)
-            raise ServiceUnavailable(f"Not sent to REAPER: {text[:1].lower()}{text[1:]}") from None
+    try:
+        link.address()  # no service.json: surely not running, say so now
+    except ServiceUnavailable as exc:
+        raise workers.not_sent_to_reaper(exc) from None
     settings = scene.omnifoa
     settings.reaper_state = "waiting"
     settings.job_message = WAITING_FOR_REAPER

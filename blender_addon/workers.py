@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,7 +76,7 @@ def take_outcomes() -> list[Outcome]:
         taken.append(outcome)
 
 
-def _run(ticket: str, work) -> None:
+def _run(ticket: str, work: Callable[[], None]) -> None:
     """Run ``work`` on a daemon thread; whatever it raises becomes a FAILED outcome."""
 
     def body() -> None:
@@ -112,6 +113,12 @@ def submit_in_background(link: ServiceLink, job: dict[str, Any], executable: str
     return ticket
 
 
+def not_sent_to_reaper(exc: ServiceUnavailable) -> ServiceUnavailable:
+    """``exc`` (the service is not running) said as why the stems did not go to REAPER."""
+    text = str(exc)
+    return ServiceUnavailable(f"Not sent to REAPER: {text[:1].lower()}{text[1:]}")
+
+
 def hand_to_reaper_in_background(link: ServiceLink, job_id: str, port: int) -> str:
     """Ask the service to hand ``job_id``'s stems to REAPER on ``port``; returns the ticket."""
     ticket = uuid.uuid4().hex
@@ -125,8 +132,7 @@ def hand_to_reaper_in_background(link: ServiceLink, job_id: str, port: int) -> s
                 "still waiting for it); check that REAPER is running, then send again."
             ) from None
         except ServiceUnavailable as exc:
-            text = str(exc)
-            raise ServiceUnavailable(f"Not sent to REAPER: {text[:1].lower()}{text[1:]}") from None
+            raise not_sent_to_reaper(exc) from None
         _outcomes.put(Outcome(ticket, HANDED, data=ack))
 
     _run(ticket, work)

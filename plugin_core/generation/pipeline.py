@@ -17,7 +17,6 @@ family behind :mod:`models.family`.
 from __future__ import annotations
 
 import contextlib
-import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -32,11 +31,12 @@ from plugin_core.generation.conditioning import WindowConditioning
 from plugin_core.generation.frame_features import decode_size, view_fov
 from plugin_core.generation.loaded_model import LoadedModel, load_model
 from plugin_core.generation.loudness import StemLevel, StemMeter, stem_level
+from plugin_core.generation.outputs import check_outputs, output_paths
 from plugin_core.generation.request import MIN_SPAN_SECONDS, GenerationRequest
 from plugin_core.generation.sidecar import generation_sidecar
 from plugin_core.generation.window_frames import FramePrefetcher, aligned_hop, frame_spans
 from plugin_core.generation.windowing import CrossfadeJoiner, Window, plan_windows, window_seed
-from plugin_core.media.stem_sidecar import sha256_of, sidecar_path, write_sidecar
+from plugin_core.media.stem_sidecar import sha256_of, write_sidecar
 from plugin_core.media.stem_writer import StemWriter
 from plugin_core.media.video import probe
 from plugin_core.spatial.direction_path import DirectionPath
@@ -45,29 +45,6 @@ OVERLAP_SECONDS = 1.0  # crossfade between windows (at most a quarter of a windo
 MAX_PAD_SECONDS = 0.05  # a span's last few ms are padded rather than given their own window
 FADE_SECONDS = 0.005
 StepProgress = Callable[[int, int], None]
-
-
-def output_paths(output: Path, seed: int, variations: int) -> list[Path]:
-    """One file per variation: the name itself for one, ``name_seedN_vK`` for several."""
-    if variations == 1:
-        return [output]
-    return [
-        output.with_name(f"{output.stem}_seed{seed}_v{i}{output.suffix}") for i in range(variations)
-    ]
-
-
-def check_outputs(request: GenerationRequest) -> None:
-    """InputError unless every file the request writes can be written without clobbering."""
-    paths = output_paths(request.output, request.seed, request.variations)
-    for path in [*paths, *map(sidecar_path, paths)]:
-        if not path.parent.is_dir():
-            raise InputError(
-                f"The output folder {path.parent} does not exist; create it or choose another."
-            )
-        if not os.access(path.parent, os.W_OK):
-            raise InputError(f"Cannot write to {path.parent}; choose a folder you can write to.")
-        if path.exists() and not request.overwrite:
-            raise InputError(f"{path} exists; choose another name or allow overwriting.")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin_core.errors import InputError
-from plugin_core.generation.pipeline import check_outputs
+from plugin_core.generation.outputs import check_outputs
 from plugin_core.generation.request import GenerationRequest, check_field, field_specs
 from plugin_core.spatial.direction_path import DirectionPath
 

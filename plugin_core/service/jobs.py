@@ -22,7 +22,8 @@ from typing import Any
 from models.family import SamplingCancelled, WeightsCopy
 from plugin_core.errors import OmnifoaError
 from plugin_core.generation.loaded_model import LoadedModel
-from plugin_core.generation.pipeline import generate, output_paths
+from plugin_core.generation.outputs import output_paths
+from plugin_core.generation.pipeline import generate
 from plugin_core.generation.request import GenerationRequest, request_record
 from plugin_core.media.stem_sidecar import sidecar_path
 from plugin_core.service.state_file import write_private_json

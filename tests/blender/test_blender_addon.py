@@ -478,7 +478,7 @@ def test_a_job_running_when_the_file_was_saved_is_followed_after_reopening(
     assert addon.reopen.resume_after_load in bpy.app.handlers.load_post
     idle, running = workspace["root"] / "idle.blend", workspace["root"] / "running.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(idle), copy=True)
-    scene.omnifoa.seed, scene.omnifoa.steps = 8, 20
+    scene.omnifoa.seed, scene.omnifoa.steps = 8, 50  # long enough to be saved mid-way
     assert bpy.ops.omnifoa.generate() == {"FINISHED"}
     job_id = submitted(addon)
     deadline = time.monotonic() + 120
@@ -488,9 +488,11 @@ def test_a_job_running_when_the_file_was_saved_is_followed_after_reopening(
     assert addon.jobs.poll_jobs() is not None
     assert scene.omnifoa.job_state == "running"
     bpy.ops.wm.save_as_mainfile(filepath=str(running), copy=True)
-    # the poll timer is persistent: opening a file with no job to resume keeps it
+    # both timers are persistent: opening a file with nothing to resume keeps them
+    addon.pending.watch()
     reopen(idle, fresh_session=False, addon=addon)
     assert bpy.app.timers.is_registered(addon.jobs.poll_jobs)
+    assert bpy.app.timers.is_registered(addon.pending.apply_outcomes)
     # a new session has no timer: the load handler asks the service about the saved job
     scene = reopen(running, fresh_session=True, addon=addon)
     assert bpy.app.timers.is_registered(addon.jobs.poll_jobs)

@@ -6,11 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from model_fixtures import tiny_generator
+from model_fixtures import fov_views_seen, tiny_family_model
 from video_fixtures import fps_filter_indices, frame_index, indexed_frames
 
 from models.family import ViewSpec
-from models.omniaudio.family import OmniAudioEncoders, OmniAudioModel
 from plugin_core.generation import conditioning
 from plugin_core.generation.frame_features import decode_size, perspective_decode_width
 from plugin_core.generation.loaded_model import LoadedModel, unregistered
@@ -22,9 +21,7 @@ from plugin_core.spatial.projection import erp_to_perspective, perspective_grid
 
 @pytest.fixture(scope="module")
 def loaded() -> LoadedModel:
-    generator = tiny_generator(0)
-    model = OmniAudioModel(generator, OmniAudioEncoders(generator.config), torch.device("cpu"))
-    return unregistered(model, "tiny-test")
+    return unregistered(tiny_family_model(), "tiny-test")
 
 
 def finest_view_step(fov: float, size: int) -> float:
@@ -70,10 +67,7 @@ def test_the_fov_encoder_sees_a_crop_as_sharp_as_one_from_full_resolution_frames
 ) -> None:
     video = tmp_path / "detail.mp4"
     detailed_panorama(video)
-    seen: list[torch.Tensor] = []
-    fov_encoder = loaded.model.encoders.fov
-    real = fov_encoder.encode
-    monkeypatch.setattr(fov_encoder, "encode", lambda views: seen.append(views) or real(views))
+    seen = fov_views_seen(loaded.model, monkeypatch)
     request = GenerationRequest(video=video, output=tmp_path / "s.wav", steps=1, yaw=30.0)
     generate(request, loaded)
     full = torch.from_numpy(decode_range(video, 0.0, 1.0, fps=8.0).frames[:1])

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from model_fixtures import tiny_generator
+from model_fixtures import fov_views_seen, tiny_family_model
 
 from models.family import SamplingOptions, ViewSpec, WindowSpec
-from models.omniaudio.family import OmniAudioEncoders, OmniAudioModel
 from plugin_core.errors import InputError
 from plugin_core.generation import conditioning, frame_features, windowing
 from plugin_core.generation.loaded_model import LoadedModel, unregistered
 from plugin_core.generation.loudness import integrated_loudness, true_peak_dbtp
-from plugin_core.generation.pipeline import generate, output_paths
+from plugin_core.generation.outputs import output_paths
+from plugin_core.generation.pipeline import generate
 from plugin_core.generation.request import GenerationRequest
 from plugin_core.media.audio_io import read_foa
 from plugin_core.media.stem_sidecar import sha256_of
@@ -27,14 +27,9 @@ from plugin_core.spatial.foa import encode_mono, intensity_directions, to_ambix
 from plugin_core.synthsphere import make_scene, render_frames
 
 
-def tiny_model() -> OmniAudioModel:
-    generator = tiny_generator(0)
-    return OmniAudioModel(generator, OmniAudioEncoders(generator.config), torch.device("cpu"))
-
-
 @pytest.fixture(scope="module")
 def loaded() -> LoadedModel:
-    return unregistered(tiny_model(), "tiny-test")
+    return unregistered(tiny_family_model(), "tiny-test")
 
 
 @pytest.fixture(scope="module")
@@ -372,10 +367,7 @@ def test_the_fov_encoder_sees_what_the_camera_direction_points_at(
 ) -> None:
     video = tmp_path / "discs.mp4"
     disc_panorama(video)
-    seen: list[torch.Tensor] = []
-    fov_encoder = loaded.model.encoders.fov
-    real = fov_encoder.encode
-    monkeypatch.setattr(fov_encoder, "encode", lambda views: seen.append(views) or real(views))
+    seen = fov_views_seen(loaded.model, monkeypatch)
     generate(request(video, tmp_path / "s.wav", yaw=yaw, end=1.0), loaded)
     centre = torch.cat(seen)[:, :, 100:124, 100:124].mean(dim=(0, 2, 3))  # RGB in [0, 1]
     expected = {"red": (1.0, 0.0, 0.0), "blue": (0.0, 0.0, 1.0), "grey": (0.5, 0.5, 0.5)}[colour]

@@ -6,6 +6,7 @@ from test_data import DATA_DIR
 
 from models.omniaudio.checkpoint import REFERENCE_PREFIXES
 from models.omniaudio.config import preset
+from models.omniaudio.family import OmniAudioEncoders, OmniAudioModel
 from models.omniaudio.generator import FoaGenerator
 
 # A copy of ../shared/reference/omniaudio_v2a_foa_state_dict.tsv, so the test always runs.
@@ -59,3 +60,18 @@ def reference_shapes() -> dict[str, tuple[int, ...]]:
         name, shape = line.split("\t")
         shapes[name] = tuple(int(s) for s in shape.strip("()").split(",") if s.strip())
     return shapes
+
+
+def tiny_family_model(seed: int = 0) -> OmniAudioModel:
+    """The tiny generator (random weights) with its frame encoders, behind the family protocol."""
+    generator = tiny_generator(seed)
+    return OmniAudioModel(generator, OmniAudioEncoders(generator.config), torch.device("cpu"))
+
+
+def fov_views_seen(model: OmniAudioModel, monkeypatch: pytest.MonkeyPatch) -> list[torch.Tensor]:
+    """Collects every batch of views the model's FoV encoder is given from now on."""
+    seen: list[torch.Tensor] = []
+    encoder = model.encoders.fov
+    real = encoder.encode
+    monkeypatch.setattr(encoder, "encode", lambda views: seen.append(views) or real(views))
+    return seen

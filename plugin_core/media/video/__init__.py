@@ -6,12 +6,12 @@ variable-frame-rate files work) and downscales while converting, so a full-size 
 image is never held. Every failure a user can cause surfaces as one ``InputError`` sentence.
 """
 
+from plugin_core.media.video.audio_track import read_audio_stream
 from plugin_core.media.video.decode import (
     DecodedRange,
     VideoFrame,
     decode_range,
     iter_frames,
-    read_audio_stream,
 )
 from plugin_core.media.video.encode import write_video
 from plugin_core.media.video.info import NotEquirectangularWarning, VideoInfo, aspect_warning, probe

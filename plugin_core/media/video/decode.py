@@ -1,4 +1,4 @@
-"""Decoding a time range: video frames sampled at a given rate, and the embedded audio.
+"""Decoding a time range: video frames sampled at a given rate.
 
 Frames are sampled by presentation time (so variable-frame-rate files work) exactly as
 FFmpeg's ``fps`` filter samples them (the reference feature extractor's ``-vf fps=8``):
@@ -20,7 +20,6 @@ from typing import Any
 
 import av
 import numpy as np
-from av.container import InputContainer
 
 from plugin_core.errors import InputError
 from plugin_core.media.video.media_input import (
@@ -31,12 +30,16 @@ from plugin_core.media.video.media_input import (
     stream_frame_rate,
     video_stream,
 )
+from plugin_core.media.video.time_range import (
+    check_positive,
+    check_start,
+    seek_before,
+    start_offset,
+    time_range,
+)
 
 # A frame counts as "at" a target time when its timestamp is within this many seconds.
 _TIME_EPS = 1e-4
-# Decoding starts this much before the requested start, so B-frame reordering after a
-# keyframe seek cannot leave the first target without the frame that precedes it.
-_SEEK_MARGIN_S = 0.25
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,9 +69,9 @@ def iter_frames(
 ) -> Iterator[VideoFrame]:
     """Yield RGB frames sampled at start + k/fps (< end), decoding only that time range."""
     source = readable_path(path)
-    _check_positive("The frame rate", fps)
+    check_positive("The frame rate", fps)
     _check_size(size)
-    _check_start(start, end)
+    check_start(start, end)
     return _converted_frames(source, start, end, fps, size)
 
 
@@ -102,13 +105,13 @@ def decode_range_sizes(
     """Decode [start, end) at fps once, converting each frame to every size in ``sizes``:
     one DecodedRange per size, in order."""
     source = readable_path(path)
-    _check_positive("The frame rate", fps)
-    _check_start(start, end)
+    check_positive("The frame rate", fps)
+    check_start(start, end)
     for size in sizes:
         _check_size(size)
     with open_input(source) as container:
         stream = video_stream(container, source)
-        start, end = _time_range(start, end, stream_duration(stream, container), source)
+        start, end = time_range(start, end, stream_duration(stream, container), source)
     count = len(_target_times(start, end, fps))
     stacks: list[np.ndarray | None] = [None] * len(sizes)
     times = np.zeros(count)
@@ -141,13 +144,13 @@ def _sampled_frames(
     with open_input(source) as container:
         stream = video_stream(container, source)
         stream.thread_type = "AUTO"
-        start, end = _time_range(start, end, stream_duration(stream, container), source)
+        start, end = time_range(start, end, stream_duration(stream, container), source)
         targets = _target_times(start, end, fps)
         # A frame belongs to the first target it does not round below: (t - t0)·fps rounds
         # half away from zero, so frames strictly before target + half a period count.
         limits = targets + 0.5 / fps
-        offset = _start_offset(stream)
-        _seek_before(container, stream, offset, start)
+        offset = start_offset(stream)
+        seek_before(container, stream, offset, start)
         step = 1.0 / (stream_frame_rate(stream) or 30.0)
         k = 0
         held: tuple[float, av.VideoFrame] | None = None  # the latest frame before limits[k]
@@ -223,116 +226,6 @@ def _target_times(start: float, end: float, fps: float) -> np.ndarray:
     """start + k/fps for k = 0, 1, ... while < end."""
     count = max(0, math.ceil((end - start) * fps - 1e-9))
     return start + np.arange(count) / fps
-
-
-def read_audio_stream(
-    path: str | os.PathLike,
-    start: float = 0.0,
-    end: float | None = None,
-    sample_rate: int | None = None,
-) -> tuple[np.ndarray, int]:
-    """Decode the first audio stream over [start, end) as float32 [C, N], channels as stored."""
-    source = readable_path(path)
-    _check_start(start, end)
-    if sample_rate is not None:
-        _check_positive("The sample rate", sample_rate)
-    with open_input(source) as container:
-        if not container.streams.audio:
-            raise InputError(
-                f"{source.name} has no audio stream; pick a file with embedded audio "
-                "or leave out the option that reads it."
-            )
-        stream = container.streams.audio[0]
-        context = stream.codec_context
-        if context is None:
-            raise InputError(
-                f"The audio codec of {source.name} cannot be decoded by this FFmpeg build; "
-                "convert the audio to PCM, FLAC or AAC first."
-            )
-        channels = context.channels
-        rate = int(sample_rate or context.sample_rate)
-        start, end = _time_range(start, end, stream_duration(stream, container), source)
-        offset = _start_offset(stream)
-        _seek_before(container, stream, offset, start)
-        resampler = av.AudioResampler(format="fltp", layout=context.layout, rate=rate)
-        chunks: list[np.ndarray] = []
-        first: float | None = None
-        got = 0
-        for frame in decoded_frames(container, stream, source):
-            when = frame.time - offset if frame.time is not None else None
-            if first is None:
-                first = when if when is not None else start
-            if when is not None and when >= end:
-                break
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray())
-                got += out.samples
-            if first + got / rate >= end:
-                break
-        chunks.extend(out.to_ndarray() for out in resampler.resample(None))
-    data = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32)
-    if data.shape[0] != channels:
-        raise InputError(
-            f"The audio of {source.name} has {channels} channels but decoded to {data.shape[0]}; "
-            "convert it to PCM or FLAC with an explicit channel layout first."
-        )
-    lead = round(((first if first is not None else start) - start) * rate)
-    if lead > 0:  # audio starts after the range start: keep alignment with silence
-        data = np.concatenate([np.zeros((channels, lead), data.dtype), data], axis=1)
-    else:
-        data = data[:, -lead:]
-    wanted = round((end - start) * rate)
-    return np.ascontiguousarray(data[:, :wanted], dtype=np.float32), rate
-
-
-def _seek_before(container: InputContainer, stream: Any, offset: float, start: float) -> None:
-    """Seek to the keyframe a margin before ``start`` (seconds from the file's start), if > 0."""
-    if start > 0:
-        seconds = offset + max(0.0, start - _SEEK_MARGIN_S)
-        timestamp = math.floor(seconds / stream.time_base)
-        try:
-            container.seek(timestamp, stream=stream, backward=True, any_frame=False)
-        except av.FFmpegError:
-            container.seek(0, stream=stream, backward=True)  # unseekable: decode from the start
-
-
-def _start_offset(stream: Any) -> float:
-    """The stream's first timestamp in seconds (subtracted so file time starts at 0)."""
-    if stream.start_time is None or not stream.time_base:
-        return 0.0
-    return float(stream.start_time * stream.time_base)
-
-
-def _time_range(
-    start: float, end: float | None, duration: float, source: Path
-) -> tuple[float, float]:
-    """Clamp [start, end) to the file, or explain why the range is empty."""
-    if duration > 0:
-        if start >= duration:
-            raise InputError(
-                f"The start time {start:.2f} s is at or past the end of {source.name} "
-                f"({duration:.2f} s); choose an earlier start."
-            )
-        end = duration if end is None else min(end, duration)
-    elif end is None:
-        raise InputError(f"{source.name} does not say how long it is; give an explicit end time.")
-    if end <= start:
-        raise InputError(f"The end time {end:.2f} s must be after the start time {start:.2f} s.")
-    return start, end
-
-
-def _check_start(start: float, end: float | None) -> None:
-    """Start must be a finite time >= 0 and end, if given, after it."""
-    if not (math.isfinite(start) and start >= 0):
-        raise InputError(f"The start time must be 0 s or later, not {start} s.")
-    if end is not None and not (math.isfinite(end) and end > start):
-        raise InputError(f"The end time {end} s must be after the start time {start} s.")
-
-
-def _check_positive(what: str, value: float) -> None:
-    """Raise InputError unless value is a finite number above zero."""
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise InputError(f"{what} must be a positive number, not {value}.")
 
 
 def _check_size(size: tuple[int, int] | int | None) -> None:

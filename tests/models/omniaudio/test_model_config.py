@@ -8,7 +8,8 @@ import torch
 from test_data import DATA_DIR
 
 from models.device import autocast_dtype, pick_device
-from models.omniaudio.config import ConfigError, from_stable_audio_json, preset, with_sampler
+from models.omniaudio.config import ConfigError, preset, with_sampler
+from models.omniaudio.release_config import from_stable_audio_json
 
 V2A_FOA = DATA_DIR / "v2a_foa.json"
 
