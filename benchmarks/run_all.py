@@ -140,6 +140,10 @@ def main() -> int:
         if gpu is not None:
             gpu["smoke"] = not cuda
         results["bench_gpu"] = gpu
+        visage = run("bench_visage", [] if cuda else ["--smoke"], Path(tmp))
+        if visage is not None:
+            visage["smoke"] = not cuda
+        results["bench_visage"] = visage
     checks = targets(results)
     print("\n== targets")
     for target, measured, met in checks:

@@ -71,9 +71,10 @@ def build_job(context, scene: bpy.types.Scene, strip) -> dict:
         "variations": settings.variations,
         "yaw": float(strip.omnifoa_yaw),
         "pitch": float(strip.omnifoa_pitch),
-        "fov": float(strip.omnifoa_fov),
         "convention": settings.convention,
     }
+    if strip.omnifoa_fov > 0:  # 0: not sent, so the service uses the model's own
+        job["fov"] = float(strip.omnifoa_fov)
     if settings.steps:
         job["steps"] = settings.steps
     if settings.guidance:

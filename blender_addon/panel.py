@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bpy
 
+from .model_fov import fov_note
 from .strip_source import source_info, source_strip
 
 
@@ -46,7 +47,10 @@ class OMNIFOA_PT_generate(bpy.types.Panel):
             aimed.active = not settings.aim_action
             aimed.prop(strip, "omnifoa_yaw")
             aimed.prop(strip, "omnifoa_pitch")
-            col.prop(strip, "omnifoa_fov")
+            row = col.row(align=True)
+            row.prop(strip, "omnifoa_fov")
+            confirmed = settings.model_fov_of == settings.model
+            row.label(text=fov_note(strip.omnifoa_fov, settings.model_fov, confirmed))
 
         box = layout.box()
         box.label(text="Generation", icon="SOUND")

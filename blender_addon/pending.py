@@ -3,7 +3,8 @@ panel, and apply what they hand back on Blender's main thread (a persistent time
 
 A scene holds the ticket of its call (``job_ticket`` while a job is being submitted,
 ``reaper_ticket`` while its stems go to REAPER); an outcome goes to the scene holding its
-ticket, so one for a file that is no longer open is dropped.
+ticket, so one for a file that is no longer open is dropped. The service's model list is the
+exception: whichever worker fetched it, every open scene learns its model's own FoV from it.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ import contextlib
 import bpy
 
 from . import jobs, workers
+from .model_fov import listed_fov
 from .preferences import preferences
 from .service_link import ServiceUnavailable
 from .service_start import check_program
-from .workers import FAILED, HANDED, PROGRESS, Outcome
+from .workers import FAILED, HANDED, MODELS, PROGRESS, Outcome
 
 TICK_SECONDS = 0.1
 CONTACTING = "contacting the omnifoa service…"
 WAITING_FOR_REAPER = "waiting for REAPER…"
+
+_look_up_ticket = ""  # the model look-up in flight, if any (main thread only)
 
 
 def _executable(context) -> str:
@@ -66,6 +70,33 @@ def start_reaper_handoff(context, scene: bpy.types.Scene, port: int) -> None:
     settings.job_message = WAITING_FOR_REAPER
     settings.reaper_ticket = workers.hand_to_reaper_in_background(link, settings.job_id, port)
     watch()
+
+
+def look_up_models(context) -> bool:
+    """Ask a running service for its models on a worker thread (the scenes then remember
+    their model's own FoV); False, starting nothing, when it is not running (no state file)
+    or a look-up is already in flight."""
+    global _look_up_ticket
+    if workers.in_flight(_look_up_ticket):
+        return False
+    link = jobs.link(context)
+    try:
+        link.address()
+    except ServiceUnavailable:
+        return False
+    _look_up_ticket = workers.look_up_models_in_background(link)
+    watch()
+    return True
+
+
+def remember_model_fovs(models_document: dict) -> None:
+    """Every open scene whose model the service lists remembers that model's own FoV; the
+    others keep what they had."""
+    for scene in bpy.data.scenes:
+        settings = scene.omnifoa
+        fov = listed_fov(models_document, settings.model)
+        if fov is not None:
+            settings.model_fov, settings.model_fov_of = fov, settings.model
 
 
 def watch() -> None:
@@ -134,9 +165,14 @@ def apply_outcomes() -> float | None:
         if settings.reaper_ticket:
             by_ticket[settings.reaper_ticket] = (settings, _apply_handoff)
     for outcome in workers.take_outcomes():
-        if outcome.ticket in by_ticket:
+        if outcome.kind == MODELS:
+            remember_model_fovs(outcome.data)
+        elif outcome.ticket in by_ticket:
             settings, apply = by_ticket[outcome.ticket]
             apply(settings, outcome)
+        elif outcome.ticket == _look_up_ticket:
+            if outcome.kind == FAILED:  # a bug: the look-up itself swallows service errors
+                print(f"omnifoa: listing the service's models failed: {outcome.message}")
         elif outcome.final:
             print(f"omnifoa: an outcome for a file no longer open: {outcome.message or 'ok'}")
     _show_waiting()

@@ -1,13 +1,15 @@
 """In the sequencer preview: a gizmo to drag the camera direction and the FoV outline.
 
 Both need a window (Blender draws and runs gizmos only with one); the geometry they use is
-in :mod:`.preview_mapping`, which is tested headless.
+in :mod:`.preview_mapping`, which is tested headless, as is :func:`strip_outline`. The
+outline is the view the job uses: the strip's FoV, or the model's own when that is 0.
 """
 
 from __future__ import annotations
 
 import bpy
 
+from .model_fov import fov_in_use
 from .preview_mapping import direction_to_preview, outline_in_preview, preview_to_direction
 from .strip_source import source_strip
 
@@ -56,6 +58,12 @@ class OMNIFOA_GGT_direction(bpy.types.GizmoGroup):
         gizmo.target_set_handler("offset", get=get, set=set)
 
 
+def strip_outline(scene: bpy.types.Scene, strip) -> list[list[tuple[float, float]]]:
+    """The outline of ``strip``'s camera view in ``scene``'s preview (polylines)."""
+    fov = fov_in_use(strip.omnifoa_fov, scene.omnifoa.model_fov)
+    return outline_in_preview(strip.omnifoa_yaw, strip.omnifoa_pitch, fov, *_canvas(scene))
+
+
 def _draw_outline() -> None:
     import gpu
     from gpu_extras.batch import batch_for_shader
@@ -69,10 +77,7 @@ def _draw_outline() -> None:
     shader.uniform_float("lineWidth", 2.0)
     shader.uniform_float("color", OUTLINE_COLOUR)
     gpu.state.blend_set("ALPHA")
-    lines = outline_in_preview(
-        strip.omnifoa_yaw, strip.omnifoa_pitch, strip.omnifoa_fov, *_canvas(scene)
-    )
-    for line in lines:
+    for line in strip_outline(scene, strip):
         batch_for_shader(shader, "LINE_STRIP", {"pos": line}).draw(shader)
     gpu.state.blend_set("NONE")
 

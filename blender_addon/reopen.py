@@ -3,7 +3,8 @@
 The job fields are saved with the file, but timers and worker threads belong to the Blender
 session. A job the service was running is asked about again (the timer follows it, or fails
 it with one sentence when the service no longer knows it); a submit or a REAPER hand-off
-whose worker is not in this session is failed at once, so Generate is possible again.
+whose worker is not in this session is failed at once, so Generate is possible again. A
+running service is asked for its models, so each scene's remembered model FoV is current.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def resume_after_load(*_args) -> None:
         following |= resume_scene(scene)
     if following:
         jobs.follow_jobs()
+    pending.look_up_models(bpy.context)  # only when the service is running
     if workers.any_in_flight():
         pending.watch()
 

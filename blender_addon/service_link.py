@@ -18,7 +18,7 @@ from typing import Any
 
 from platformdirs import user_config_dir
 
-SCHEMA_VERSION = 2  # the job fields' version this add-on was written for (GET /v1/health)
+SCHEMA_VERSION = 3  # the job fields' version this add-on was written for (GET /v1/health)
 TIMEOUT = 3.0
 CONFIG_ENV = "OMNIFOA_CONFIG_DIR"
 STATE_NAME = "service.json"
@@ -110,6 +110,10 @@ class ServiceLink:
 
     def health(self, timeout: float = TIMEOUT) -> dict[str, Any]:
         return self.call("GET", "/v1/health", timeout=timeout)
+
+    def models(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """The service's model list (``{"models": [...]}``; generators give ``fov``)."""
+        return self.call("GET", "/v1/models", timeout=timeout)
 
     def submit(self, job: dict[str, Any], timeout: float = TIMEOUT) -> dict[str, Any]:
         return self.call("POST", "/v1/jobs", job, timeout)["job"]

@@ -17,6 +17,9 @@ from bpy.props import (
     StringProperty,
 )
 
+from . import pending
+from .model_fov import DEFAULT_MODEL_FOV
+
 # The camera direction lives directly on each strip (not in a property group: Blender can
 # only keyframe strip properties whose path it can build from the scene).
 STRIP_PROPERTIES = {
@@ -36,22 +39,39 @@ STRIP_PROPERTIES = {
         min=-90.0,
         max=90.0,
     ),
+    # Within the service's job schema (fov 1..179); 0 sends nothing: the model's own.
     "omnifoa_fov": FloatProperty(
         name="FoV",
-        description="Width of the camera view in degrees (sent with every job, so the view "
-        "generated is the outline drawn; 120 is the bundled model's own)",
-        default=120.0,
-        min=10.0,
-        max=170.0,
+        description="Width of the camera view in degrees (0: the model's own, which the "
+        "outline then draws)",
+        default=0.0,
+        min=0.0,
+        max=179.0,
+        soft_max=170.0,
     ),
 }
+
+
+def _model_changed(_settings, context) -> None:
+    """A running service is asked for the new model's own FoV (never started for it)."""
+    pending.look_up_models(context)
 
 
 class OmnifoaSceneSettings(bpy.types.PropertyGroup):
     """Generation settings and the state of the scene's job."""
 
     source: StringProperty(name="Source", description="Movie strip to generate for (empty: active)")
-    model: StringProperty(name="Model", default="omnifoa-mini")
+    model: StringProperty(name="Model", default="omnifoa-mini", update=_model_changed)
+    # The chosen model's own FoV, as the service last listed it (GET /v1/models); used where
+    # a strip's FoV is 0. model_fov_of: the model it was listed for ("" never asked).
+    model_fov: FloatProperty(
+        name="Model FoV",
+        description="The model's own camera FoV in degrees, as the omnifoa service lists it",
+        default=DEFAULT_MODEL_FOV,
+        min=1.0,
+        max=179.0,
+    )
+    model_fov_of: StringProperty()
     seed: IntProperty(name="Seed", default=0, min=0)
     aim_action: BoolProperty(
         name="Aim at the action",

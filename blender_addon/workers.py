@@ -1,5 +1,5 @@
 """Worker threads for the calls that can take long: reach (or start) the service and submit a
-job, and hand a job's stems to REAPER.
+job, hand a job's stems to REAPER, and look up the service's models (their camera FoVs).
 
 They do HTTP and nothing else (no bpy: this module does not import it). Each call gets a
 ticket; its outcomes go into a thread-safe queue that the main thread drains with
@@ -28,8 +28,10 @@ from .service_start import reach_service
 
 SUBMIT_TIMEOUT = 15.0  # the service checks the video before it answers
 REAPER_TIMEOUT = 60.0  # the service waits for REAPER's acknowledgement before it answers
+MODELS_TIMEOUT = 3.0  # a short list; a submit does not wait longer on it
 
-PROGRESS, SUBMITTED, HANDED, FAILED = "progress", "submitted", "handed", "failed"
+PROGRESS, MODELS = "progress", "models"  # news on the way; not final
+SUBMITTED, HANDED, LISTED, FAILED = "submitted", "handed", "listed", "failed"  # final
 
 
 @dataclass(frozen=True)
@@ -37,13 +39,15 @@ class Outcome:
     """What a worker hands back: progress (a message), or its one final result."""
 
     ticket: str
-    kind: str  # PROGRESS, SUBMITTED (data: the job record), HANDED (data: the ack), FAILED
+    # PROGRESS, MODELS (data: GET /v1/models), SUBMITTED (data: the job record), HANDED
+    # (data: the ack), LISTED (a model look-up ended), FAILED
+    kind: str
     message: str = ""
     data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def final(self) -> bool:
-        return self.kind != PROGRESS
+        return self.kind not in (PROGRESS, MODELS)
 
 
 _outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
@@ -91,6 +95,28 @@ def _run(ticket: str, work: Callable[[], None]) -> None:
     threading.Thread(target=body, name=f"omnifoa-{ticket[:8]}", daemon=True).start()
 
 
+def _put_models(ticket: str, link: ServiceLink) -> None:
+    """Hand back the service's model list, when it gives it (a job does not wait on it)."""
+    try:
+        document = link.models(MODELS_TIMEOUT)
+    except (ServiceUnavailable, ServiceRefused):
+        return
+    if isinstance(document, dict):
+        _outcomes.put(Outcome(ticket, MODELS, data=document))
+
+
+def look_up_models_in_background(link: ServiceLink) -> str:
+    """Ask the (running) service for its models; returns the ticket. Never starts it."""
+    ticket = uuid.uuid4().hex
+
+    def work() -> None:
+        _put_models(ticket, link)
+        _outcomes.put(Outcome(ticket, LISTED))
+
+    _run(ticket, work)
+    return ticket
+
+
 def submit_in_background(link: ServiceLink, job: dict[str, Any], executable: str) -> str:
     """Reach the service (starting it from ``executable`` if needed), check its job schema,
     submit ``job``; returns the ticket."""
@@ -101,6 +127,7 @@ def submit_in_background(link: ServiceLink, job: dict[str, Any], executable: str
             _outcomes.put(Outcome(ticket, PROGRESS, "starting the omnifoa service…"))
 
         check_schema(reach_service(link, executable, starting))
+        _put_models(ticket, link)
         _outcomes.put(Outcome(ticket, PROGRESS, "sending the job to the omnifoa service…"))
         body = {**job, "client_key": ticket}  # a retry finds the same job, never a second
         try:

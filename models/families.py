@@ -1,8 +1,9 @@
 """The registry of model families: the one place a new family is added.
 
-Each family names the module that builds its models (``load(spec) -> FamilyModel``) and
-converts its checkpoints (``convert(source, target, weights_copy) -> ConversionReport``); the
-module is imported only when it is needed.
+Each family names the module that builds its models (``load(spec) -> FamilyModel``),
+converts its checkpoints (``convert(source, target, weights_copy) -> ConversionReport``) and
+says its camera view's default field of view (``camera_fov()``); the module is imported only
+when it is needed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from models.family import ConversionReport, FamilyModel, LoadSpec, ModelLoadErro
 
 FAMILIES: dict[str, str] = {
     "omniaudio": "models.omniaudio.family",
+    "visage": "models.visage.family",
 }
 
 
@@ -30,6 +32,12 @@ def load_family_model(spec: LoadSpec) -> FamilyModel:
     """The model ``spec`` describes, loaded; ModelLoadError names what is wrong."""
     model: FamilyModel = _family(spec.family).load(spec)
     return model
+
+
+def camera_fov(family: str) -> float:
+    """The field of view a family's camera view has unless a request sets one (degrees)."""
+    fov: float = _family(family).camera_fov()
+    return fov
 
 
 def convert_checkpoint(

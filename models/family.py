@@ -12,7 +12,7 @@ and :mod:`models.families`, never a family's own modules.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import torch
@@ -54,6 +54,7 @@ class WindowSpec:
     samples: int  # audio samples a window returns
     seconds: float  # video seconds a window conditions on
     frame_rate: float  # frames per second its views are taken at
+    hop_step: int = 1  # windows start a whole number of these samples apart (a codec frame)
 
     @property
     def frames(self) -> int:
@@ -68,6 +69,26 @@ class SamplingOptions:
     steps: int | None = None
     cfg: float | None = None
     sampler: str | None = None
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """What the previous window of a stem left for the next: the family's own state (from
+    :class:`Take`) and how many samples the two windows share."""
+
+    state: object
+    overlap: int
+
+
+@dataclass(frozen=True)
+class Take:
+    """One window's FOA [variations, 4, samples] (AmbiX, float32, CPU), what the family keeps
+    for continuing into the next window (None: nothing), and what a sidecar should record of
+    this window (JSON-ready)."""
+
+    audio: Tensor
+    state: object = None
+    record: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -88,6 +109,7 @@ class LoadSpec:
     weights: str  # path of the weights file
     device: torch.device
     weights_copy: WeightsCopy = "model"  # "ema": a checkpoint's EMA copy, where it has one
+    parts: Mapping[str, str] = field(default_factory=dict)  # role → folder of a required part
 
 
 class FrameEncoding(Protocol):
@@ -96,7 +118,10 @@ class FrameEncoding(Protocol):
     views: tuple[ViewSpec, ...]
 
     def encode(self, views: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """Per-frame features ([T, ...] each) of the views given ([T, 3, S, S] in [0, 1])."""
+        """Per-frame features ([T, ...] each) of the views given ([T, 3, S, S] in [0, 1]).
+
+        A feature's name is its view's name, or the view's name, a dot and more (one view
+        may give several features)."""
         ...
 
 
@@ -126,13 +151,15 @@ class FamilyModel(FrameEncoding, Protocol):
         without: frozenset[str] = frozenset(),
         progress: Progress | None = None,
         cancel: Cancel | None = None,
-    ) -> Tensor:
-        """FOA [variations, 4, samples] (AmbiX, float32, CPU) of one window.
+        continuation: Continuation | None = None,
+    ) -> Take:
+        """One window's FOA and the state the next window may continue from.
 
         ``features`` hold one window's frames; ``directions`` [T, 2] the camera direction
         (azimuth, elevation in degrees) of each frame; ``without`` names views whose branch
-        is switched off (an ablation for evaluation). Raises SamplingCancelled when
-        ``cancel()`` says so between steps.
+        is switched off (an ablation for evaluation); ``continuation`` is what the previous
+        window of the same stem left. Raises SamplingCancelled when ``cancel()`` says so
+        between steps.
         """
         ...
 

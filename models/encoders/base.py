@@ -51,7 +51,7 @@ def resize_center_crop(views: torch.Tensor, size: int) -> torch.Tensor:
     return views[..., top : top + size, left : left + size]
 
 
-def _check_views(views: torch.Tensor) -> None:
+def check_views(views: torch.Tensor) -> None:
     """Raise a clear error unless ``views`` is a [T, 3, H, W] float or uint8 tensor."""
     if not isinstance(views, torch.Tensor):
         raise TypeError(f"views must be a torch tensor, got {type(views).__name__}")
@@ -112,7 +112,7 @@ class ChunkedEncoder:
 
     def encode(self, views: torch.Tensor) -> torch.Tensor:
         """Features [T, feature_dim] (float32, on the views' device) of views [T, 3, H, W]."""
-        _check_views(views)
+        check_views(views)
         # Allocated outside inference mode so callers may feed it to autograd later.
         out = torch.empty(
             views.shape[0], self.feature_dim, dtype=torch.float32, device=views.device

@@ -16,7 +16,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from models.encoders.base import ChunkedEncoder, EncoderUnavailable
+from models.encoders.base import (
+    ChunkedEncoder,
+    EncoderUnavailable,
+    check_views,
+    resize_center_crop,
+)
 from models.hub_cache import hub_cache_dir
 
 # CLIP image normalisation (RGB, values in [0, 1]); the same numbers as the reference extractor.
@@ -143,3 +148,54 @@ def load_metaclip(
             f"({sorted(info['missing_keys'])[:3]}…): re-fetch it with {_DOWNLOAD_HINT}."
         )
     return MetaClipEncoder(model, torch.device(device), batch_size=batch_size)
+
+
+CLIP_B32_REPO = "openai/clip-vit-base-patch32"
+
+
+class ClipPatchEncoder:
+    """CLIP ViT-B/32 as ViSAGe reads it: per view, the projected image embedding (512-d, not
+    normalised) and the patch tokens before the final LayerNorm (7×7 × 768, the class token
+    dropped), both rounded to fp16 as the release stores its features."""
+
+    def __init__(self, model: nn.Module, device: torch.device, batch_size: int = 8) -> None:
+        self.model = model.to(device).eval().requires_grad_(False)
+        self.device = device
+        self.batch_size = batch_size
+        self.input_size = int(model.config.image_size)
+        self._mean = torch.tensor(CLIP_MEAN, device=device).view(1, 3, 1, 1)
+        self._std = torch.tensor(CLIP_STD, device=device).view(1, 3, 1, 1)
+
+    def encode(self, views: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(embeddings [T, 512], patches [T, 49, 768]) of views [T, 3, H, W] in [0, 1]."""
+        check_views(views)
+        embeds, patches = [], []
+        with torch.inference_mode(), torch.autocast(self.device.type, enabled=False):
+            for start in range(0, views.shape[0], self.batch_size):
+                chunk = views[start : start + self.batch_size].to(self.device, torch.float32)
+                chunk = resize_center_crop(chunk, self.input_size)
+                out = self.model(pixel_values=(chunk - self._mean) / self._std)
+                embeds.append(out.image_embeds.half().float().cpu())
+                patches.append(out.last_hidden_state[:, 1:].half().float().cpu())
+        return torch.cat(embeds), torch.cat(patches)
+
+
+def load_clip_patch_encoder(
+    source: str | os.PathLike[str], device: torch.device | str = "cpu"
+) -> ClipPatchEncoder:
+    """CLIP ViT-B/32 (vision tower + projection) from a local folder; never downloaded."""
+    from transformers import CLIPVisionModelWithProjection
+
+    restore = _quiet_transformers()
+    try:
+        model = CLIPVisionModelWithProjection.from_pretrained(
+            os.fspath(source), local_files_only=True
+        )
+    except OSError as exc:
+        raise EncoderUnavailable(
+            f"CLIP ViT-B/32 is not in {source}: fetch it once with "
+            f"`omnifoa models download visage` ({exc.__class__.__name__})."
+        ) from None
+    finally:
+        restore()
+    return ClipPatchEncoder(model, torch.device(device))

@@ -21,11 +21,13 @@ from models.encoders.base import FrameEncoder
 from models.encoders.registry import load_frame_encoder
 from models.family import (
     Cancel,
+    Continuation,
     ConversionReport,
     LoadSpec,
     ModelLoadError,
     Progress,
     SamplingOptions,
+    Take,
     ViewSpec,
     WeightsCopy,
     WindowSpec,
@@ -38,6 +40,11 @@ from models.omniaudio.generator import FoaGenerator
 PANORAMA = "panorama"
 FOV = "fov"
 DEFAULT_FOV = 120.0  # the reference extractor's FoV crop
+
+
+def camera_fov() -> float:
+    """The field of view (degrees) of OmniAudio's camera view unless a request sets one."""
+    return DEFAULT_FOV
 
 
 class OmniAudioEncoders:
@@ -142,11 +149,13 @@ class OmniAudioModel:
         without: frozenset[str] = frozenset(),
         progress: Progress | None = None,
         cancel: Cancel | None = None,
-    ) -> Tensor:
+        continuation: Continuation | None = None,
+    ) -> Take:
         """FOA [variations, 4, N] of one window; the directions already aimed the FoV views.
 
         Without ``panorama`` the global branch is zeroed; without ``fov`` the FoV features are
-        zeroed and guidance is off (its null condition is the FoV branch's).
+        zeroed and guidance is off (its null condition is the FoV branch's). Windows are
+        independent: there is nothing to continue from.
         """
         sampler = self.sampler_config(options).sampler
         global_feats, fov_feats = features[PANORAMA], features[FOV]
@@ -165,7 +174,7 @@ class OmniAudioModel:
                 cancel,
                 use_global=PANORAMA not in without,
             )
-        return foa.float().cpu()
+        return Take(foa.float().cpu())
 
     def describe(self, options: SamplingOptions) -> dict[str, Any]:
         sampler = self.sampler_config(options).sampler

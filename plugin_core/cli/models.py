@@ -13,24 +13,28 @@ from plugin_core.generation.model_registry import (
     load_registry,
     local_path,
     verify,
+    with_parts,
 )
 
 
 def _list(args: argparse.Namespace) -> int:
     registry = load_registry()
-    print(f"{'id':<18} {'kind':<10} {'preset':<13} {'licence':<11} here")
+    print(f"{'id':<16} {'kind':<13} {'family':<10} {'preset':<13} {'licence':<10} here")
     for entry in registry.values():
         path = local_path(entry)
+        family = entry.family if entry.kind == "generator" else "-"
+        needs = f" (needs {', '.join(entry.requires.values())})" if entry.requires else ""
         print(
-            f"{entry.id:<18} {entry.kind:<10} {entry.preset or '-':<13} {entry.licence:<11} "
-            f"{path if path else 'not downloaded'}"
+            f"{entry.id:<16} {entry.kind:<13} {family:<10} {entry.preset or '-':<13} "
+            f"{entry.licence:<10} {path if path else 'not downloaded'}{needs}"
         )
     return 0
 
 
 def _download(args: argparse.Namespace) -> int:
-    path = download(get_entry(args.model))
-    print(f"{args.model}: {path}")
+    for entry in with_parts(get_entry(args.model)):
+        path = download(entry)
+        print(f"{entry.id}: {path.name} in {path.parent}")
     return 0
 
 

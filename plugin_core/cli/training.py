@@ -52,14 +52,22 @@ def _eval(args: argparse.Namespace) -> int:
 
     if not 1 <= args.clips <= len(HELD_OUT_SEEDS):
         raise InputError(f"Evaluate 1 to {len(HELD_OUT_SEEDS)} clips, not {args.clips}.")
-    if args.seconds <= 0:
+    if args.seconds is not None and args.seconds <= 0:
         raise InputError(f"A clip must last more than 0 s, not {args.seconds}.")
     systems = {}
+    seconds = args.seconds
     if args.model != "none":
         loaded = load_model(args.model, args.device)
         systems = model_systems(loaded, args.seed)
+        window = loaded.model.window.seconds
+        if seconds is not None and seconds > window + 1e-6:
+            raise InputError(
+                f"{args.model} generates {window:g} s windows; evaluate clips of at most "
+                f"{window:g} s (--seconds), not {seconds:g} s."
+            )
+        seconds = seconds or window
     seeds = HELD_OUT_SEEDS[: args.clips]
-    report = run_evaluation(systems, seeds, args.seconds, out_dir=Path(args.out))
+    report = run_evaluation(systems, seeds, seconds or 10.0, out_dir=Path(args.out))
     print(format_table(report))
     print(f"report written to {args.out}")
     return 0
@@ -82,7 +90,9 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="score the model and baselines on held-out SynthSphere")
     p.add_argument("--model", default="omnifoa-mini", help="model id, or 'none' for baselines")
     p.add_argument("--clips", type=int, default=100, help="held-out clips (at most 100)")
-    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument(
+        "--seconds", type=float, help="clip length (default: the model's window, 10 s for none)"
+    )
     p.add_argument("--seed", type=int, default=0, help="added to each clip's sampling seed")
     p.add_argument("--out", default="out/eval", help="folder for the JSON, CSV and table")
     p.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])

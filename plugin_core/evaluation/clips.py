@@ -29,7 +29,13 @@ class EvalClip:
     @cached_property
     def frames(self) -> NDArray[np.uint8]:
         """ERP frames [T, 256, 512, 3] at 8 fps, rendered on first use."""
-        return np.stack(list(render_frames(self.scene, *FRAME_SIZE, FPS)))
+        return self.frames_at(FPS)
+
+    def frames_at(self, fps: float) -> NDArray[np.uint8]:
+        """ERP frames [T, 256, 512, 3] at ``fps`` (8 fps ones rendered once)."""
+        if fps == FPS and "frames" in self.__dict__:
+            return self.__dict__["frames"]
+        return np.stack(list(render_frames(self.scene, *FRAME_SIZE, fps)))
 
 
 # A system under evaluation: a clip in, AmbiX FOA [4, M] at 44.1 kHz out.

@@ -39,17 +39,23 @@ def model_systems(
         key = clip.scene.seed
         if key not in last:
             last.clear()
-            frames = {view.name: clip.frames for view in model.views}
+            if clip.scene.duration > model.window.seconds + 1e-6:
+                raise ValueError(
+                    f"{loaded.model_id} generates {model.window.seconds:g} s windows; evaluate "
+                    f"clips of at most that length, not {clip.scene.duration:g} s"
+                )
+            rate = model.window.frame_rate
+            frames = {view.name: clip.frames_at(rate) for view in model.views}
             yaws, pitches = np.full(count, EVAL_YAW), np.full(count, EVAL_PITCH)
             last[key] = window_features(model, frames, yaws, pitches, EVAL_FOV, count)
         return last[key]
 
     def system(without: frozenset[str]) -> GenerateFn:
         def run(clip: EvalClip) -> np.ndarray:
-            foa = model.sample(
+            take = model.sample(
                 features(clip), directions, seed + clip.scene.seed, 1, options, without
             )
-            return foa[0].numpy()
+            return take.audio[0].numpy()
 
         return run
 

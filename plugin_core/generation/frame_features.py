@@ -95,7 +95,13 @@ def frame_features(
         part = {v.name: torch.from_numpy(frames[v.name][s : s + chunk]) for v in views}
         cut = cut_views(part, views, yaws[s : s + chunk], pitches[s : s + chunk], fov)
         parts.append(model.encode(cut))
-    return {v.name: torch.cat([p[v.name] for p in parts]) for v in views}
+    return {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
+
+
+def view_of(feature: str, views: Sequence[ViewSpec]) -> ViewSpec:
+    """The view a feature comes from: the one named like it, or like its part before a dot."""
+    name = feature.split(".", 1)[0]
+    return next(v for v in views if v.name == name)
 
 
 def window_features(
@@ -129,11 +135,10 @@ def window_features(
     )
     index = torch.from_numpy(which.reshape(-1))
     out = {}
-    for view in model.views:
-        tail = (
-            aimed[view.name][index]
-            if view.name in aimed
-            else features[view.name][-1:].expand(count - real, *features[view.name].shape[1:])
-        )
-        out[view.name] = torch.cat([features[view.name], tail])
+    for name, value in features.items():
+        if view_of(name, model.views).projection == "perspective":
+            tail = aimed[name][index]
+        else:
+            tail = value[-1:].expand(count - real, *value.shape[1:])
+        out[name] = torch.cat([value, tail])
     return out

@@ -29,9 +29,12 @@ def load_model(
     if entry.kind != "generator" or entry.preset is None:
         raise InputError(f"{model_id} is not a generator; see `omnifoa models list`.")
     path = require_local(entry)
+    parts = {
+        role: str(require_local(get_entry(part)).parent) for role, part in entry.requires.items()
+    }
     try:
         target = pick_device(device)
-        spec = LoadSpec(entry.family, entry.preset, str(path), target, weights_copy)
+        spec = LoadSpec(entry.family, entry.preset, str(path), target, weights_copy, parts)
         model = load_family_model(spec)
     except ModelLoadError as exc:
         raise InputError(str(exc)) from None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from plugin_core.errors import InputError
@@ -31,9 +31,12 @@ class ModelEntry:
 
     id: str
     name: str
-    kind: str  # "generator" or "frame_encoder"
+    kind: str  # "generator", "codec" or "frame_encoder"
     licence: str
-    file: str
+    file: str  # the weights file
+    alternatives: tuple[str, ...] = ()  # other names the weights may have (first found wins)
+    companions: tuple[str, ...] = ()  # files needed beside the weights (config.json, …)
+    requires: dict[str, str] = field(default_factory=dict)  # role → id of a part it needs
     repo: str | None = None  # Hugging Face repo id, for downloadable models
     revision: str = "main"
     path: str | None = None  # bundled file, relative to the repository root
@@ -60,6 +63,9 @@ def _entries(manifest: Path, base: Path | None = None) -> dict[str, ModelEntry]:
         fields = {k: v for k, v in raw.items() if v != ""}
         if base is not None and "path" in fields:
             fields["path"] = str(base / fields["path"])
+        for key in ("alternatives", "companions"):
+            if isinstance(fields.get(key), list):
+                fields[key] = tuple(fields[key])
         try:
             entry = ModelEntry(**fields)
         except TypeError as exc:
@@ -92,7 +98,7 @@ def _models_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def _cached_file(entry: ModelEntry) -> Path | None:
+def _cached_file(entry: ModelEntry, name: str) -> Path | None:
     if entry.repo is None:
         return None
     from huggingface_hub import try_to_load_from_cache
@@ -100,21 +106,28 @@ def _cached_file(entry: ModelEntry) -> Path | None:
     from models.hub_cache import hub_cache_dir
 
     found = try_to_load_from_cache(
-        entry.repo, entry.file, revision=entry.revision, cache_dir=hub_cache_dir()
+        entry.repo, name, revision=entry.revision, cache_dir=hub_cache_dir()
     )
     return Path(found) if isinstance(found, str) else None
 
 
+def _complete(weights: Path, entry: ModelEntry) -> bool:
+    """Whether the companions the model needs are beside its weights file."""
+    return all((weights.parent / name).is_file() for name in entry.companions)
+
+
 def local_path(entry: ModelEntry, root: Path = REPO_ROOT) -> Path | None:
-    """The model's file on this machine, or None when it is not here."""
+    """The model's weights file on this machine (its companions beside it), or None."""
     folder = _models_dir()
-    candidates = [folder / entry.id / entry.file] if folder else []
-    if entry.path:
-        candidates.append(root / entry.path)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    return _cached_file(entry)
+    for name in (entry.file, *entry.alternatives):
+        candidates = [folder / entry.id / name] if folder else []
+        if entry.path and name == entry.file:
+            candidates.append(root / entry.path)
+        cached = _cached_file(entry, name)
+        for candidate in [*candidates, *([cached] if cached else [])]:
+            if candidate.is_file() and _complete(candidate, entry):
+                return candidate
+    return None
 
 
 def where_to_put(entry: ModelEntry) -> str:
@@ -125,10 +138,21 @@ def where_to_put(entry: ModelEntry) -> str:
         if folder
         else f"${MODELS_ENV}/{entry.id}/{entry.file} (with {MODELS_ENV} set)"
     )
+    extra = ""
+    if entry.alternatives:
+        extra += f" (or {' or '.join(entry.alternatives)})"
+    if entry.companions:
+        extra += f" with {', '.join(entry.companions)} beside it"
+    parts = f" and its parts ({', '.join(entry.requires.values())})" if entry.requires else ""
     return (
-        f"run `omnifoa models download {entry.id}` on a machine with internet, "
-        f"or fetch {entry.url} by hand and place it at {target}"
+        f"run `omnifoa models download {entry.id}` on a machine with internet{parts}, "
+        f"or fetch {entry.url} by hand and place it at {target}{extra}"
     )
+
+
+def with_parts(entry: ModelEntry) -> list[ModelEntry]:
+    """The entry and the entries of the parts it requires (codec, frame encoder, …)."""
+    return [entry, *(get_entry(part) for part in entry.requires.values())]
 
 
 def require_local(entry: ModelEntry, root: Path = REPO_ROOT) -> Path:
@@ -139,23 +163,49 @@ def require_local(entry: ModelEntry, root: Path = REPO_ROOT) -> Path:
     return found
 
 
+def _weights_name(entry: ModelEntry) -> str:
+    """Which of the entry's weights names the hub repo holds (a listing, over the network)."""
+    if not entry.alternatives:
+        return entry.file
+    from huggingface_hub import HfApi
+
+    try:
+        present = set(HfApi().list_repo_files(entry.repo, revision=entry.revision))
+    except Exception:  # any failure of the HTTP stack: the listing did not come back
+        raise _Unreachable("Hugging Face could not be asked which files the model has") from None
+    for name in (entry.file, *entry.alternatives):
+        if name in present:
+            return name
+    names = " or ".join((entry.file, *entry.alternatives))
+    raise InputError(f"{entry.repo} holds no {names}; its files are {', '.join(sorted(present))}.")
+
+
+class _Unreachable(Exception):
+    """The hub did not answer; the message says what could not be done."""
+
+
 def download(entry: ModelEntry) -> Path:
-    """Fetch the model's file through huggingface_hub (or find it already there)."""
+    """Fetch the model's weights and companions through huggingface_hub (or find them here).
+
+    The companions come first: they are small, and a hub that cannot be reached says so at
+    once; then the weights, under whichever of the entry's names the repo holds.
+    """
     if entry.repo is None:
         return require_local(entry)
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     folder = _models_dir()
+    local_dir = str(folder / entry.id) if folder else None
     try:
-        fetched = hf_hub_download(
-            entry.repo,
-            entry.file,
-            revision=entry.revision,
-            local_dir=str(folder / entry.id) if folder else None,
-        )
+        for companion in entry.companions:
+            hf_hub_download(entry.repo, companion, revision=entry.revision, local_dir=local_dir)
+        name = _weights_name(entry)
+        fetched = hf_hub_download(entry.repo, name, revision=entry.revision, local_dir=local_dir)
     except LocalEntryNotFoundError:
         reason = "Hugging Face cannot be reached and the file is not in the local cache"
+    except _Unreachable as exc:
+        reason = str(exc)
     except HfHubHTTPError as exc:
         status = getattr(exc.response, "status_code", None)
         reason = f"Hugging Face answered HTTP {status}" if status else "Hugging Face refused it"

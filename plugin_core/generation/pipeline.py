@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from models.family import Cancel, SamplingOptions
+from models.family import Cancel, Continuation, SamplingOptions
 from plugin_core.errors import InputError
 from plugin_core.generation.conditioning import WindowConditioning
 from plugin_core.generation.frame_features import decode_size, view_fov
@@ -55,6 +55,7 @@ class GenerationResult:
     span: tuple[float, float]  # seconds of the video
     windows: list[Window]
     levels: list[StemLevel] = field(default_factory=list)  # per variation
+    window_records: list[dict[str, Any]] = field(default_factory=list)  # what the family said
     amplitude_joins: list[int] = field(default_factory=list)  # per variation
 
 
@@ -121,7 +122,7 @@ def generate(
     window = model.window
     rate, fps = window.sample_rate, window.frame_rate
     overlap = min(round(OVERLAP_SECONDS * rate), window.samples // 4)
-    overlap = window.samples - aligned_hop(window.samples, overlap, rate, fps)
+    overlap = window.samples - aligned_hop(window.samples, overlap, rate, fps, window.hop_step)
     total = round((source.end - source.start) * rate)
     windows = plan_windows(total, window.samples, overlap, round(MAX_PAD_SECONDS * rate))
     spans = frame_spans(windows, source.start, source.end, rate, fps, window.seconds)
@@ -150,6 +151,7 @@ def generate(
             for p in paths
         ]
         frames_ahead = stack.enter_context(FramePrefetcher(request.video, spans, fps, sizes))
+        continuation: Continuation | None = None
         for w, span in zip(windows, spans, strict=True):
             directions = conditioning.directions(span)
             features = conditioning.features(span, frames_ahead.take(), directions)
@@ -158,7 +160,7 @@ def generate(
                 if progress is not None:
                     progress(done + i, len(windows) * steps)
 
-            takes = model.sample(
+            take = model.sample(
                 features,
                 directions,
                 window_seed(request.seed, w.index),
@@ -166,7 +168,13 @@ def generate(
                 options,
                 progress=window_progress,
                 cancel=cancel,
-            ).numpy()
+                continuation=continuation,
+            )
+            result.window_records.append(dict(take.record))
+            if w is not windows[-1]:
+                following = windows[w.index + 1]
+                continuation = Continuation(take.state, w.end - following.start)
+            takes = take.audio.numpy()
             pad = total - w.end if w is windows[-1] else 0
             for v, take in enumerate(takes):
                 audio = take[:, : w.length]
@@ -228,5 +236,6 @@ def _write_sidecars(
             spans,
             result.levels[v].as_dict(),
             result.amplitude_joins[v],
+            result.window_records,
         )
         write_sidecar(path, document)

@@ -20,7 +20,7 @@ from plugin_core.media.audio_io import Subtype
 from plugin_core.media.stem_writer import Delivery
 from plugin_core.spatial.direction_path import DirectionPath
 
-SCHEMA_VERSION = 2  # bump when a field's name, meaning, type or range changes
+SCHEMA_VERSION = 3  # bump when a field's name, meaning, type or range changes
 DEFAULT_MODEL = "omnifoa-mini"
 MIN_SPAN_SECONDS = 0.5
 MAX_SEED = 2**63 - 1
@@ -112,8 +112,9 @@ class GenerationRequest:
         metadata=_meta(
             FieldSpec(
                 "str",
-                "sampling method (default: the model's)",
-                choices=("euler", "heun"),
+                "sampling method (default: the model's): euler or heun for OmniAudio, joint or "
+                "dual guidance for ViSAGe",
+                choices=("euler", "heun", "joint", "dual"),
                 nullable=True,
             )
         ),

@@ -25,6 +25,7 @@ def generation_sidecar(
     window_seconds: list[tuple[float, float]],
     level: dict[str, Any],
     amplitude_joins: int,
+    window_records: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """The sidecar document of one stem of a finished request."""
     return {
@@ -40,6 +41,9 @@ def generation_sidecar(
         },
         "delivery": delivery_record(request.convention, request.sample_rate, request.subtype),
         "level": level,
-        "windows": [{"start": a, "end": b} for a, b in window_seconds],
+        "windows": [
+            {"start": a, "end": b, **record}
+            for (a, b), record in zip(window_seconds, window_records, strict=True)
+        ],
         "amplitude_crossfades": amplitude_joins,
     }

@@ -22,16 +22,18 @@ from plugin_core.media.video.decode import decode_range_sizes
 Size = tuple[int, int]  # (width, height) frames are decoded at
 
 
-def aligned_hop(window: int, overlap: int, rate: int, fps: float) -> int:
+def aligned_hop(window: int, overlap: int, rate: int, fps: float, step: int = 1) -> int:
     """The hop (samples) nearest ``window - overlap`` that is a whole number of frame periods
-    and of samples; ``window - overlap`` itself when no such hop keeps the overlap between half
-    of ``overlap`` and half a window."""
+    and a whole number of ``step`` samples; when no such hop keeps the overlap between half of
+    ``overlap`` and half a window, the largest multiple of ``step`` not above
+    ``window - overlap``."""
     period = Fraction(rate) / Fraction(fps).limit_denominator(1000)
     unit = period * period.denominator  # the shortest whole-sample run of whole frame periods
+    unit = unit * step // math.gcd(int(unit), step) if unit.denominator == 1 else unit
     hop = round((window - overlap) / unit) * unit
     if hop.denominator == 1 and overlap / 2 <= window - hop <= window / 2 and hop > 0:
         return int(hop)
-    return window - overlap
+    return (window - overlap) // step * step
 
 
 @dataclass(frozen=True)

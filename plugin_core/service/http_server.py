@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from models.families import camera_fov
 from plugin_core import __version__
 from plugin_core.errors import InputError
 from plugin_core.generation.loaded_model import load_model
@@ -106,9 +107,16 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, schema_document())
         elif self.path == "/v1/models":
             models = [
-                {"id": e.id, "name": e.name, "kind": e.kind, "installed": local_path(e) is not None}
+                {
+                    "id": e.id,
+                    "name": e.name,
+                    "kind": e.kind,
+                    "installed": local_path(e) is not None,
+                    **({"family": e.family, "fov": camera_fov(e.family)}
+                       if e.kind == "generator" else {}),
+                }
                 for e in load_registry().values()
-            ]
+            ]  # fmt: skip
             self._send(200, {"models": models})
         elif self.path == "/v1/jobs":
             self._send(200, {"jobs": jobs.list()})

@@ -2,7 +2,8 @@
 the bundled model: build, install (with its bundled platformdirs), a keyframed direction,
 generate without blocking the UI, the stem on the timeline, a 4-channel mixdown, REAPER
 (prompt, slow, silent), cancel, a .blend reopened while a job runs, a service of another
-job schema, and a stopped service.
+job schema, a stopped service, and the camera FoV (the strip's, or the model's own as the
+service lists it).
 
 Headless Blender runs no timers: the tests call the add-on's timer functions themselves
 (:func:`settle`, :func:`follow`), and check that they are registered, persistent ones."""
@@ -22,6 +23,7 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import bpy
 import numpy as np
@@ -316,6 +318,12 @@ def test_generate_returns_at_once_and_puts_a_4_channel_stem_on_the_timeline(
     scene, addon, workspace
 ) -> None:
     assert not (workspace["state"] / "service.json").exists()  # the service must be started
+    strip = addon.strip_source.source_strip(scene)
+    assert strip.omnifoa_fov == 0.0  # the model's own: not sent
+    assert "fov" not in addon.jobs.build_job(bpy.context, scene, strip)
+    settings = scene.omnifoa
+    assert (settings.model_fov, settings.model_fov_of) == (120.0, "")  # never asked yet
+    settings.model_fov = 50.0  # so that learning the model's own shows
     began = time.monotonic()
     assert bpy.ops.omnifoa.generate() == {"FINISHED"}  # starts the service from preferences
     assert time.monotonic() - began < 1.0  # a worker thread starts it and submits
@@ -326,6 +334,8 @@ def test_generate_returns_at_once_and_puts_a_4_channel_stem_on_the_timeline(
     seen = settle(addon, 120)
     assert "starting the omnifoa service…" in seen
     assert scene.omnifoa.job_state == "queued", scene.omnifoa.job_message
+    # the worker that submitted also listed the models: the bundled one's own FoV
+    assert (settings.model_fov, settings.model_fov_of) == (120.0, "omnifoa-mini")
     job_id = scene.omnifoa.job_id
     assert bpy.app.timers.is_registered(addon.jobs.poll_jobs)
     follow(addon)
@@ -346,8 +356,55 @@ def test_generate_returns_at_once_and_puts_a_4_channel_stem_on_the_timeline(
     assert keys[2.5] == pytest.approx(90.0, abs=0.5)
     assert keys[4.0] == pytest.approx(90.0, abs=0.5)
     assert 0.0 < keys[1.5] < 90.0
-    assert request["fov"] == pytest.approx(120.0)  # the FoV the preview outlines, always sent
+    assert request["fov"] is None  # FoV 0 on the strip: the model's own, not sent
     assert scene.omnifoa.suggest_surround
+
+
+def test_choosing_a_model_asks_the_running_service_for_its_own_fov(scene, addon) -> None:
+    settings = scene.omnifoa
+    try:
+        settings.model = "no-such-model"  # the service does not know it: nothing changes
+        assert addon.workers.any_in_flight()  # a worker asks, the UI does not wait
+        assert bpy.app.timers.is_registered(addon.pending.apply_outcomes)
+        settle(addon, 30)
+        # the panel says the 120° it shows is not confirmed for this model
+        assert (settings.model_fov, settings.model_fov_of) == (120.0, "omnifoa-mini")
+        settings.model_fov = 50.0
+        settings.model = "omnifoa-mini"  # the service lists it: its own FoV is remembered
+        settle(addon, 30)
+        assert (settings.model_fov, settings.model_fov_of) == (120.0, "omnifoa-mini")
+        # a list giving a 90° model (ViSAGe's own) to the scene that chose it
+        settings.model = "x"
+        settle(addon, 30)
+        visage = {"id": "x", "kind": "generator", "family": "visage", "fov": 90.0}
+        addon.pending.remember_model_fovs({"models": [visage]})
+        assert (settings.model_fov, settings.model_fov_of) == (90.0, "x")
+    finally:
+        settings.model = "omnifoa-mini"
+        settle(addon, 30)
+    assert (settings.model_fov, settings.model_fov_of) == (120.0, "omnifoa-mini")
+
+
+def test_the_model_fov_is_picked_from_the_service_model_list(addon) -> None:
+    model_fov = addon.model_fov
+    document = {
+        "models": [
+            {"id": "omnifoa-mini", "kind": "generator", "family": "omniaudio", "fov": 120.0},
+            {"id": "x", "kind": "generator", "family": "visage", "fov": 90.0},
+            {"id": "dac-44khz", "kind": "codec", "installed": True},
+        ]
+    }
+    assert model_fov.listed_fov(document, "x") == 90.0
+    assert model_fov.listed_fov(document, "omnifoa-mini") == 120.0
+    assert model_fov.listed_fov(document, "dac-44khz") is None  # not a generator: no FoV
+    assert model_fov.listed_fov(document, "unknown") is None
+    assert model_fov.listed_fov({}, "x") is None
+    assert model_fov.listed_fov({"models": [{"id": "x", "fov": None}]}, "x") is None
+    assert model_fov.fov_in_use(0.0, 90.0) == 90.0  # the strip's 0: the model's own
+    assert model_fov.fov_in_use(100.0, 90.0) == 100.0
+    assert model_fov.fov_note(0.0, 90.0, confirmed=True) == "model's 90°"
+    assert model_fov.fov_note(100.0, 90.0, confirmed=True) == "(model: 90°)"
+    assert model_fov.fov_note(0.0, 120.0, confirmed=False) == "model's 120°?"  # not yet heard
 
 
 def test_surround4_mixdown_passes_the_four_channels_through(scene, addon, workspace) -> None:
@@ -424,8 +481,14 @@ def test_a_reaper_that_never_answers_is_reported_as_such(scene, addon) -> None:
 def test_cancel_stops_the_job_and_adds_nothing(scene, addon, workspace) -> None:
     before = len(scene.sequence_editor.strips_all)
     scene.omnifoa.seed, scene.omnifoa.steps = 6, 200
-    assert bpy.ops.omnifoa.generate() == {"FINISHED"}
-    job_id = submitted(addon)
+    strip = addon.strip_source.source_strip(scene)
+    strip.omnifoa_fov = 100.0  # set on the strip: sent
+    try:
+        assert bpy.ops.omnifoa.generate() == {"FINISHED"}
+        job_id = submitted(addon)
+    finally:
+        strip.omnifoa_fov = 0.0
+    assert service_record(workspace, job_id)["request"]["fov"] == pytest.approx(100.0)
     deadline = time.monotonic() + 120
     while service_record(workspace, job_id)["percent"] <= 0:
         assert time.monotonic() < deadline
@@ -546,8 +609,9 @@ def test_work_from_before_a_reopen_that_is_lost_fails_in_one_sentence(
 
 
 def test_a_service_of_another_job_schema_is_refused(scene, addon, workspace) -> None:
-    assert addon.service_link.SCHEMA_VERSION == 2
-    assert service_call(workspace, "/v1/health")["schema_version"] == 2  # the real service's
+    # the add-on and the real service speak the same job schema
+    served = service_call(workspace, "/v1/health")["schema_version"]
+    assert served == addon.service_link.SCHEMA_VERSION
     posted = []
 
     class OtherSchema(BaseHTTPRequestHandler):
@@ -587,8 +651,8 @@ def test_a_service_of_another_job_schema_is_refused(scene, addon, workspace) -> 
         server.server_close()
     assert scene.omnifoa.job_state == "failed"
     assert scene.omnifoa.job_message == (
-        "The omnifoa service speaks job schema 99 but this add-on was written for 2; "
-        "update the add-on or the service."
+        "The omnifoa service speaks job schema 99 but this add-on was written for "
+        f"{addon.service_link.SCHEMA_VERSION}; update the add-on or the service."
     )
     assert posted == []  # nothing was submitted
     assert bpy.ops.omnifoa.generate.poll()
@@ -602,6 +666,7 @@ def test_a_stopped_service_gives_a_clear_report(scene, addon, workspace) -> None
     while state_file.exists():
         assert time.monotonic() < deadline
         time.sleep(0.1)
+    assert not addon.pending.look_up_models(bpy.context)  # no service: nobody is asked
     prefs = bpy.context.preferences.addons[ADDON].preferences
     prefs.executable = ""
     # headless, Blender turns an operator's ERROR report into RuntimeError with its text
@@ -637,6 +702,63 @@ def test_a_stopped_service_gives_a_clear_report(scene, addon, workspace) -> None
     assert scene.omnifoa.job_state == "failed"
     assert scene.omnifoa.job_message == addon.jobs.REOPENED_NO_SERVICE
     assert bpy.ops.omnifoa.generate.poll()
+
+
+class RecordingLayout:
+    """Stands in for a panel's layout (headless Blender draws no panels): every sub-layout is
+    itself, every label's text is kept."""
+
+    def __init__(self) -> None:
+        self.labels: list[str] = []
+
+    def label(self, text: str = "", **_kw) -> None:
+        self.labels.append(text)
+
+    def __getattr__(self, _name: str):
+        return lambda *_a, **_kw: self
+
+
+def test_the_panel_shows_which_fov_the_job_uses(scene, addon) -> None:
+    strip = addon.strip_source.source_strip(scene)
+    settings = scene.omnifoa
+    remembered = (settings.model_fov, settings.model_fov_of)
+
+    def labels() -> list[str]:
+        panel = SimpleNamespace(layout=RecordingLayout())
+        bpy.types.OMNIFOA_PT_generate.draw(panel, bpy.context)
+        return panel.layout.labels
+
+    try:
+        settings.model_fov, settings.model_fov_of = 90.0, settings.model
+        assert "model's 90°" in labels()
+        strip.omnifoa_fov = 100.0
+        assert "(model: 90°)" in labels()
+        settings.model_fov_of = "another-model"  # listed for another model: not confirmed
+        assert "(model: 90°?)" in labels()
+    finally:
+        (settings.model_fov, settings.model_fov_of), strip.omnifoa_fov = remembered, 0.0
+
+
+def test_the_outline_is_the_strip_fov_or_else_the_remembered_model_fov(scene, addon) -> None:
+    strip = addon.strip_source.source_strip(scene)
+    settings = scene.omnifoa
+    remembered, strip.omnifoa_yaw, strip.omnifoa_pitch = settings.model_fov, 0.0, 0.0
+
+    def span() -> tuple[float, float]:
+        lines = addon.preview_overlay.strip_outline(scene, strip)
+        points = np.array([p for line in lines for p in line])
+        return points[:, 0].min(), points[:, 0].max()
+
+    try:
+        assert strip.omnifoa_fov == 0.0
+        settings.model_fov = 90.0  # as for a ViSAGe model: ±45° of yaw, ±64 px of 512
+        assert span() == pytest.approx((-64.0, 64.0), abs=0.5)
+        settings.model_fov = 120.0  # the bundled model's own: ±60°
+        assert span() == pytest.approx((-512 / 6, 512 / 6), abs=0.5)
+        strip.omnifoa_fov = 90.0  # the strip's own FoV wins over the model's
+        assert span() == pytest.approx((-64.0, 64.0), abs=0.5)
+    finally:
+        settings.model_fov, strip.omnifoa_fov = remembered, 0.0
 
 
 def test_the_preview_maps_directions_and_draws_the_fov_outline(addon) -> None:

@@ -11,7 +11,7 @@ import soundfile
 import torch
 from model_fixtures import fov_views_seen, tiny_family_model
 
-from models.family import SamplingOptions, ViewSpec, WindowSpec
+from models.family import SamplingOptions, Take, ViewSpec, WindowSpec
 from plugin_core.errors import InputError
 from plugin_core.generation import conditioning, frame_features, windowing
 from plugin_core.generation.loaded_model import LoadedModel, unregistered
@@ -237,7 +237,7 @@ def test_a_failure_midway_leaves_no_file_behind(
         ({"start": 1.0, "end": 1.2}, "at least 0.5 s"),
         ({"fov": 200.0}, "fov must be between 1 and 179"),
         ({"variations": 0}, "variations must be between 1 and 16"),
-        ({"sampler": "rk4"}, "sampler must be one of euler, heun"),
+        ({"sampler": "rk4"}, "sampler must be one of euler, heun, joint, dual"),
         ({"loudness": 3.0}, "loudness must be between -70 and -1"),
         ({"yaw": float("nan")}, "yaw must be a finite number"),
         ({"cfg": float("inf")}, "cfg must be a finite number"),
@@ -396,7 +396,7 @@ class PointingModel:
         rng = np.random.default_rng(seed)
         az, el = directions.mean(dim=0).tolist()
         noise = 0.1 * rng.standard_normal((variations, self.window.samples))
-        return torch.from_numpy(np.stack([encode_mono(n, az, el) for n in noise])).float()
+        return Take(torch.from_numpy(np.stack([encode_mono(n, az, el) for n in noise])).float())
 
     def describe(self, options: SamplingOptions) -> dict[str, str]:
         return {"family": self.family}
@@ -433,8 +433,8 @@ class LouderToTheLeftModel(PointingModel):
     """Quiet while the camera looks ahead, 30x louder once it has turned left."""
 
     def sample(self, features, directions, seed, variations, options, without=(), **_):
-        foa = super().sample(features, directions, seed, variations, options)
-        return foa * (0.1 if float(directions[:, 0].mean()) < 45.0 else 3.0)
+        foa = super().sample(features, directions, seed, variations, options).audio
+        return Take(foa * (0.1 if float(directions[:, 0].mean()) < 45.0 else 3.0))
 
 
 def test_one_gain_for_the_whole_stem_keeps_quiet_and_loud_windows_apart(

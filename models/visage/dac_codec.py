@@ -1,0 +1,55 @@
+"""Codes → FOA through the 44.1 kHz Descript Audio Codec (transformers' ``DacModel``).
+
+ViSAGe codes each FOA channel as a mono DAC stream of ``num_rvq`` codebooks; every channel
+is decoded on its own (9 codebooks × T frames → T · 512 samples) and the four are stacked in
+file order W, Y, Z, X (AmbiX). The codec always runs in fp32.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import Tensor, nn
+
+from models.visage.config import CHANNELS
+from models.visage.loading import quiet_transformers
+
+
+class DacDecoder:
+    """A DAC model that turns ViSAGe's 36 code streams into 4-channel audio."""
+
+    def __init__(self, model: nn.Module, num_rvq: int) -> None:
+        config = model.config
+        if config.n_codebooks < num_rvq:
+            raise ValueError(
+                f"the codec has {config.n_codebooks} codebooks, ViSAGe needs {num_rvq}"
+            )
+        self.model = model.eval().requires_grad_(False)
+        self.num_rvq = num_rvq
+        self.hop = int(config.hop_length)
+        self.sample_rate = int(config.sampling_rate)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def decode(self, codes: Tensor) -> Tensor:
+        """Audio [B, 4, T · hop] (W, Y, Z, X; float32, CPU) of codes [B, T, 4 · num_rvq]."""
+        channels = []
+        with torch.inference_mode(), torch.autocast(self.device.type, enabled=False):
+            for c in range(CHANNELS):
+                part = codes[:, :, c * self.num_rvq : (c + 1) * self.num_rvq]
+                audio = self.model.decode(audio_codes=part.transpose(1, 2).to(self.device))
+                values = audio.audio_values
+                channels.append(values.reshape(values.shape[0], -1).float().cpu())
+        return torch.stack(channels, dim=1)
+
+
+def load_dac(source: str | os.PathLike[str], num_rvq: int, device: torch.device) -> DacDecoder:
+    """The DAC model saved in ``source`` (a folder: config.json + weights), never downloaded."""
+    from transformers import DacModel
+
+    with quiet_transformers():
+        model = DacModel.from_pretrained(os.fspath(source), local_files_only=True)
+    return DacDecoder(model.to(device).float(), num_rvq)
