@@ -1,9 +1,10 @@
 """The registry of model families: the one place a new family is added.
 
 Each family names the module that builds its models (``load(spec) -> FamilyModel``),
-converts its checkpoints (``convert(source, target, weights_copy) -> ConversionReport``) and
-says its camera view's default field of view (``camera_fov()``); the module is imported only
-when it is needed.
+converts its checkpoints (``convert(source, target, weights_copy) -> ConversionReport``),
+checks sampling options before a model is loaded (``check_options(options)``) and says its
+camera view's default field of view (``camera_fov()``); the module is imported only when it
+is needed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ import importlib
 import os
 from types import ModuleType
 
-from models.family import ConversionReport, FamilyModel, LoadSpec, ModelLoadError, WeightsCopy
+from models.family import (
+    ConversionReport,
+    FamilyModel,
+    LoadSpec,
+    ModelLoadError,
+    SamplingOptions,
+    WeightsCopy,
+)
 
 FAMILIES: dict[str, str] = {
     "omniaudio": "models.omniaudio.family",
@@ -38,6 +46,11 @@ def camera_fov(family: str) -> float:
     """The field of view a family's camera view has unless a request sets one (degrees)."""
     fov: float = _family(family).camera_fov()
     return fov
+
+
+def check_options(family: str, options: SamplingOptions) -> None:
+    """ValueError (one sentence) for sampling options the family cannot use, before loading."""
+    _family(family).check_options(options)
 
 
 def convert_checkpoint(

@@ -47,7 +47,8 @@ def _read_ack(path: Path) -> dict[str, Any] | None:
 def ring(
     config: BridgeConfig, job_id: str, timeout: float = 10.0, first_wait: float = 0.25
 ) -> dict[str, Any]:
-    """Ring until the ack for ``job_id`` appears; returns it, or raises NoAnswer."""
+    """Ring until REAPER's final ack for ``job_id`` appears (an ``applying`` ack is only its
+    promise that one will); returns it, or raises NoAnswer."""
     client = SimpleUDPClient(HOST, config.port)
     trigger_datagram(config)  # checks the size
     target = ack_path(config, job_id)
@@ -59,7 +60,7 @@ def ring(
         until = min(time.monotonic() + wait, deadline)
         while time.monotonic() < until:
             ack = _read_ack(target)
-            if ack is not None:
+            if ack is not None and ack.get("status") != "applying":  # REAPER's final word
                 return ack
             time.sleep(0.02)
         if time.monotonic() >= deadline:

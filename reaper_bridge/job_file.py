@@ -17,7 +17,7 @@ from typing import Any
 
 from plugin_core.spatial.foa import to_ambix
 from reaper_bridge.bridge_config import BridgeError
-from reaper_bridge.stem_files import labelled_fuma, read_stem, write_ambix, write_atomic
+from reaper_bridge.stem_files import labelled_fuma, read_stem, write_ambix, write_bytes
 
 SCHEMA = "omnifoa-reaper-job"
 SPOOL_FOLDERS = ("pending", "done", "acks", "media")
@@ -96,5 +96,5 @@ def write_job(job: Job, spool: Path) -> Path:
     paths = [prepare_stem(s, spool / "media", job.job_id, i) for i, s in enumerate(job.stems)]
     target = spool / "pending" / f"{job.job_id}.json"
     text = json.dumps(job.document(paths), ensure_ascii=False, indent=1)
-    write_atomic(target, text.encode("utf-8"))
+    write_bytes(target, text.encode("utf-8"))
     return target

@@ -20,7 +20,7 @@ from rpp import Element
 
 from reaper_bridge.bridge_config import BridgeError
 from reaper_bridge.job_file import Stem, prepare_stem
-from reaper_bridge.stem_files import write_atomic
+from reaper_bridge.stem_files import write_bytes
 
 BUS_NAME = "omnifoa FOA monitor"
 
@@ -92,7 +92,7 @@ def export_rpp(stems: list[Stem], output: Path, merge: bool = False) -> Path:
         for track in _tracks(stems, media):
             project.append(track)
         text = rpp.dumps(project)
-    write_atomic(output, text.encode("utf-8"))
+    write_bytes(output, text.encode("utf-8"))
     return output
 
 

@@ -1,22 +1,25 @@
-"""Files the bridge reads and writes: stems checked with soundfile, AmbiX conversions, and
-text replaced atomically (a temporary file beside the target, then a rename)."""
+"""Files the bridge reads and writes: stems checked with soundfile (regular files only),
+AmbiX conversions, and text replaced atomically (:mod:`plugin_core.atomic_files`)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from plugin_core.atomic_files import atomic_output, write_atomic
+from plugin_core.errors import InputError
+from plugin_core.file_checks import input_file
 from reaper_bridge.bridge_config import BridgeError
 
 
 def read_stem(path: Path) -> tuple[np.ndarray, int]:
     """A 4-channel stem as float32 [4, N] and its rate; BridgeError for anything else."""
-    if not path.is_file():
-        raise BridgeError(f"Cannot read {path}: the file does not exist.")
+    try:
+        input_file(path, "stem")
+    except InputError as exc:
+        raise BridgeError(str(exc)) from None
     try:
         data, rate = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as exc:
@@ -38,27 +41,14 @@ def labelled_fuma(path: Path) -> bool:
     return comment.lower().startswith("fuma")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one rename; nothing half-written is ever seen."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def write_bytes(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically (inside a command's output transaction, when
+    the command's other files appear)."""
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
 
 
 def write_ambix(path: Path, audio: np.ndarray, rate: int) -> None:
     """Write AmbiX float32 WAV, atomically."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".partial.wav", dir=path.parent)
-    os.close(fd)
-    try:
-        with sf.SoundFile(tmp, "w", rate, 4, "FLOAT", format="WAV") as f:
-            f.comment = "AmbiX (ACN/SN3D)"
-            f.write(np.ascontiguousarray(audio.T, dtype=np.float32))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_output(path) as tmp, sf.SoundFile(tmp, "w", rate, 4, "FLOAT", format="WAV") as f:
+        f.comment = "AmbiX (ACN/SN3D)"
+        f.write(np.ascontiguousarray(audio.T, dtype=np.float32))

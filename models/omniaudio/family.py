@@ -42,6 +42,15 @@ FOV = "fov"
 DEFAULT_FOV = 120.0  # the reference extractor's FoV crop
 
 
+def check_options(options: SamplingOptions) -> None:
+    """ValueError (one sentence) for a sampler OmniAudio does not have (checked at the door,
+    before any model is loaded)."""
+    if options.sampler is not None and options.sampler not in SAMPLER_METHODS:
+        raise ValueError(
+            f"OmniAudio samples with {' or '.join(SAMPLER_METHODS)}, not {options.sampler}."
+        )
+
+
 def camera_fov() -> float:
     """The field of view (degrees) of OmniAudio's camera view unless a request sets one."""
     return DEFAULT_FOV
@@ -122,10 +131,7 @@ class OmniAudioModel:
 
     def check_options(self, options: SamplingOptions) -> None:
         """ValueError (one sentence) for steps, guidance or a sampler OmniAudio cannot use."""
-        if options.sampler is not None and options.sampler not in SAMPLER_METHODS:
-            raise ValueError(
-                f"OmniAudio samples with {' or '.join(SAMPLER_METHODS)}, not {options.sampler}."
-            )
+        check_options(options)
         try:
             self.sampler_config(options)
         except ConfigError as exc:

@@ -56,6 +56,15 @@ DIRECTION_NOTE = (
 )
 
 
+def check_options(options: SamplingOptions) -> None:
+    """ValueError (one sentence) for options ViSAGe cannot use (checked at the door, before
+    any model is loaded)."""
+    if options.steps is not None:
+        raise ValueError("ViSAGe decodes a fixed number of code steps per window; leave steps out.")
+    if options.sampler is not None and options.sampler not in GUIDANCE_VARIANTS:
+        raise ValueError(f"ViSAGe samples with joint or dual guidance, not {options.sampler}.")
+
+
 def camera_fov() -> float:
     """The field of view (degrees) of ViSAGe's camera view unless a request sets one."""
     return VIEW_FOV
@@ -102,12 +111,7 @@ class VisageModel:
         )
 
     def check_options(self, options: SamplingOptions) -> None:
-        if options.steps is not None:
-            raise ValueError(
-                "ViSAGe decodes a fixed number of code steps per window; leave steps out."
-            )
-        if options.sampler is not None and options.sampler not in GUIDANCE_VARIANTS:
-            raise ValueError(f"ViSAGe samples with joint or dual guidance, not {options.sampler}.")
+        check_options(options)
 
     def steps(self, options: SamplingOptions) -> int:
         return 2 * self.network.config.code_frames + 1

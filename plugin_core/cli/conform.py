@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from plugin_core.atomic_files import write_atomic
+from plugin_core.cli.values import number
 
 
 def _conform(args: argparse.Namespace) -> int:
@@ -16,6 +17,8 @@ def _conform(args: argparse.Namespace) -> int:
     from plugin_core.conform.job import ConformRequest, conform_stem
     from plugin_core.conform.source import SourceQuery, locate_source
     from plugin_core.errors import InputError
+    from plugin_core.file_checks import output_file
+    from plugin_core.media.audio_io import audio_channels
     from plugin_core.media.video import probe
 
     query = SourceQuery(
@@ -26,8 +29,16 @@ def _conform(args: argparse.Namespace) -> int:
         distance=args.distance,
     )
     query.check()
-    if args.save_path is not None and Path(args.save_path).exists() and not args.overwrite:
-        raise InputError(f"{args.save_path} exists; choose another name or add --overwrite.")
+    inputs = [p for p in (args.video, args.stem, args.path) if p is not None]
+    output_file(args.output, args.overwrite, inputs)
+    if args.save_path is not None:
+        output_file(args.save_path, args.overwrite, [*inputs, args.output])
+    channels = audio_channels(args.stem)  # before any video analysis
+    if channels > 2:
+        raise InputError(
+            f"{Path(args.stem).name} has {channels} channels; conform takes mono or stereo "
+            "stems — for an FOA file use `omnifoa convert`."
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a frame that is not 2:1 is warned about elsewhere
         duration = probe(args.video).duration
@@ -84,7 +95,7 @@ def add_conform_commands(sub: argparse._SubParsersAction) -> None:
         metavar="AZ,EL",
         help="track what is seen there (write --at=-40,10 for a negative azimuth)",
     )
-    p.add_argument("--time", type=float, help="video time of --at, seconds")
+    p.add_argument("--time", type=number("--time", 0.0, 86400.0, "s"), help="video time of --at")
     p.add_argument("--auto", action="store_true", help="follow the strongest visual action")
     p.add_argument(
         "--distance",
@@ -92,11 +103,17 @@ def add_conform_commands(sub: argparse._SubParsersAction) -> None:
         help="level and air absorption from the tracked object's apparent size (--at/--auto)",
     )
     p.add_argument("--save-path", help="also write the direction path used (.json)")
-    p.add_argument("--start", type=float, default=0.0, help="video time the stem starts at")
-    p.add_argument("--end", type=float, help="end of the span (default: end of the video)")
-    p.add_argument("--width", type=float, help="degrees (default: 60 stereo, 0 mono)")
+    p.add_argument(
+        "--start", type=number("--start", 0.0, 86400.0, "s"), default=0.0, help="stem start"
+    )
+    p.add_argument(
+        "--end", type=number("--end", 0.0, 86400.0, "s"), help="end of the span (default: the end)"
+    )
+    p.add_argument(
+        "--width", type=number("--width", 0.0, 360.0, "deg"), help="default: 60 stereo, 0 mono"
+    )
     p.add_argument("--rate", type=int, default=48000, choices=[44100, 48000])
     p.add_argument("--subtype", default="float32", choices=["float32", "pcm24", "pcm16"])
     p.add_argument("--convention", default="ambix", choices=["ambix", "fuma"])
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.set_defaults(run=_conform)
+    p.set_defaults(run=_conform, transactional=True)

@@ -59,7 +59,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
     if values["path"] is not None:
         values["path"] = load_path(values["path"])
     request = GenerationRequest(video=Path(args.video), output=Path(args.output), **values)
-    request.validate()
+    request.validate({name: _flag(name, spec) for name, spec in field_specs().items()})
     return request
 
 
@@ -91,7 +91,7 @@ def add_generate_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("video")
     p.add_argument("-o", "--output", required=True, help="output .wav or .flac")
     add_request_arguments(p)
-    p.set_defaults(run=_generate)
+    p.set_defaults(run=_generate, transactional=True)
 
     p = sub.add_parser("demo", help="the main job on the bundled demo scene")
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from plugin_core import __version__
+from plugin_core.atomic_files import output_transaction
 from plugin_core.cli.conform import add_conform_commands
+from plugin_core.cli.failures import BAD_INPUT, describe
 from plugin_core.cli.generate import add_generate_commands
 from plugin_core.cli.media import add_media_commands
 from plugin_core.cli.models import add_model_commands
@@ -19,12 +24,22 @@ from plugin_core.cli.training import add_training_commands
 from plugin_core.errors import OmnifoaError
 
 
+class CommandParser(argparse.ArgumentParser):
+    """argparse with omnifoa's failure contract: a bad flag is one sentence, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        message = re.sub(r"^argument ([^:]+): (?=\1 )", "", message)  # the flag is named once
+        print(f"omnifoa: error: {message}; see `{self.prog} --help`.", file=sys.stderr, flush=True)
+        raise SystemExit(BAD_INPUT)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every ``omnifoa`` command."""
-    parser = argparse.ArgumentParser(
-        prog="omnifoa", description="First-Order Ambisonics for 360° video."
-    )
+    parser = CommandParser(prog="omnifoa", description="First-Order Ambisonics for 360° video.")
     parser.add_argument("--version", action="version", version=f"omnifoa {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show a traceback when something goes wrong"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (
         add_media_commands,
@@ -42,16 +57,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one ``omnifoa`` command; user errors print one sentence and return 2."""
+    """Run one ``omnifoa`` command inside the failure contract: a user's mistake or a failing
+    system prints one sentence and returns 2; the files of a command marked transactional
+    all appear, or none do."""
     args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get("OMNIFOA_DEBUG") == "1"
     try:
-        return args.run(args)
+        if getattr(args, "transactional", False):
+            with output_transaction():
+                return int(args.run(args))
+        return int(args.run(args))
     except OmnifoaError as exc:
         print(f"omnifoa: error: {exc}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     except KeyboardInterrupt:
-        print("omnifoa: interrupted", file=sys.stderr)
+        print("omnifoa: interrupted; nothing it was writing was kept", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if debug:
+            raise
+        sentence, status = describe(exc)
+        print(f"omnifoa: error: {sentence}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

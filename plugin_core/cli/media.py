@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from plugin_core.cli.values import number
+
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from plugin_core.media.video import aspect_warning, probe
@@ -41,9 +43,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
+    from plugin_core.file_checks import output_file
     from plugin_core.media.audio_io import read_foa, resample, write_audio
     from plugin_core.spatial.foa import convert
 
+    output_file(args.output, args.overwrite, [args.input])
     source = args.source or ("fuma" if args.to == "ambix" else "ambix")
     audio, rate = read_foa(args.input)
     out = convert(audio, source, args.to)
@@ -56,10 +60,14 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    from plugin_core.file_checks import output_file
     from plugin_core.media.audio_io import read_foa, resample
     from plugin_core.spatial.analysis import direction_table, energy_heatmap, save_png
     from plugin_core.spatial.foa import intensity_directions
 
+    png = Path(args.png) if args.png else Path(args.foa).with_suffix(".energy.png")
+    inputs = [p for p in (args.foa, args.video, args.truth) if p]
+    output_file(png, args.overwrite, inputs, "energy map")
     audio, rate = read_foa(args.foa)
     scene = None
     if args.truth:
@@ -72,7 +80,6 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     track = intensity_directions(audio, rate, args.window)
     print(direction_table(track))
     background = _middle_frame(args.video) if args.video else None
-    png = Path(args.png) if args.png else Path(args.foa).with_suffix(".energy.png")
     save_png(energy_heatmap(audio, rate, background, track), png)
     print(f"energy map: {png}")
     if scene is not None:
@@ -123,15 +130,19 @@ def add_media_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--rate", type=int, choices=[44100, 48000], help="resample the output")
     p.add_argument("--subtype", default="float32", choices=["float32", "pcm24", "pcm16"])
-    p.set_defaults(run=_cmd_convert)
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.set_defaults(run=_cmd_convert, transactional=True)
 
     p = sub.add_parser("analyze", help="direction over time and energy map of an FOA file")
     p.add_argument("foa")
-    p.add_argument("--window", type=float, default=0.5, help="analysis window in seconds")
+    p.add_argument(
+        "--window", type=number("--window", 0.01, 60.0, "s"), default=0.5, help="analysis window"
+    )
     p.add_argument("--video", help="draw the energy map over the middle frame of this video")
     p.add_argument("--png", help="where to write the heatmap (default: beside the input)")
     p.add_argument("--truth", help="a SynthSphere scene JSON: report per-object direction errors")
-    p.set_defaults(run=_cmd_analyze)
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.set_defaults(run=_cmd_analyze, transactional=True)
 
     p = sub.add_parser(
         "export-video", help="mux the picture with an FOA stem and write YouTube 360 metadata"
@@ -141,4 +152,4 @@ def add_media_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output .mov (PCM) or .mp4 (AAC)")
     p.add_argument("--convention", choices=["ambix", "fuma"], help="declare the stem's format")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.set_defaults(run=_cmd_export_video)
+    p.set_defaults(run=_cmd_export_video, transactional=True)

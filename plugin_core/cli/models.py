@@ -7,6 +7,7 @@ from pathlib import Path
 
 from plugin_core.atomic_files import atomic_output
 from plugin_core.errors import InputError
+from plugin_core.file_checks import input_file, output_file
 from plugin_core.generation.model_registry import (
     download,
     get_entry,
@@ -56,6 +57,8 @@ def _convert(args: argparse.Namespace) -> int:
     target = Path(args.output)
     if target.suffix != ".safetensors":
         raise InputError(f"Name the converted file *.safetensors, not {target.name}.")
+    input_file(args.input, "checkpoint")
+    output_file(target, args.overwrite, [args.input])
     try:
         with atomic_output(target) as tmp:
             copy = "ema" if args.ema else "model"
@@ -89,4 +92,5 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
         help="take the EMA copy (default: the weights the reference loads)",
     )
     p.add_argument("--family", default="omniaudio", help="the checkpoint's model family")
-    p.set_defaults(run=_convert)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(run=_convert, transactional=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from plugin_core.cli.values import number, whole
+
 
 def rotation_per_block(path_file: Path, blocks: int, block: int, rate: int):
     """(yaw, pitch, roll) [blocks, 3] at each block's start from a direction-path file."""
@@ -22,13 +24,12 @@ def _binaural(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from plugin_core.errors import InputError
+    from plugin_core.file_checks import output_file
     from plugin_core.media.audio_io import read_foa, write_audio
     from plugin_core.spatial.binaural import DEFAULT_SOFA, BinauralDecoder, BinauralRenderer
 
-    out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise InputError(f"{out} exists; choose another name or pass --overwrite.")
+    inputs = [p for p in (args.foa, args.sofa, args.path) if p]
+    out = output_file(args.output, args.overwrite, inputs)
     foa, rate = read_foa(args.foa)
     decoder = BinauralDecoder.from_sofa(Path(args.sofa) if args.sofa else DEFAULT_SOFA, rate)
     renderer = BinauralRenderer(decoder, args.block)
@@ -61,18 +62,26 @@ def add_preview_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("preview", help="open the binaural preview window (head rotation)")
     p.add_argument("files", nargs="+", metavar="[VIDEO] FOA", help="optional video, then FOA")
     p.add_argument("--sofa", help="HRTF set (.sofa); default: MIT KEMAR")
-    p.add_argument("--osc-port", type=int, help="listen for head tracking (SceneRotator OSC)")
+    p.add_argument(
+        "--osc-port", type=whole("--osc-port", 0, 65535), help="head tracking (SceneRotator OSC)"
+    )
     p.set_defaults(run=_preview)
 
     p = sub.add_parser("binaural", help="render an FOA file to binaural stereo for headphones")
     p.add_argument("foa", help="4-channel AmbiX file")
     p.add_argument("-o", "--output", required=True, help="stereo .wav or .flac")
-    p.add_argument("--yaw", type=float, default=0.0, help="head turned left, degrees")
-    p.add_argument("--pitch", type=float, default=0.0, help="head looking up, degrees")
-    p.add_argument("--roll", type=float, default=0.0, help="head tilted, right ear down")
+    p.add_argument(
+        "--yaw", type=number("--yaw", -360.0, 360.0, "deg"), default=0.0, help="head turned left"
+    )
+    p.add_argument(
+        "--pitch", type=number("--pitch", -90.0, 90.0, "deg"), default=0.0, help="head looking up"
+    )
+    p.add_argument(
+        "--roll", type=number("--roll", -180.0, 180.0, "deg"), default=0.0, help="right ear down"
+    )
     p.add_argument("--path", help="head rotation over time: a direction-path .json/.csv")
     p.add_argument("--sofa", help="HRTF set (.sofa); default: MIT KEMAR")
     p.add_argument("--block", type=int, default=512, choices=[64, 128, 256, 512])
     p.add_argument("--subtype", default="float32", choices=["float32", "pcm24", "pcm16"])
     p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(run=_binaural)
+    p.set_defaults(run=_binaural, transactional=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from plugin_core.cli.values import number, whole
 from plugin_core.install_paths import LUA_DIR
 
 
@@ -68,11 +69,20 @@ def add_reaper_commands(sub: argparse._SubParsersAction) -> None:
 
     p = rsub.add_parser("drop", help="send stems to a running REAPER (OSC + job file)")
     p.add_argument("stems", nargs="+", help="4-channel FOA files (AmbiX; FuMa converted)")
-    p.add_argument("--position", type=float, default=0.0, help="timeline position, seconds")
+    p.add_argument(
+        "--position",
+        type=number("--position", 0.0, 86400.0, "s"),
+        default=0.0,
+        help="timeline position",
+    )
     p.add_argument("--convention", choices=["ambix", "fuma"], help="declare the stems' format")
     p.add_argument("--config", help="bridge.json (default: in REAPER's resource folder)")
-    p.add_argument("--port", type=int, default=8000, help="REAPER's OSC listen port")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for REAPER")
+    p.add_argument(
+        "--port", type=whole("--port", 1, 65535), default=8000, help="REAPER's OSC listen port"
+    )
+    p.add_argument(
+        "--timeout", type=number("--timeout", 0.1, 600.0, "s"), default=10.0, help="wait for REAPER"
+    )
     p.set_defaults(run=_drop)
 
     p = rsub.add_parser("install-help", help="how to set REAPER up, in five steps")
@@ -81,7 +91,7 @@ def add_reaper_commands(sub: argparse._SubParsersAction) -> None:
     p = rsub.add_parser("export-rpp", help="write (or add to) a REAPER project file instead")
     p.add_argument("stems", nargs="+")
     p.add_argument("-o", "--output", required=True, help="the .rpp project")
-    p.add_argument("--position", type=float, default=0.0)
+    p.add_argument("--position", type=number("--position", 0.0, 86400.0, "s"), default=0.0)
     p.add_argument("--convention", choices=["ambix", "fuma"])
     p.add_argument("--merge", action="store_true", help="add to an existing project")
-    p.set_defaults(run=_export_rpp)
+    p.set_defaults(run=_export_rpp, transactional=True)

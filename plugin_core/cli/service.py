@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from plugin_core.cli.values import whole
+
 
 def _serve(args: argparse.Namespace) -> int:
     from plugin_core.errors import InputError
@@ -22,7 +24,9 @@ def _serve(args: argparse.Namespace) -> int:
 def add_service_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``serve`` on the top-level subcommand parser."""
     p = sub.add_parser("serve", help="run the local generation service (127.0.0.1, token)")
-    p.add_argument("--port", type=int, default=0, help="TCP port (default: any free one)")
+    p.add_argument(
+        "--port", type=whole("--port", 0, 65535), default=0, help="TCP port (default: any free one)"
+    )
     p.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     p.add_argument("--state-dir", help="where the address, token and job journal go")
     p.set_defaults(run=_serve)

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from plugin_core.cli.values import number, whole
 from plugin_core.errors import InputError
 
 
@@ -48,12 +49,14 @@ def _train(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from plugin_core.evaluation import HELD_OUT_SEEDS, format_table, run_evaluation
     from plugin_core.evaluation.model_systems import model_systems
+    from plugin_core.evaluation.report import REPORT_NAMES
+    from plugin_core.file_checks import output_file
     from plugin_core.generation.loaded_model import load_model
 
-    if not 1 <= args.clips <= len(HELD_OUT_SEEDS):
-        raise InputError(f"Evaluate 1 to {len(HELD_OUT_SEEDS)} clips, not {args.clips}.")
-    if args.seconds is not None and args.seconds <= 0:
-        raise InputError(f"A clip must last more than 0 s, not {args.seconds}.")
+    out = Path(args.out)
+    if out.is_dir():  # an earlier report is checked before hours of evaluation, not after
+        for name in REPORT_NAMES:
+            output_file(out / name, args.overwrite)
     systems = {}
     seconds = args.seconds
     if args.model != "none":
@@ -80,7 +83,9 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--work", default="out/train", help="work folder; a rerun resumes from it")
     p.add_argument("--weights", help="output safetensors (default: in the work folder)")
     p.add_argument("--force", action="store_true", help="replace existing output weights")
-    p.add_argument("--codec-steps", type=int, help="override the recipe's codec steps")
+    p.add_argument(
+        "--codec-steps", type=whole("--codec-steps", 1, 10_000_000), help="override the codec steps"
+    )
     p.add_argument(
         "--flow-inputs",
         help="stop after the codec and pack the flow stage's inputs into this .npz",
@@ -89,11 +94,21 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("eval", help="score the model and baselines on held-out SynthSphere")
     p.add_argument("--model", default="omnifoa-mini", help="model id, or 'none' for baselines")
-    p.add_argument("--clips", type=int, default=100, help="held-out clips (at most 100)")
     p.add_argument(
-        "--seconds", type=float, help="clip length (default: the model's window, 10 s for none)"
+        "--clips",
+        type=whole("--clips", 1, 100),  # the held-out split's size (evaluation.clips)
+        default=100,
+        help="held-out clips (at most 100)",
     )
-    p.add_argument("--seed", type=int, default=0, help="added to each clip's sampling seed")
+    p.add_argument(
+        "--seconds",
+        type=number("--seconds", 0.5, 600.0, "s"),
+        help="clip length (default: the model's window, 10 s for none)",
+    )
+    p.add_argument(
+        "--seed", type=whole("--seed", 0, 2**31 - 1), default=0, help="added to each clip's seed"
+    )
     p.add_argument("--out", default="out/eval", help="folder for the JSON, CSV and table")
     p.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
-    p.set_defaults(run=_eval)
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier report")
+    p.set_defaults(run=_eval, transactional=True)

@@ -25,12 +25,14 @@ from plugin_core.conform.encoding import (
     resolve_width,
 )
 from plugin_core.errors import InputError
+from plugin_core.file_checks import output_file
 from plugin_core.media.audio_io import Subtype, read_audio, resample
 from plugin_core.media.stem_sidecar import (
     delivery_record,
     plain_record,
     sha256_of,
     sidecar_header,
+    sidecar_path,
     write_sidecar,
 )
 from plugin_core.media.stem_writer import Delivery, StemWriter
@@ -110,8 +112,9 @@ class ConformResult:
 def conform_stem(request: ConformRequest, progress: Progress | None = None) -> ConformResult:
     """Encode ``request.stem`` along its path into a delivery stem and its sidecar."""
     request.validate()
-    if request.output.exists() and not request.overwrite:
-        raise InputError(f"{request.output} exists; choose another name or allow overwriting.")
+    inputs = [request.stem]
+    output_file(request.output, request.overwrite, inputs)
+    output_file(sidecar_path(request.output), request.overwrite, inputs)
     audio, stem_rate = read_audio(request.stem)
     channels = audio.shape[0]
     if channels > 2:

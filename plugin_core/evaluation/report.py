@@ -184,6 +184,9 @@ def report_from_json(text: str) -> EvaluationReport:
     )
 
 
+REPORT_NAMES = (JSON_NAME, CLIPS_CSV_NAME, SUMMARY_CSV_NAME, TABLE_NAME)
+
+
 def save_report(report: EvaluationReport, out_dir: Path) -> list[Path]:
     """Write the JSON, the two CSVs and the text table into ``out_dir``; return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)

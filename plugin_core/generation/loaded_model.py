@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from models.device import pick_device
 from models.families import load_family_model
 from models.family import FamilyModel, LoadSpec, ModelLoadError, WeightsCopy
 from plugin_core.errors import InputError
-from plugin_core.generation.model_registry import get_entry, require_local
+from plugin_core.generation.file_hashes import file_sha256
+from plugin_core.generation.model_registry import ModelEntry, get_entry, require_local
 
 
 @dataclass
@@ -29,9 +31,13 @@ def load_model(
     if entry.kind != "generator" or entry.preset is None:
         raise InputError(f"{model_id} is not a generator; see `omnifoa models list`.")
     path = require_local(entry)
-    parts = {
-        role: str(require_local(get_entry(part)).parent) for role, part in entry.requires.items()
-    }
+    digest = checked_sha256(entry, path)
+    parts = {}
+    for role, part_id in entry.requires.items():
+        part = get_entry(part_id)
+        part_path = require_local(part)
+        checked_sha256(part, part_path)
+        parts[role] = str(part_path.parent)
     try:
         target = pick_device(device)
         spec = LoadSpec(entry.family, entry.preset, str(path), target, weights_copy, parts)
@@ -44,9 +50,22 @@ def load_model(
         "id": entry.id,
         "family": entry.family,
         "preset": entry.preset,
-        "sha256": entry.sha256,
+        "sha256": digest,  # of the file actually loaded (checked against the registry's)
+        "file": str(path),
     }
     return LoadedModel(model, model_id, record)
+
+
+def checked_sha256(entry: ModelEntry, path: Path) -> str:
+    """The file's SHA-256; InputError when the registry knows another."""
+    digest = file_sha256(path)
+    if entry.sha256 and digest != entry.sha256:
+        raise InputError(
+            f"{path} is not the file registered as {entry.id} (its sha256 is {digest[:12]}…, the "
+            f"registry's {entry.sha256[:12]}…); download it again with "
+            f"`omnifoa models download {entry.id}`."
+        )
+    return digest
 
 
 def unregistered(model: FamilyModel, model_id: str) -> LoadedModel:

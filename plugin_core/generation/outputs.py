@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from plugin_core.errors import InputError
+from plugin_core.file_checks import output_file
 from plugin_core.generation.request import GenerationRequest
 from plugin_core.media.stem_sidecar import sidecar_path
 
@@ -22,12 +21,6 @@ def output_paths(output: Path, seed: int, variations: int) -> list[Path]:
 def check_outputs(request: GenerationRequest) -> None:
     """InputError unless every file the request writes can be written without clobbering."""
     paths = output_paths(request.output, request.seed, request.variations)
+    inputs = [request.video]
     for path in [*paths, *map(sidecar_path, paths)]:
-        if not path.parent.is_dir():
-            raise InputError(
-                f"The output folder {path.parent} does not exist; create it or choose another."
-            )
-        if not os.access(path.parent, os.W_OK):
-            raise InputError(f"Cannot write to {path.parent}; choose a folder you can write to.")
-        if path.exists() and not request.overwrite:
-            raise InputError(f"{path} exists; choose another name or allow overwriting.")
+        output_file(path, request.overwrite, inputs)

@@ -39,6 +39,7 @@ from plugin_core.generation.windowing import CrossfadeJoiner, Window, plan_windo
 from plugin_core.media.stem_sidecar import sha256_of, write_sidecar
 from plugin_core.media.stem_writer import StemWriter
 from plugin_core.media.video import probe
+from plugin_core.notices import warn_once
 from plugin_core.spatial.direction_path import DirectionPath
 
 OVERLAP_SECONDS = 1.0  # crossfade between windows (at most a quarter of a window), ± a frame
@@ -84,6 +85,11 @@ def _source(request: GenerationRequest) -> _Source:
         raise InputError(
             f"The time range {request.start:g} to {end:g} s is shorter than "
             f"{MIN_SPAN_SECONDS} s; choose a longer one."
+        )
+    if info.rotation:
+        warn_once(
+            f"{request.video.name} is marked as rotated by {info.rotation:g}°; omnifoa reads "
+            "the frames as stored, so directions follow the unrotated picture"
         )
     return _Source(request.start, min(end, info.duration), (info.width, info.height))
 

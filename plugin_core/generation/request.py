@@ -225,11 +225,12 @@ class GenerationRequest:
         ),
     )
 
-    def validate(self) -> None:
-        """InputError (one sentence) for a value out of its range or fields that clash."""
+    def validate(self, labels: dict[str, str] | None = None) -> None:
+        """InputError (one sentence) for a value out of its range or fields that clash;
+        ``labels`` names the fields as the caller's user knows them (the CLI's flags)."""
         for f in dataclasses.fields(self):
             if f.name not in ("video", "output"):
-                check_field(f.name, getattr(self, f.name))
+                check_field(f.name, getattr(self, f.name), (labels or {}).get(f.name))
         if self.end is not None and self.end - self.start < MIN_SPAN_SECONDS:
             raise InputError(
                 f"The time range must last at least {MIN_SPAN_SECONDS} s "
@@ -260,45 +261,47 @@ def _number_words(spec: FieldSpec) -> str:
     return "a number"
 
 
-def check_field(name: str, value: Any) -> Any:
-    """``value`` if field ``name`` accepts it, else InputError naming the field and its range."""
+def check_field(name: str, value: Any, label: str | None = None) -> Any:
+    """``value`` if field ``name`` accepts it, else InputError naming the field (as ``label``:
+    the CLI passes its flag) and its range."""
     spec = field_specs()[name]
+    label = label or name
     if value is None:
         if spec.nullable:
             return None
-        raise InputError(f"{name} needs a value.")
+        raise InputError(f"{label} needs a value.")
     if spec.kind in ("int", "float"):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InputError(f"{name} must be a number, not {value!r}.")
+            raise InputError(f"{label} must be a number, not {value!r}.")
         if isinstance(value, float) and not math.isfinite(value):
-            raise InputError(f"{name} must be a finite number, not {value}.")
+            raise InputError(f"{label} must be a finite number, not {value}.")
         if spec.kind == "int" and (isinstance(value, float) and not value.is_integer()):
-            raise InputError(f"{name} must be a whole number, not {value}.")
+            raise InputError(f"{label} must be a whole number, not {value}.")
         if spec.choices is not None and value not in spec.choices:
             allowed = " or ".join(f"{c}" for c in spec.choices)
-            raise InputError(f"{name} must be {allowed}, not {value:g}.")
+            raise InputError(f"{label} must be {allowed}, not {value:g}.")
         low, high = spec.minimum, spec.maximum
         if (low is not None and value < low) or (high is not None and value > high):
-            raise InputError(f"{name} must be {_number_words(spec)}, not {value:g}.")
+            raise InputError(f"{label} must be {_number_words(spec)}, not {value:g}.")
         return int(value) if spec.kind == "int" else float(value)
     if spec.kind == "bool":
         if not isinstance(value, bool):
-            raise InputError(f"{name} must be true or false, not {value!r}.")
+            raise InputError(f"{label} must be true or false, not {value!r}.")
         return value
     if spec.kind == "str":
         if not isinstance(value, str):
-            raise InputError(f"{name} must be text, not {value!r}.")
+            raise InputError(f"{label} must be text, not {value!r}.")
         if spec.choices is not None and value not in spec.choices:
-            raise InputError(f"{name} must be one of {', '.join(spec.choices)}, not {value!r}.")
+            raise InputError(f"{label} must be one of {', '.join(spec.choices)}, not {value!r}.")
         if not 0 < len(value) <= 200:
-            raise InputError(f"{name} must have 1 to 200 characters.")
+            raise InputError(f"{label} must have 1 to 200 characters.")
         return value
     if spec.kind == "direction_path":
         if not isinstance(value, DirectionPath):
-            raise InputError(f"{name} must be a direction path.")
+            raise InputError(f"{label} must be a direction path.")
         return value
     if not isinstance(value, Path):
-        raise InputError(f"{name} must be a file path.")
+        raise InputError(f"{label} must be a file path.")
     return value
 
 

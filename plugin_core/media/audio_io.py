@@ -12,6 +12,7 @@ import soxr
 
 from plugin_core.atomic_files import write_atomic
 from plugin_core.errors import InputError
+from plugin_core.file_checks import input_file
 
 Subtype = Literal["float32", "pcm24", "pcm16"]
 _SUBTYPES = {"float32": "FLOAT", "pcm24": "PCM_24", "pcm16": "PCM_16"}
@@ -39,6 +40,11 @@ def write_audio(
     if fmt == "FLAC" and sf_subtype == "FLOAT":
         sf_subtype = "PCM_24"
     data = np.ascontiguousarray(audio.T, dtype=np.float32)
+    if not np.isfinite(data).all():
+        raise InputError(
+            f"Nothing was written to {target.name}: the audio holds samples that are not "
+            "numbers (NaN or infinity); check the input it was made from."
+        )
     if sf_subtype != "FLOAT":
         data = np.clip(data, -1.0, 1.0)
 
@@ -60,9 +66,7 @@ def write_audio(
 
 def read_audio(path: str | os.PathLike[str], channels: int | None = None) -> tuple[np.ndarray, int]:
     """Read an audio file as float32 [C, N] and its sample rate; check the channel count."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"Cannot read {p}: the file does not exist.")
+    p = input_file(path, "audio file")
     try:
         data, rate = sf.read(p, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as exc:
@@ -74,7 +78,23 @@ def read_audio(path: str | os.PathLike[str], channels: int | None = None) -> tup
             f"{p.name} has {data.shape[1]} channel(s) but {channels} are needed"
             + ("; give a 4-channel first-order ambisonic file." if channels == 4 else ".")
         )
+    if not np.isfinite(data).all():
+        raise InputError(
+            f"{p.name} holds samples that are not numbers (NaN or infinity); repair or "
+            "re-export it."
+        )
     return np.ascontiguousarray(data.T), int(rate)
+
+
+def audio_channels(path: str | os.PathLike[str]) -> int:
+    """How many channels an audio file has, read from its header alone."""
+    p = input_file(path, "audio file")
+    try:
+        return int(sf.info(str(p)).channels)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise InputError(
+            f"Cannot read {p.name} as audio ({exc}); give a WAV or FLAC file."
+        ) from None
 
 
 def read_foa(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:

@@ -69,6 +69,11 @@ class StemWriter:
 
     def write(self, ambix: np.ndarray, last: bool = False) -> None:
         """Append AmbiX samples [4, n] at the model's rate (``last`` flushes the resampler)."""
+        if not np.isfinite(ambix).all():
+            raise InputError(
+                f"Nothing was written to {self.path.name}: the model produced samples that are "
+                "not numbers (NaN or infinity); check its weights and the guidance scale."
+            )
         block = from_ambix(np.asarray(ambix, dtype=np.float32), self.convention)
         frames = np.ascontiguousarray(block.T)
         if self._resampler is not None:

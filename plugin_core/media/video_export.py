@@ -21,14 +21,18 @@ import soundfile as sf
 
 from plugin_core.atomic_files import atomic_output
 from plugin_core.errors import InputError
+from plugin_core.file_checks import output_file
 from plugin_core.media.audio_io import read_foa, resample
 from plugin_core.media.video import probe
 from plugin_core.media.video.spatial_boxes import inject_spatial_metadata
+from plugin_core.notices import warn_once
 from plugin_core.spatial.foa import to_ambix
 
 DELIVERY_RATE = 48000
 MAX_LENGTH_MISMATCH = 0.5  # seconds of FOA longer or shorter than the video that is accepted
 _AUDIO = {".mov": ("mov", "pcm_s24le"), ".mp4": ("mp4", "aac")}
+_NOT_IN_MOV = frozenset({"vp8", "vp9", "av1"})  # picture codecs a QuickTime file cannot carry
+_TRUNCATION_SLACK_S = 0.5  # picture this much shorter than the header says: truncated
 _AAC_BIT_RATE = 512_000  # 128 kb/s per channel
 
 
@@ -78,25 +82,40 @@ def export_video(
     suffix = output.suffix.lower()
     if suffix not in _AUDIO:
         raise InputError(f"Name the output *.mov or *.mp4, not {output.name}.")
-    if output.exists() and not overwrite:
-        raise InputError(f"{output} exists; choose another name or allow overwriting.")
-    if output.resolve() == Path(video).resolve():
-        raise InputError("The output would replace the source video; choose another name.")
+    output_file(output, overwrite, [video, foa_path])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         info = probe(video)
+    if suffix == ".mov" and info.video_codec in _NOT_IN_MOV:
+        raise InputError(
+            f"A .mov file cannot carry {info.video_codec.upper()} video; name the output "
+            f"{output.with_suffix('.mp4').name} instead."
+        )
+    if info.rotation:
+        warn_once(
+            f"{Path(video).name} is marked as rotated by {info.rotation:g}°: the picture is "
+            "copied with that mark, and 360 players may or may not honour it"
+        )
     foa, rate = read_foa(foa_path)
     source = _convention(foa_path, convention)
     ambix = to_ambix(foa, source) if source != "ambix" else foa
     ambix = _fit(resample(ambix, rate, DELIVERY_RATE), info.duration, foa_path.name)
     container_format, codec = _AUDIO[suffix]
     with atomic_output(output) as tmp:
-        _mux(Path(video), ambix, tmp, container_format, codec)
+        last = _mux(Path(video), ambix, tmp, container_format, codec)
+        if last < info.duration - _TRUNCATION_SLACK_S:
+            raise InputError(
+                f"The picture of {Path(video).name} stops at {last:.2f} s although the file says "
+                f"it runs to {info.duration:.2f} s; it is probably truncated, so re-export or "
+                "re-download it."
+            )
         added = inject_spatial_metadata(tmp, info.width, info.height)
     return ExportResult(output, codec, source == "fuma", added)
 
 
-def _mux(video: Path, ambix: np.ndarray, out_path: Path, fmt: str, codec: str) -> None:
+def _mux(video: Path, ambix: np.ndarray, out_path: Path, fmt: str, codec: str) -> float:
+    """Copy the picture and encode the FOA beside it; the time the last picture packet ends."""
+    last = 0.0
     try:
         with av.open(str(video)) as src, av.open(str(out_path), "w", format=fmt) as out:
             in_video = src.streams.video[0]
@@ -112,12 +131,15 @@ def _mux(video: Path, ambix: np.ndarray, out_path: Path, fmt: str, codec: str) -
                 if packet.pts is not None:
                     seconds = float((packet.pts - start) * in_video.time_base)
                     writer.until(round((seconds + 0.5) * DELIVERY_RATE))
+                    length = float((packet.duration or 0) * in_video.time_base)
+                    last = max(last, seconds + length)
                 packet.stream = out_video
                 out.mux(packet)
             writer.until(ambix.shape[1])
             out.mux(audio.encode(None))
     except av.FFmpegError as exc:
         raise InputError(f"Cannot copy the picture of {video.name} ({exc}).") from None
+    return last
 
 
 class _AudioWriter:

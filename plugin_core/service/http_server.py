@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 import os
 import re
 import signal
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,11 +35,15 @@ from plugin_core.service.state_file import STATE_NAME, new_token, write_private_
 API_VERSION = 1
 HOST = "127.0.0.1"
 MAX_BODY = 64 * 1024
+MAX_CONNECTIONS = 32  # open at once; more are closed at once rather than given a thread
+CONNECTION_TIMEOUT_S = 10.0  # a client that sends nothing for this long is dropped
 _JOB = re.compile(r"^/v1/jobs/([0-9a-f]{32})(/cancel|/reaper)?$")
+_LENGTH = re.compile(r"[0-9]{1,9}")
 
 
 class ServiceServer(ThreadingHTTPServer):
-    """The HTTP server with the service's token and job queue attached."""
+    """The HTTP server with the service's token and job queue attached, a bounded number of
+    connections, each with a timeout."""
 
     daemon_threads = True
 
@@ -45,17 +51,37 @@ class ServiceServer(ThreadingHTTPServer):
         super().__init__((HOST, port), Handler)
         self.token = token
         self.jobs = jobs
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # too many open: this one is closed at once
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line, not a traceback, for a client that went away or misbehaved."""
+        kind = sys.exc_info()[0]
+        name = kind.__name__ if kind is not None else "error"
+        print(f"omnifoa service: connection from {client_address[0]} ended ({name})", flush=True)
 
 
 class Handler(BaseHTTPRequestHandler):
     server: ServiceServer
     server_version = f"omnifoa/{__version__}"
+    timeout = CONNECTION_TIMEOUT_S  # applies to the request line, the headers and the body
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # quiet: the CLI prints what matters
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps({"api": API_VERSION, **body}).encode()
+        data = json.dumps(_strict({"api": API_VERSION, **body}), allow_nan=False).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -75,8 +101,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> Any:
         length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
+        if length is None:
             raise _HttpError(HTTPStatus.LENGTH_REQUIRED, "Send a Content-Length with the body.")
+        if not _LENGTH.fullmatch(length.strip()):
+            raise _HttpError(HTTPStatus.BAD_REQUEST, "The Content-Length must be ASCII digits.")
         if int(length) > MAX_BODY:
             raise _HttpError(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"A request body is at most {MAX_BODY} bytes."
@@ -87,6 +115,10 @@ class Handler(BaseHTTPRequestHandler):
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise _HttpError(
                 HTTPStatus.BAD_REQUEST, "The request body is not valid JSON."
+            ) from None
+        except RecursionError:
+            raise _HttpError(
+                HTTPStatus.BAD_REQUEST, "The request body is nested too deeply."
             ) from None
 
     def do_GET(self) -> None:
@@ -187,6 +219,17 @@ class Handler(BaseHTTPRequestHandler):
             raise _HttpError(HTTPStatus.BAD_REQUEST, str(exc)) from None
         except NoAnswer as exc:
             raise _HttpError(HTTPStatus.GATEWAY_TIMEOUT, str(exc)) from None
+
+
+def _strict(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by null (JSON has no NaN or Infinity)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
 
 
 class _HttpError(Exception):

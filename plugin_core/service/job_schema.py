@@ -13,8 +13,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from models.families import check_options
 from plugin_core.errors import InputError
+from plugin_core.generation.model_registry import get_entry
 from plugin_core.generation.outputs import check_outputs
+from plugin_core.generation.pipeline import sampling_options
 from plugin_core.generation.request import GenerationRequest, check_field, field_specs
 from plugin_core.spatial.direction_path import DirectionPath
 
@@ -61,10 +64,10 @@ def _output(folder_text: str, name: str) -> Path:
         raise InputError(
             f"The stem name {name!r} must be a plain file name ending in .wav or .flac."
         )
-    target = (folder / name).resolve()
-    if target.parent != folder.resolve():
+    real = folder.resolve()  # links followed now; the job writes to this real folder
+    if (real / name).resolve().parent != real:
         raise InputError(f"The stem name {name!r} leads outside the output folder.")
-    return folder / name
+    return real / name
 
 
 def request_from_job(body: Any) -> tuple[GenerationRequest, str | None]:
@@ -89,5 +92,10 @@ def request_from_job(body: Any) -> tuple[GenerationRequest, str | None]:
         values[field_name] = check_field(field_name, value)
     request = GenerationRequest(video=_video(video), output=_output(folder, name), **values)
     request.validate()
+    family = get_entry(request.model).family  # an unknown model is refused now, not later
+    try:
+        check_options(family, sampling_options(request))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     check_outputs(request)
     return request, key

@@ -9,7 +9,9 @@ temporaries beside each output). Finished records stay, so clients can still ask
 from __future__ import annotations
 
 import json
+import os
 import queue
+import re
 import threading
 import time
 import traceback
@@ -20,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from models.family import SamplingCancelled, WeightsCopy
-from plugin_core.errors import OmnifoaError
+from plugin_core.atomic_files import output_transaction
+from plugin_core.errors import InputError, OmnifoaError
 from plugin_core.generation.loaded_model import LoadedModel
 from plugin_core.generation.outputs import output_paths
 from plugin_core.generation.pipeline import generate
@@ -29,6 +32,7 @@ from plugin_core.media.stem_sidecar import sidecar_path
 from plugin_core.service.state_file import write_private_json
 
 FINAL = frozenset({"done", "failed", "cancelled"})
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
 INTERRUPTED = "The service stopped while this job ran; nothing was written. Submit it again."
 
 
@@ -76,6 +80,43 @@ class Job:
         }
 
 
+def check_output_folder(request: GenerationRequest) -> None:
+    """InputError unless the stem's folder is still the real folder checked at submit (the
+    service stores it resolved, so a symlink swapped in since cannot redirect a stem)."""
+    folder = request.output.parent
+    if folder.is_symlink() or folder.resolve() != folder:
+        raise InputError(
+            f"The output folder {folder} was changed into a link after the job was submitted; "
+            "nothing was written. Submit the job again."
+        )
+
+
+def _recover_commit(record: dict[str, Any], planned: list[Path]) -> None:
+    """A job cut while its files were being moved into place: done if every stem is there
+    (saying which sidecars are missing), failed (and its moved files removed) otherwise."""
+    stems = [p for p in planned if p.suffix.lower() in (".wav", ".flac")]
+    replaced = {p: _set_aside(p) for p in [*stems, *map(sidecar_path, stems)]}
+    if stems and all(p.is_file() for p in stems):
+        missing = [sidecar_path(p).name for p in stems if not sidecar_path(p).is_file()]
+        note = f"; sidecar(s) {', '.join(missing)} were not written" if missing else ""
+        record.update(state="done", stage="done", outputs=[str(p) for p in stems])
+        record["error"] = f"The service stopped while moving the files into place{note}."
+        for kept in replaced.values():
+            if kept is not None:
+                kept.unlink(missing_ok=True)
+        return
+    for target, kept in replaced.items():  # put back what the cut move had set aside
+        if kept is not None:
+            os.replace(kept, target)
+    record.update(state="failed", stage="failed", error=INTERRUPTED)
+
+
+def _set_aside(target: Path) -> Path | None:
+    """The copy of ``target`` an interrupted move set aside (``.<stem>.*.replaced<suffix>``)."""
+    found = sorted(target.parent.glob(f".{target.stem}.*.replaced{target.suffix}"))
+    return found[-1] if found else None
+
+
 def remove_partials(outputs: list[Path]) -> list[Path]:
     """Delete the temporaries an interrupted write left beside ``outputs``; returns them."""
     removed = []
@@ -110,20 +151,30 @@ class JobQueue:
 
     # ---------------------------------------------------------------- journal
     def _recover(self) -> None:
-        """Mark jobs an earlier process left unfinished as failed and clean their files."""
+        """Mark jobs an earlier process left unfinished as failed and clean their files; a job
+        cut while its files were being moved into place is reported with what is there; a
+        record that cannot be read is set aside (``.bad``) and named, the service starts."""
         for path in sorted(self.journal.glob("*.json")):
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
+                if not isinstance(record, dict) or not _JOB_ID.fullmatch(str(record.get("id"))):
+                    raise ValueError("not a job record")
+            except (OSError, ValueError, RecursionError):
+                aside = path.with_suffix(".bad")
+                path.replace(aside)
+                print(f"omnifoa: journal record {path.name} is unreadable; set aside as {aside}")
                 continue
             if record.get("state") not in FINAL:
-                planned = [Path(p) for p in record.get("planned", [])]
+                planned = [Path(p) for p in record.get("planned", []) if isinstance(p, str)]
                 remove_partials(planned)
-                record.update(state="failed", stage="failed", error=INTERRUPTED)
+                if record.get("stage") == "committing":
+                    _recover_commit(record, planned)
+                else:
+                    record.update(state="failed", stage="failed", error=INTERRUPTED)
                 record["finished"] = time.time()
                 write_private_json(path, record)
             self._records[record["id"]] = record
-            if record.get("client_key"):
+            if isinstance(record.get("client_key"), str):
                 self._by_key[record["client_key"]] = record["id"]
 
     # ---------------------------------------------------------------- API
@@ -221,7 +272,13 @@ class JobQueue:
                 raise JobCancelled
             loaded = self._model(job.request)
             progress(0, 1)
-            result = generate(job.request, loaded, progress, job.cancel.is_set)
+            with output_transaction():  # the stems and sidecars appear together, or none
+                check_output_folder(job.request)
+                result = generate(job.request, loaded, progress, job.cancel.is_set)
+                check_output_folder(job.request)  # no link retargeted while it ran
+                with self._lock:
+                    job.stage = "committing"  # a crash from here on is recovered as such
+                    self._save_with_plan(job)
         except (JobCancelled, SamplingCancelled):
             with self._lock:
                 self._finish(job, "cancelled", None)

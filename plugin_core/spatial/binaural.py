@@ -23,6 +23,7 @@ import numpy as np
 from scipy import fft, signal
 
 from plugin_core.errors import InputError
+from plugin_core.file_checks import input_file
 from plugin_core.spatial.foa import BlockRotator, check_foa
 
 DEFAULT_SOFA = Path(__file__).resolve().parent / "hrtf_data" / "MIT_KEMAR_normal_pinna.sofa"
@@ -48,8 +49,7 @@ class BinauralDecoder:
     @classmethod
     def from_sofa(cls, path: Path = DEFAULT_SOFA, sample_rate: int = 48000) -> BinauralDecoder:
         """MagLS filters from a SOFA file (SimpleFreeFieldHRIR), resampled to the audio."""
-        if not Path(path).is_file():
-            raise InputError(f"The HRTF file {path} does not exist; give a .sofa file.")
+        input_file(path, "HRTF (SOFA) file")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # spaudiopy warns about audio devices it won't use
@@ -63,6 +63,11 @@ class BinauralDecoder:
                 f"{exc}); give a SimpleFreeFieldHRIR .sofa file."
             ) from None
         filters = np.asarray(sh_filters, dtype=np.float64) * _SN3D_TO_ORTHONORMAL[None, :, None]
+        if not np.isfinite(filters).all():
+            raise InputError(
+                f"The HRTF set {Path(path).name} holds responses that are not numbers (NaN or "
+                "infinity); give another SOFA file."
+            )
         if int(hrirs.fs) != sample_rate:
             g = math.gcd(int(hrirs.fs), sample_rate)
             filters = signal.resample_poly(filters, sample_rate // g, int(hrirs.fs) // g, axis=-1)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from plugin_core.errors import InputError
+from plugin_core.file_checks import input_file
 
 FORMAT = "omnifoa-direction-path"
 VERSION = 1
@@ -137,6 +138,7 @@ def load_path(path: str | os.PathLike[str]) -> DirectionPath:
     suffix = p.suffix.lower()
     if suffix not in (".json", ".csv"):
         raise InputError(f"Give a direction path as a .json or .csv file, not {p.name}.")
+    input_file(p, "direction path")
     try:
         if p.stat().st_size > MAX_FILE_BYTES:
             raise InputError(f"{p.name} is larger than a direction path can be (16 MiB).")

@@ -24,6 +24,7 @@ from plugin_core.synthsphere.schedule import keyframe_times, onsets_and_levels
 
 SAMPLE_RATE = 44100
 MAX_OBJECTS = 8
+MIN_SECONDS = 0.5
 MAX_SECONDS = 600.0
 EVENT_SECONDS = 0.15
 # Randomly placed objects start at least this far apart (when they can), degrees.
@@ -32,9 +33,10 @@ MIN_SEPARATION = 45.0
 
 def check_seconds(seconds: float) -> None:
     """Raise InputError unless ``seconds`` is a scene length omnifoa can render."""
-    if not (math.isfinite(seconds) and 0.5 <= seconds <= MAX_SECONDS):
+    if not (math.isfinite(seconds) and MIN_SECONDS <= seconds <= MAX_SECONDS):
         raise InputError(
-            f"A scene lasts between 0.5 and {MAX_SECONDS:g} seconds; {seconds} was asked for."
+            f"A scene lasts between {MIN_SECONDS:g} and {MAX_SECONDS:g} seconds; {seconds} was "
+            "asked for."
         )
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
 
+from plugin_core.atomic_files import output_transaction
 from plugin_core.errors import InputError
+from plugin_core.file_checks import output_file
 from plugin_core.media.audio_io import write_audio
 from plugin_core.media.video import write_video
 from plugin_core.synthsphere.compose import check_seconds, make_scene
@@ -46,11 +46,12 @@ def render_scene(
     width: int = 512,
     height: int = 256,
     fps: float = 24.0,
+    overwrite: bool = False,
 ) -> ScenePaths:
     """Write ``<stem>.mp4`` (ERP H.264), ``<stem>.wav`` (AmbiX float32) and ``<stem>.json``.
 
-    The files are rendered in a hidden folder inside ``out_dir`` and moved into place only when
-    all three are complete, so a failure leaves none of them behind.
+    The three appear together (one output transaction), so a failure leaves none of them; an
+    existing file is replaced only with ``overwrite``.
     """
     check_video_size(width, height)
     if not stem or Path(stem).name != stem or stem.startswith("."):
@@ -59,26 +60,18 @@ def render_scene(
     folder.mkdir(parents=True, exist_ok=True)
     scene = replace(scene, video=VideoFormat(width, height, float(fps)))
     final = ScenePaths(folder / f"{stem}.mp4", folder / f"{stem}.wav", folder / f"{stem}.json")
-    staging = Path(tempfile.mkdtemp(prefix=f".{stem}.", suffix=".partial", dir=folder))
-    try:
-        staged = ScenePaths(*(staging / p.name for p in (final.video, final.audio, final.metadata)))
-        write_video(staged.video, render_frames(scene), scene.video.fps, options=_H264_OPTIONS)
+    for path in (final.video, final.audio, final.metadata):
+        output_file(path, overwrite)
+    with output_transaction():
+        write_video(final.video, render_frames(scene), scene.video.fps, options=_H264_OPTIONS)
         write_audio(
-            staged.audio,
+            final.audio,
             render_foa(scene),
             scene.sample_rate,
             subtype="float32",
             comment=f"synthsphere scene seed {scene.seed}, AmbiX (ACN/SN3D)",
         )
-        save_scene(scene, staged.metadata)
-        for source, target in zip(
-            (staged.video, staged.audio, staged.metadata),
-            (final.video, final.audio, final.metadata),
-            strict=True,
-        ):
-            os.replace(source, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        save_scene(scene, final.metadata)
     return final
 
 
@@ -91,6 +84,7 @@ def write_dataset(
     width: int = 512,
     height: int = 256,
     fps: float = 24.0,
+    overwrite: bool = False,
 ) -> list[ScenePaths]:
     """Render ``count`` scenes with seeds ``first_seed, first_seed + 1, …`` as ``scene_<seed>``."""
     if count < 1:
@@ -100,5 +94,6 @@ def write_dataset(
     written = []
     for seed in tqdm(range(first_seed, first_seed + count), desc="scenes", disable=not progress):
         scene = make_scene(seed, seconds)
-        written.append(render_scene(scene, out_dir, f"scene_{seed:06d}", width, height, fps))
+        stem = f"scene_{seed:06d}"
+        written.append(render_scene(scene, out_dir, stem, width, height, fps, overwrite))
     return written

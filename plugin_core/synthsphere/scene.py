@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from plugin_core.atomic_files import write_atomic
 from plugin_core.errors import InputError
+from plugin_core.file_checks import input_file
 from plugin_core.synthsphere.catalogue import MOTIONS, PATTERNS, SOUND_CLASSES, VISUAL_EVENTS
 
 SCHEMA_VERSION = 1
@@ -180,9 +180,7 @@ def save_scene(scene: Scene, path: str | os.PathLike[str]) -> None:
 
 def load_scene(path: str | os.PathLike[str]) -> Scene:
     """Read a scene's JSON file."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"Cannot read {p}: the file does not exist.")
+    p = input_file(path, "scene file")
     return scene_from_json(p.read_text(encoding="utf-8"))
 
 

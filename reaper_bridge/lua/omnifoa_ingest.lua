@@ -12,8 +12,18 @@ local BUS_TAG = "P_EXT:omnifoa_bus"
 local JOB_TAG = "P_EXT:omnifoa_stem"
 local MAX_STEMS = 64
 local MAX_POSITION = 1e6 -- seconds: anything further is a broken job, not a project
-local FX_PATTERN = "^[%w]+:[^%c]+$"
+local MAX_JOB_BYTES = 256 * 1024 -- a job file is a few hundred bytes a stem; more is not ours
 local DEFAULT_FX = { "VST3:IEM SceneRotator (IEM)", "VST3:IEM BinauralDecoder (IEM)" }
+-- The monitoring plug-ins a job may ask for: IEM's ambisonic tools, by REAPER's own names.
+-- Nothing else, so a job can never name a script or a path (no "JS:../../x").
+local ALLOWED_FX = {}
+for _, kind in ipairs({ "VST3", "VST", "AU", "CLAP" }) do
+  for _, plugin in ipairs({ "SceneRotator", "BinauralDecoder", "AllRADecoder", "SimpleDecoder",
+                            "EnergyVisualizer", "StereoEncoder", "MultiEncoder" }) do
+    ALLOWED_FX[kind .. ":IEM " .. plugin .. " (IEM)"] = true
+  end
+end
+local STEM_EXTENSIONS = { wav = true, flac = true, w64 = true, rf64 = true }
 
 local function script_dir()
   local source = debug.getinfo(1, "S").source
@@ -26,9 +36,15 @@ local function config_path()
   return reaper.GetResourcePath() .. "/omnifoa/bridge.json"
 end
 
-local function read_file(path)
+local function read_file(path, max_bytes)
   local f = io.open(path, "rb")
   if not f then return nil end
+  local size = f:seek("end")
+  if max_bytes and size and size > max_bytes then
+    f:close()
+    return nil, "the job file is larger than " .. max_bytes .. " bytes"
+  end
+  f:seek("set")
   local text = f:read("a")
   f:close()
   return text
@@ -86,8 +102,8 @@ local function check_job(job, expected_id)
       bad("fx must be a list of at most 8 plug-in names")
     else
       for _, name in ipairs(job.fx) do
-        if not is_text(name, 256) or not name:match(FX_PATTERN) then
-          bad("fx names look like 'VST3:IEM BinauralDecoder (IEM)'")
+        if not is_text(name, 256) or not ALLOWED_FX[name] then
+          bad("fx names must be IEM plug-ins such as 'VST3:IEM BinauralDecoder (IEM)'")
         end
       end
     end
@@ -148,11 +164,27 @@ local function add_to_folder(bus, name)
   return track
 end
 
+-- Whether a path names a regular file: REAPER lists it among its folder's files (folders,
+-- pipes and devices are not files), with an audio file's extension.
+local function is_regular_audio_file(path)
+  local folder, name = path:match("^(.*)[/\\]([^/\\]+)$")
+  if not folder or not STEM_EXTENSIONS[(name:match("%.(%w+)$") or ""):lower()] then
+    return false
+  end
+  local i = 0
+  while true do
+    local listed = reaper.EnumerateFiles(folder, i)
+    if not listed then return false end
+    if listed == name then return true end
+    i = i + 1
+  end
+end
+
 -- Every stem's file opened and checked before anything in the project changes.
 local function open_sources(job, errors)
   local sources = {}
   for i, stem in ipairs(job.stems) do
-    local source = reaper.PCM_Source_CreateFromFile(stem.path)
+    local source = is_regular_audio_file(stem.path) and reaper.PCM_Source_CreateFromFile(stem.path)
     if not source then
       errors[#errors + 1] = "stem " .. i .. ": REAPER cannot read " .. stem.path
     else
@@ -203,20 +235,32 @@ local function process(spool, file)
   local path = spool .. "/pending/" .. file
   local report = { schema = "omnifoa-reaper-ack", version = 1, job_id = job_id,
                    tracks = json.array(), fx = json.array(), errors = json.array() }
-  local text = read_file(path)
+  local ack_path = spool .. "/acks/" .. job_id .. ".ack.json"
+  local text, too_big = read_file(path, MAX_JOB_BYTES)
   local ok, job = pcall(json.decode, text or "")
-  local problems = ok and check_job(job, job_id) or { "the job file is not valid JSON (" .. tostring(job) .. ")" }
+  local problems = (too_big and { too_big })
+    or (ok and check_job(job, job_id))
+    or { "the job file is not valid JSON (" .. tostring(job) .. ")" }
   local sources = #problems == 0 and open_sources(job, problems) or {}
   if #problems > 0 then
     for _, p in ipairs(problems) do report.errors[#report.errors + 1] = p end
     report.status = "rejected"
   else
+    -- An ack that says "applying" first: if even that cannot be written, nothing is changed
+    -- (the job stays pending); once it is written, no track is ever left without an ack.
+    report.status = "applying"
+    if not pcall(write_atomic, ack_path, json.encode(report)) then
+      reaper.ShowConsoleMsg("omnifoa: cannot write " .. ack_path .. "; job " .. job_id .. " left pending\n")
+      return
+    end
     apply(job, sources, report)
     report.status = #report.errors == 0 and "ok" or "failed"
   end
   os.remove(spool .. "/done/" .. file)
   os.rename(path, spool .. "/done/" .. file)
-  write_atomic(spool .. "/acks/" .. job_id .. ".ack.json", json.encode(report))
+  if not pcall(write_atomic, ack_path, json.encode(report)) then
+    reaper.ShowConsoleMsg("omnifoa: cannot write " .. ack_path .. " (job " .. job_id .. ": " .. report.status .. ")\n")
+  end
 end
 
 local function main()
@@ -234,7 +278,10 @@ local function main()
     i = i + 1
   end
   table.sort(files)
-  for _, name in ipairs(files) do process(config.spool, name) end
+  for _, name in ipairs(files) do
+    local ok, err = pcall(process, config.spool, name) -- one bad job never stops the batch
+    if not ok then reaper.ShowConsoleMsg("omnifoa: job " .. name .. ": " .. tostring(err) .. "\n") end
+  end
 end
 
 main()

@@ -43,6 +43,6 @@ def test_synth_refuses_a_bad_length_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "set"
     done = run_cli("synth", "--count", "1", "--seconds", "0", "--out", str(out))
     assert done.returncode == 2
-    assert done.stderr.startswith("omnifoa: error: A scene lasts between")
+    assert done.stderr.startswith("omnifoa: error: --seconds must be between 0.5 and 600 s")
     assert len(done.stderr.strip().splitlines()) == 1
     assert not out.exists() or not any(out.iterdir())

@@ -27,9 +27,10 @@ def test_train_never_replaces_existing_weights_unasked(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--clips", "0"], "Evaluate 1 to 100 clips"),
-        (["--clips", "101"], "Evaluate 1 to 100 clips"),
-        (["--seconds", "0"], "more than 0 s"),
+        (["--clips", "0"], "--clips must be 1 to 100, not 0"),
+        (["--clips", "101"], "--clips must be 1 to 100, not 101"),
+        (["--seconds", "0"], "--seconds must be between 0.5 and 600 s, not 0"),
+        (["--seconds", "nan"], "--seconds must be a finite number, not nan"),
         (["--model", "no-such-model"], "no-such-model"),
     ],
 )

@@ -86,7 +86,7 @@ def test_export_video_writes_a_youtube_ready_mov(tmp_path: Path) -> None:
     assert again.returncode == 2
     assert (
         again.stderr.strip()
-        == f"omnifoa: error: {out} exists; choose another name or allow overwriting."
+        == f"omnifoa: error: {out} exists; choose another name or allow overwriting (--overwrite)."
     )
 
 

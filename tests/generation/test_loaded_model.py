@@ -64,3 +64,26 @@ def test_generate_with_ema_records_the_copy_in_the_sidecar(registry: Path, tmp_p
 def test_asking_for_an_ema_copy_a_bundled_file_lacks_is_one_sentence() -> None:
     with pytest.raises(InputError, match="no EMA copy"):
         load_model("omnifoa-mini", "cpu", "ema")
+
+
+def test_a_registered_file_is_checked_against_its_sha256_once(
+    registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plugin_core.generation import file_hashes
+    from plugin_core.media.stem_sidecar import sha256_of
+
+    monkeypatch.setenv("OMNIFOA_CACHE_DIR", str(tmp_path / "cache"))
+    weights = registry.parent / "tiny.ckpt"
+    good = sha256_of(weights)
+    text = registry.read_text()
+    registry.write_text(text.replace('preset = "tiny"\n', f'preset = "tiny"\nsha256 = "{good}"\n'))
+    hashed: list[Path] = []
+    monkeypatch.setattr(file_hashes, "sha256_of", lambda p: hashed.append(p) or sha256_of(p))
+    assert load_model("tiny-lightning", "cpu").record["sha256"] == good
+    load_model("tiny-lightning", "cpu")
+    assert len(hashed) == 1  # remembered by size and mtime the second time
+    registry.write_text(
+        text.replace('preset = "tiny"\n', f'preset = "tiny"\nsha256 = "{"0" * 64}"\n')
+    )
+    with pytest.raises(InputError, match="is not the file registered as tiny-lightning"):
+        load_model("tiny-lightning", "cpu")

@@ -5,6 +5,7 @@ hostile, and the .RPP fallback read back by two independent parsers."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -338,3 +339,65 @@ def test_the_reaper_commands(reaper, surface, tmp_path) -> None:
     made = run_cli("reaper", "export-rpp", str(stem), "-o", str(out))
     assert made.returncode == 0, made.stderr
     assert out.read_text().count("NCHAN 4") == 2
+
+
+@pytest.mark.parametrize(
+    "fx", [["JS:../../Scripts/evil"], ["VST3:Some Other Plugin (Vendor)"], ["JS:IEM SceneRotator"]]
+)
+def test_only_iem_monitoring_plugins_may_be_named(reaper, surface, tmp_path, fx) -> None:
+    config = config_for(reaper, surface)
+    job = {**good_job(stem_file(tmp_path)), "fx": fx}
+    ack = ring(config, hostile_job(config.spool, job), timeout=5)
+    assert ack["status"] == "rejected"
+    assert any("must be IEM plug-ins" in e for e in ack["errors"])
+    assert reaper.tracks == []
+
+
+def test_an_allowed_plugin_list_is_used(reaper, surface, tmp_path) -> None:
+    config = config_for(reaper, surface)
+    job = {**good_job(stem_file(tmp_path)), "fx": ["VST3:IEM AllRADecoder (IEM)"]}
+    ack = ring(config, hostile_job(config.spool, job), timeout=5)
+    assert ack["status"] == "ok"
+    assert [f["name"] for f in ack["fx"]] == ["VST3:IEM AllRADecoder (IEM)"]
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_stem_that_is_not_a_regular_file_is_refused_before_any_change(
+    reaper, surface, tmp_path, kind
+) -> None:
+    config = config_for(reaper, surface)
+    odd = tmp_path / "odd.wav"
+    if kind == "folder":
+        odd.mkdir()
+    else:
+        os.mkfifo(odd)
+    ack = ring(config, hostile_job(config.spool, good_job(odd)), timeout=5)
+    assert ack["status"] == "rejected"
+    assert ack["errors"] == [f"stem 1: REAPER cannot read {odd}"]
+    assert reaper.tracks == []
+
+
+def test_an_oversized_job_file_is_rejected_unread(reaper, surface, tmp_path) -> None:
+    config = config_for(reaper, surface)
+    job = {**good_job(stem_file(tmp_path)), "padding": "x" * (300 * 1024)}
+    ack = ring(config, hostile_job(config.spool, job), timeout=5)
+    assert ack["status"] == "rejected"
+    assert any("larger than" in e for e in ack["errors"])
+    assert reaper.tracks == []
+
+
+def test_an_ack_that_cannot_be_written_leaves_the_job_pending_and_the_batch_goes_on(
+    reaper, surface, tmp_path
+) -> None:
+    config = config_for(reaper, surface)
+    blocked, fine = "ab" * 16, "cd" * 16
+    taken = config.spool / "acks" / f"{blocked}.ack.json"
+    taken.mkdir()  # the ack's name is taken by a folder that is not empty
+    (taken / "keep").write_text("x")
+    hostile_job(config.spool, good_job(stem_file(tmp_path, "a.wav"), blocked), blocked)
+    hostile_job(config.spool, good_job(stem_file(tmp_path, "b.wav"), fine), fine)
+    ack = ring(config, fine, timeout=5)
+    assert ack["status"] == "ok"
+    assert [t.name for t in reaper.tracks][1:] == ["s"]  # only the job with an ack was applied
+    assert (config.spool / "pending" / f"{blocked}.json").is_file()  # left for the next run
+    assert any("cannot write" in m for m in reaper.console)

@@ -16,17 +16,14 @@ import av
 from av.container import InputContainer
 
 from plugin_core.errors import InputError
+from plugin_core.file_checks import input_file
 from plugin_core.media.video.ffmpeg_errors import ffmpeg_reason
 
 
 def readable_path(path: str | os.PathLike) -> Path:
-    """The path as a Path, or InputError when it is missing or a folder."""
-    source = Path(path)
-    if not source.exists():
-        raise InputError(f"The file {source} does not exist; check the path.")
-    if source.is_dir():
-        raise InputError(f"{source} is a folder; give the path of a video file instead.")
-    return source
+    """The path as a Path, or InputError when it is not a regular, readable file (a FIFO is
+    refused at once instead of waited on)."""
+    return input_file(path, "video")
 
 
 @contextlib.contextmanager
