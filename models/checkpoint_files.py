@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
@@ -50,7 +51,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> object:
     if p.suffix not in PICKLE_SUFFIXES:
         raise CheckpointError(f"{p.name}: use a .safetensors, .ckpt, .pt, .pth or .bin checkpoint.")
     try:
-        with torch.serialization.safe_globals(LIGHTNING_GLOBALS):
+        with torch.serialization.safe_globals(LIGHTNING_GLOBALS), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Detected pickle protocol")  # refused below anyway
             return torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         refused = _REFUSED_GLOBAL.search(str(exc))

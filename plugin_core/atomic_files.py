@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -106,6 +107,32 @@ def output_transaction() -> Iterator[OutputTransaction]:
     finally:
         _ACTIVE.reset(token)
     transaction.commit()
+
+
+@contextmanager
+def undone_folders(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """If the block fails, remove ``path`` and the parents of it that did not exist before the
+    block (a command may make them as it goes), so a refused command leaves no folder behind."""
+    folder = Path(path)
+    top = None
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        top = candidate
+    try:
+        yield folder
+    except BaseException:
+        if top is not None:
+            shutil.rmtree(top, ignore_errors=True)
+        raise
+
+
+@contextmanager
+def new_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Make ``path`` (and missing parents) for a command's files; removed if the block fails."""
+    with undone_folders(path) as folder:
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder
 
 
 @contextmanager

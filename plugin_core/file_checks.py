@@ -9,15 +9,18 @@ never be one of the command's inputs, even with overwriting.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from plugin_core.atomic_files import temporary_beside
 from plugin_core.errors import InputError
 
 OVERWRITE_HINT = "choose another name or allow overwriting (--overwrite)"
+_NEARLY_FULL_BYTES = 1 << 20
 
 
 def _kind(mode: int) -> str | None:
@@ -50,6 +53,49 @@ def input_file(path: str | os.PathLike[str], what: str = "file") -> Path:
     if not os.access(source, os.R_OK):
         raise InputError(f"The {what} {source} cannot be read; check its permissions.")
     return source
+
+
+def check_complete_riff(path: Path) -> None:
+    """InputError when a RIFF (WAV) file is shorter than its header says: a file cut off in a
+    copy or a download, which audio libraries would otherwise read as a shorter sound."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+        size = path.stat().st_size
+    except OSError:
+        return  # the reader that follows names the problem
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    declared = int.from_bytes(head[4:8], "little") + 8
+    if declared in (8, 0xFFFFFFFF + 8):  # written by a stream that never came back to fill it in
+        return
+    if size < declared:
+        raise InputError(
+            f"{path.name} is cut short: its header promises {declared} bytes but the file holds "
+            f"{size}; copy or export it again."
+        )
+
+
+@contextlib.contextmanager
+def write_failures(path: Path, *kinds: type[Exception]) -> Iterator[None]:
+    """Turn a writer's vague failure (libsndfile's "System error", a serializer's I/O error)
+    into what it almost always is when the disk has no room left: ``OSError(ENOSPC)`` naming
+    ``path``; otherwise one sentence naming the file. ``kinds`` default to RuntimeError."""
+    translated: tuple[type[Exception], ...] = kinds or (RuntimeError,)
+    try:
+        yield
+    except OSError:
+        raise
+    except translated as exc:
+        try:
+            usage = os.statvfs(path.parent)
+            nearly_full = usage.f_bavail * usage.f_frsize < _NEARLY_FULL_BYTES
+        except OSError:
+            nearly_full = False
+        if nearly_full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+        reason = " ".join(str(exc).split())
+        raise InputError(f"Could not write {path} ({reason}); check the disk and folder.") from None
 
 
 def same_file(a: Path, b: Path) -> bool:

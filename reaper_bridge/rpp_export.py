@@ -18,6 +18,7 @@ import rpp
 import soundfile as sf
 from rpp import Element
 
+from plugin_core.atomic_files import undone_folders
 from reaper_bridge.bridge_config import BridgeError
 from reaper_bridge.job_file import Stem, prepare_stem
 from reaper_bridge.stem_files import write_bytes
@@ -82,17 +83,18 @@ def export_rpp(stems: list[Stem], output: Path, merge: bool = False) -> Path:
     if output.exists() and not merge:
         raise BridgeError(f"{output} exists; pass --merge to add the stems to it.")
     media = output.parent / f"{output.stem}_media"
-    if merge and output.exists():
-        original = _existing_project(output)
-        tracks = "".join(_indented(rpp.dumps(t)) for t in _tracks(stems, media))
-        end = original.rstrip().rfind("\n>")
-        text = original[: end + 1] + tracks + original[end + 1 :]
-    else:
-        project = _new_project()
-        for track in _tracks(stems, media):
-            project.append(track)
-        text = rpp.dumps(project)
-    write_bytes(output, text.encode("utf-8"))
+    with undone_folders(media):  # conversions made before a refused stem leave no folder
+        if merge and output.exists():
+            original = _existing_project(output)
+            tracks = "".join(_indented(rpp.dumps(t)) for t in _tracks(stems, media))
+            end = original.rstrip().rfind("\n>")
+            text = original[: end + 1] + tracks + original[end + 1 :]
+        else:
+            project = _new_project()
+            for track in _tracks(stems, media):
+                project.append(track)
+            text = rpp.dumps(project)
+        write_bytes(output, text.encode("utf-8"))
     return output
 
 

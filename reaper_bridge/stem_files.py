@@ -10,7 +10,7 @@ import soundfile as sf
 
 from plugin_core.atomic_files import atomic_output, write_atomic
 from plugin_core.errors import InputError
-from plugin_core.file_checks import input_file
+from plugin_core.file_checks import check_complete_riff, input_file, write_failures
 from reaper_bridge.bridge_config import BridgeError
 
 
@@ -18,6 +18,7 @@ def read_stem(path: Path) -> tuple[np.ndarray, int]:
     """A 4-channel stem as float32 [4, N] and its rate; BridgeError for anything else."""
     try:
         input_file(path, "stem")
+        check_complete_riff(path)
     except InputError as exc:
         raise BridgeError(str(exc)) from None
     try:
@@ -28,6 +29,11 @@ def read_stem(path: Path) -> tuple[np.ndarray, int]:
         raise BridgeError(
             f"{path.name} has {data.shape[1]} channel(s); REAPER's ambisonic tracks need a "
             "4-channel first-order file."
+        )
+    if not np.isfinite(data).all():
+        raise BridgeError(
+            f"{path.name} holds samples that are not numbers (NaN or infinity); REAPER would "
+            "play garbage. Repair or re-export it."
         )
     return np.ascontiguousarray(data.T), int(rate)
 
@@ -49,6 +55,10 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 def write_ambix(path: Path, audio: np.ndarray, rate: int) -> None:
     """Write AmbiX float32 WAV, atomically."""
-    with atomic_output(path) as tmp, sf.SoundFile(tmp, "w", rate, 4, "FLOAT", format="WAV") as f:
+    with (
+        write_failures(path),
+        atomic_output(path) as tmp,
+        sf.SoundFile(tmp, "w", rate, 4, "FLOAT", format="WAV") as f,
+    ):
         f.comment = "AmbiX (ACN/SN3D)"
         f.write(np.ascontiguousarray(audio.T, dtype=np.float32))

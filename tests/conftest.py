@@ -4,7 +4,10 @@ import importlib.util
 import os
 import tempfile
 
-collect_ignore = [] if importlib.util.find_spec("bpy") else ["blender"]
+IN_BLENDER = importlib.util.find_spec("bpy") is not None
+collect_ignore = [] if IN_BLENDER else ["blender"]
+# Fixtures of the running service, shared by the service and failure-contract tests.
+pytest_plugins = [] if IN_BLENDER else ["service_process"]
 
 # Remembered model-file hashes go to a folder of this test run, not the user's cache.
 os.environ.setdefault("OMNIFOA_CACHE_DIR", tempfile.mkdtemp(prefix="omnifoa-test-cache-"))

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from plugin_core.generation.request import FieldSpec, field_default, field_specs
+from plugin_core.errors import InputError
+from plugin_core.generation.request import FieldSpec, check_field, field_default, field_specs
 
 _NUMBERS = {"int": int, "float": float}
 _POSITIONAL = ("video", "output")
@@ -33,8 +34,27 @@ def _help(name: str, spec: FieldSpec) -> str:
     return "; ".join(parts)
 
 
+def _number_parser(name: str, spec: FieldSpec) -> Any:
+    """A flag's value parser: the request field's own check, with its sentence, at the door."""
+    flag = _flag(name, spec)
+
+    def parse(text: str) -> int | float:
+        try:
+            value = _NUMBERS[spec.kind](text)
+        except ValueError:
+            words = "a whole number" if spec.kind == "int" else "a number"
+            raise argparse.ArgumentTypeError(f"{flag} must be {words}, not {text!r}") from None
+        try:
+            return check_field(name, value, flag)
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+
+    return parse
+
+
 def add_request_arguments(parser: argparse.ArgumentParser) -> None:
-    """One flag per request field (bar video and output), checked later by the request."""
+    """One flag per request field (bar video and output); numbers are checked as they are
+    parsed, the whole request (fields that clash) once it is built."""
     for name, spec in field_specs().items():
         if name in _POSITIONAL:
             continue
@@ -43,7 +63,7 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, dest=name, action="store_true", help=help_text)
         elif spec.kind in _NUMBERS:
             parser.add_argument(
-                flag, dest=name, type=_NUMBERS[spec.kind], default=field_default(name),
+                flag, dest=name, type=_number_parser(name, spec), default=field_default(name),
                 metavar=spec.unit.upper() or "N", help=help_text,
             )  # fmt: skip
         else:  # text, a choice, or a direction-path file

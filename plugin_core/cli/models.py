@@ -7,7 +7,7 @@ from pathlib import Path
 
 from plugin_core.atomic_files import atomic_output
 from plugin_core.errors import InputError
-from plugin_core.file_checks import input_file, output_file
+from plugin_core.file_checks import input_file, output_file, write_failures
 from plugin_core.generation.model_registry import (
     download,
     get_entry,
@@ -51,6 +51,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from safetensors import SafetensorError
+
     from models.families import convert_checkpoint
     from models.family import ModelLoadError
 
@@ -60,7 +62,7 @@ def _convert(args: argparse.Namespace) -> int:
     input_file(args.input, "checkpoint")
     output_file(target, args.overwrite, [args.input])
     try:
-        with atomic_output(target) as tmp:
+        with write_failures(target, SafetensorError), atomic_output(target) as tmp:
             copy = "ema" if args.ema else "model"
             report = convert_checkpoint(args.family, args.input, tmp, copy)
     except ModelLoadError as exc:

@@ -9,18 +9,20 @@ from plugin_core.synthsphere.compose import MAX_SECONDS, MIN_SECONDS
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
+    from plugin_core.atomic_files import new_folder
     from plugin_core.synthsphere import write_dataset
 
-    written = write_dataset(
-        args.out,
-        args.count,
-        args.seconds,
-        first_seed=args.seed,
-        width=args.width,
-        height=args.height,
-        fps=args.fps,
-        overwrite=args.overwrite,
-    )
+    with new_folder(args.out) as out:
+        written = write_dataset(
+            out,
+            args.count,
+            args.seconds,
+            first_seed=args.seed,
+            width=args.width,
+            height=args.height,
+            fps=args.fps,
+            overwrite=args.overwrite,
+        )
     print(f"wrote {len(written)} scene(s) to {args.out}")
     return 0
 

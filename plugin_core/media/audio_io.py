@@ -12,7 +12,7 @@ import soxr
 
 from plugin_core.atomic_files import write_atomic
 from plugin_core.errors import InputError
-from plugin_core.file_checks import input_file
+from plugin_core.file_checks import check_complete_riff, input_file, write_failures
 
 Subtype = Literal["float32", "pcm24", "pcm16"]
 _SUBTYPES = {"float32": "FLOAT", "pcm24": "PCM_24", "pcm16": "PCM_16"}
@@ -49,14 +49,17 @@ def write_audio(
         data = np.clip(data, -1.0, 1.0)
 
     def write(tmp: Path) -> None:
-        with sf.SoundFile(
-            tmp,
-            "w",
-            samplerate=sample_rate,
-            channels=audio.shape[0],
-            format=fmt,
-            subtype=sf_subtype,
-        ) as f:
+        with (
+            write_failures(target),
+            sf.SoundFile(
+                tmp,
+                "w",
+                samplerate=sample_rate,
+                channels=audio.shape[0],
+                format=fmt,
+                subtype=sf_subtype,
+            ) as f,
+        ):
             if comment:
                 f.comment = comment
             f.write(data)
@@ -67,6 +70,7 @@ def write_audio(
 def read_audio(path: str | os.PathLike[str], channels: int | None = None) -> tuple[np.ndarray, int]:
     """Read an audio file as float32 [C, N] and its sample rate; check the channel count."""
     p = input_file(path, "audio file")
+    check_complete_riff(p)
     try:
         data, rate = sf.read(p, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as exc:
@@ -89,6 +93,7 @@ def read_audio(path: str | os.PathLike[str], channels: int | None = None) -> tup
 def audio_channels(path: str | os.PathLike[str]) -> int:
     """How many channels an audio file has, read from its header alone."""
     p = input_file(path, "audio file")
+    check_complete_riff(p)
     try:
         return int(sf.info(str(p)).channels)
     except (sf.LibsndfileError, RuntimeError) as exc:

@@ -21,6 +21,7 @@ import soxr
 
 from plugin_core.atomic_files import atomic_output
 from plugin_core.errors import InputError
+from plugin_core.file_checks import write_failures
 from plugin_core.media.audio_io import Subtype
 from plugin_core.spatial.foa import from_ambix
 
@@ -58,9 +59,10 @@ class StemWriter:
         self._stack = contextlib.ExitStack()
         scratch = self._stack.enter_context(atomic_output(path.with_name(path.name + ".raw.wav")))
         self._scratch_path = scratch
-        self._scratch = self._stack.enter_context(
-            sf.SoundFile(scratch, "w", sample_rate, 4, "FLOAT", format="WAV")
-        )
+        with write_failures(path):
+            self._scratch = self._stack.enter_context(
+                sf.SoundFile(scratch, "w", sample_rate, 4, "FLOAT", format="WAV")
+            )
         self._resampler = (
             soxr.ResampleStream(model_rate, sample_rate, 4, dtype="float32", quality="VHQ")
             if model_rate != sample_rate
@@ -78,7 +80,8 @@ class StemWriter:
         frames = np.ascontiguousarray(block.T)
         if self._resampler is not None:
             frames = self._resampler.resample_chunk(frames, last=last)
-        self._scratch.write(frames)
+        with write_failures(self.path):
+            self._scratch.write(frames)
         self.frames_written += len(frames)
 
     def finish(self, gain_db: float = 0.0) -> None:
@@ -89,6 +92,7 @@ class StemWriter:
         gain = np.float32(10 ** (gain_db / 20))
         clip = self._subtype != "FLOAT"
         with (
+            write_failures(self.path),
             atomic_output(self.path) as tmp,
             sf.SoundFile(tmp, "w", self._rate, 4, self._subtype, format=self._format) as out,
             sf.SoundFile(self._scratch_path) as raw,

@@ -9,14 +9,17 @@ Routes (all under ``/v1``, all needing ``Authorization: Bearer <token>``):
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import math
 import os
 import re
 import signal
+import socket
 import sys
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,8 +40,40 @@ HOST = "127.0.0.1"
 MAX_BODY = 64 * 1024
 MAX_CONNECTIONS = 32  # open at once; more are closed at once rather than given a thread
 CONNECTION_TIMEOUT_S = 10.0  # a client that sends nothing for this long is dropped
+REQUEST_DEADLINE_S = 20.0  # the whole request (line, headers, body), however slowly it trickles
 _JOB = re.compile(r"^/v1/jobs/([0-9a-f]{32})(/cancel|/reaper)?$")
 _LENGTH = re.compile(r"[0-9]{1,9}")
+
+
+class RequestDeadlines:
+    """One watchdog thread for all connections: a client still sending its request
+    ``REQUEST_DEADLINE_S`` after connecting (a byte at a time, to hold a connection and its
+    thread) is disconnected."""
+
+    def __init__(self) -> None:
+        self._due: dict[socket.socket, float] = {}
+        self._lock = threading.Lock()
+        threading.Thread(target=self._run, name="omnifoa-deadlines", daemon=True).start()
+
+    def watch(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._due[connection] = time.monotonic() + REQUEST_DEADLINE_S
+
+    def forget(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._due.pop(connection, None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(0.5)
+            now = time.monotonic()
+            with self._lock:
+                late = [c for c, due in self._due.items() if due <= now]
+                for connection in late:
+                    del self._due[connection]
+            for connection in late:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
 
 class ServiceServer(ThreadingHTTPServer):
@@ -52,6 +87,7 @@ class ServiceServer(ThreadingHTTPServer):
         self.token = token
         self.jobs = jobs
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.deadlines = RequestDeadlines()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):
@@ -80,6 +116,18 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return  # quiet: the CLI prints what matters
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.deadlines.watch(self.connection)
+
+    def _request_read(self) -> None:
+        """The request is in: answering it has no deadline."""
+        self.server.deadlines.forget(self.connection)
+
+    def finish(self) -> None:
+        self.server.deadlines.forget(self.connection)
+        super().finish()
+
     def _send(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(_strict({"api": API_VERSION, **body}), allow_nan=False).encode()
         self.send_response(status)
@@ -87,6 +135,12 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own refusals (a garbled request line, an unknown method, a
+        header too long) as the same JSON sentence every other refusal is."""
+        self.close_connection = True
+        self._error(code, f"{message or HTTPStatus(code).phrase}.")
 
     def _error(self, status: int, message: str) -> None:
         self._send(status, {"error": message})
@@ -122,6 +176,7 @@ class Handler(BaseHTTPRequestHandler):
             ) from None
 
     def do_GET(self) -> None:
+        self._request_read()
         if not self._authorised():
             return
         jobs = self.server.jobs
@@ -166,6 +221,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             body = self._body()
+            self._request_read()
             if self.path == "/v1/jobs":
                 key = body.get("client_key") if isinstance(body, dict) else None
                 if isinstance(key, str) and (earlier := self.server.jobs.find_key(key)):

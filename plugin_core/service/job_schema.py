@@ -15,6 +15,7 @@ from typing import Any
 
 from models.families import check_options
 from plugin_core.errors import InputError
+from plugin_core.file_checks import input_file
 from plugin_core.generation.model_registry import get_entry
 from plugin_core.generation.outputs import check_outputs
 from plugin_core.generation.pipeline import sampling_options
@@ -51,9 +52,7 @@ def _video(text: str) -> Path:
     path = Path(text)
     if not path.is_absolute():
         raise InputError(f"The video path must be absolute, not {text!r}.")
-    if not path.is_file():
-        raise InputError(f"The video {text} does not exist or is not a file.")
-    return path
+    return input_file(path, "video")
 
 
 def _output(folder_text: str, name: str) -> Path:

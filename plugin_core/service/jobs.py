@@ -98,9 +98,12 @@ def _recover_commit(record: dict[str, Any], planned: list[Path]) -> None:
     replaced = {p: _set_aside(p) for p in [*stems, *map(sidecar_path, stems)]}
     if stems and all(p.is_file() for p in stems):
         missing = [sidecar_path(p).name for p in stems if not sidecar_path(p).is_file()]
-        note = f"; sidecar(s) {', '.join(missing)} were not written" if missing else ""
-        record.update(state="done", stage="done", outputs=[str(p) for p in stems])
-        record["error"] = f"The service stopped while moving the files into place{note}."
+        record.update(state="done", stage="done", outputs=[str(p) for p in stems], error=None)
+        if missing:  # the stems are whole; say what is not there
+            record["error"] = (
+                "The service stopped while moving the files into place; sidecar(s) "
+                f"{', '.join(missing)} were not written."
+            )
         for kept in replaced.values():
             if kept is not None:
                 kept.unlink(missing_ok=True)

@@ -35,6 +35,8 @@ from plugin_core.file_checks import input_file
 FORMAT = "omnifoa-direction-path"
 VERSION = 1
 MAX_KEYS = 100_000
+MAX_TIME_S = 24 * 3600.0  # a day of video
+MAX_TURN_DEG = 36_000.0  # yaw and roll may be unwrapped over a long spin, but not forever
 MAX_FILE_BYTES = 16 * 2**20
 
 
@@ -54,13 +56,26 @@ class DirectionPath:
         columns = [self.yaw, self.pitch] + ([self.roll] if self.roll is not None else [])
         if any(len(c) != n for c in columns):
             raise InputError("Every key of a direction path needs a time, a yaw and a pitch.")
-        values = [*self.times, *(v for c in columns for v in c)]
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
-            raise InputError("A direction path holds a value that is not a finite number.")
+        limits = {
+            "t": (self.times, MAX_TIME_S, "s"),
+            "yaw": (self.yaw, MAX_TURN_DEG, "degrees"),
+            "pitch": (self.pitch, 90.0, "degrees"),
+            "roll": (self.roll or (), MAX_TURN_DEG, "degrees"),
+        }
+        for name, (column, limit, unit) in limits.items():
+            for i, v in enumerate(column):
+                if not (isinstance(v, int | float) and math.isfinite(v)):
+                    raise InputError(
+                        f"The {name} of key {i + 1} of a direction path must be a finite "
+                        f"number, not {v!r:.40}."
+                    )
+                if not -limit <= v <= limit:
+                    raise InputError(
+                        f"The {name} of key {i + 1} of a direction path must lie between "
+                        f"{-limit:g} and {limit:g} {unit}, not {v:g}."
+                    )
         if any(b <= a for a, b in zip(self.times, self.times[1:], strict=False)):
             raise InputError("The keys of a direction path must be in strictly rising time.")
-        if not all(-90.0 <= p <= 90.0 for p in self.pitch):
-            raise InputError("A direction path's pitch must lie between -90 and 90 degrees.")
 
     @classmethod
     def constant(cls, yaw: float, pitch: float) -> DirectionPath:
@@ -103,25 +118,31 @@ class DirectionPath:
     def from_rows(cls, rows: list[dict[str, Any]]) -> DirectionPath:
         """Keys as mappings with t, yaw, pitch and optionally roll (numbers or numeric text)."""
         try:
-            times = tuple(_number(r["t"]) for r in rows)
-            yaw = tuple(_number(r["yaw"]) for r in rows)
-            pitch = tuple(_number(r["pitch"]) for r in rows)
+            times, yaw, pitch = (_column(rows, name) for name in ("t", "yaw", "pitch"))
         except KeyError as exc:
             raise InputError(f"A direction path key lacks {exc.args[0]!r}.") from None
         has_roll = [r.get("roll") not in (None, "") for r in rows]
         if any(has_roll) and not all(has_roll):
             raise InputError("Give a roll for every key of a direction path or for none.")
-        roll = tuple(_number(r["roll"]) for r in rows) if rows and all(has_roll) else None
+        roll = _column(rows, "roll") if rows and all(has_roll) else None
         return cls(times, yaw, pitch, roll)
 
 
-def _number(value: Any) -> float:
-    if isinstance(value, bool):
-        raise InputError(f"{value!r} in a direction path is not a number.")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{value!r} in a direction path is not a number.") from None
+def _column(rows: list[dict[str, Any]], name: str) -> tuple[float, ...]:
+    """Field ``name`` of every key as numbers; InputError naming the key that has none."""
+    values = []
+    for i, row in enumerate(rows):
+        value = row[name]
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            values.append(float(value))
+        except (TypeError, ValueError):
+            raise InputError(
+                f"The {name} of key {i + 1} of a direction path must be a number, "
+                f"not {value!r:.40}."
+            ) from None
+    return tuple(values)
 
 
 def _interpolate_angle(

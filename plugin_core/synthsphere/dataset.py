@@ -91,6 +91,10 @@ def write_dataset(
         raise InputError(f"Give at least one scene to write, not {count}.")
     check_seconds(seconds)
     check_video_size(width, height)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for seed in range(first_seed, first_seed + count):  # refuse before rendering anything
+        for suffix in (".mp4", ".wav", ".json"):
+            output_file(Path(out_dir) / f"scene_{seed:06d}{suffix}", overwrite)
     written = []
     for seed in tqdm(range(first_seed, first_seed + count), desc="scenes", disable=not progress):
         scene = make_scene(seed, seconds)

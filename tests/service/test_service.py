@@ -9,77 +9,22 @@ import os
 import shutil
 import signal
 import stat
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from model_fixtures import tiny_generator
 from reaper_stub import OscSurface, Reaper, run_script
+from service_process import MODEL, Service
 
-from models.checkpoint_files import save_safetensors
 from plugin_core.install_paths import LUA_DIR
 from plugin_core.media.audio_io import read_foa
 from plugin_core.media.video import write_video
-from plugin_core.service.client import ServiceClient, ServiceError
+from plugin_core.service.client import ServiceError
 from plugin_core.service.jobs import INTERRUPTED
 from plugin_core.synthsphere import make_scene, render_frames
-
-MODEL = "tiny-test"
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("assets")
-    save_safetensors(tiny_generator(0).state_dict(), folder / "tiny.safetensors")
-    (folder / "models.toml").write_text(
-        f'[[models]]\nid = "{MODEL}"\nname = "tiny test model"\nkind = "generator"\n'
-        'licence = "Apache-2.0"\nfile = "tiny.safetensors"\npath = "tiny.safetensors"\n'
-        'preset = "tiny"\nframe_encoder = "efficientnet-lite0"\n'
-    )
-    video = folder / "scene.mp4"
-    write_video(video, render_frames(make_scene(5, 3.0), 256, 128, 12.0), 12.0)
-    return {"registry": folder / "models.toml", "video": video}
-
-
-class Service:
-    """One ``omnifoa serve`` process with its state folder."""
-
-    def __init__(self, state: Path, registry: Path, **env_vars: str) -> None:
-        self.state = state
-        env = {**os.environ, "OMNIFOA_EXTRA_MODELS": str(registry), "OMP_NUM_THREADS": "1"}
-        env |= env_vars
-        (state / "service.json").unlink(missing_ok=True)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "plugin_core.cli", "serve", "--state-dir", str(state)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 120
-        while not (state / "service.json").exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not start: {self.process.stderr.read()}")
-            time.sleep(0.1)
-        self.client = ServiceClient.from_state(state)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(30)
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory, assets) -> Iterator[Service]:
-    running = Service(tmp_path_factory.mktemp("state"), assets["registry"])
-    yield running
-    running.stop()
 
 
 def job(assets, out: Path, name: str = "stem.wav", **fields) -> dict:

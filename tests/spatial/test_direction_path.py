@@ -47,7 +47,7 @@ def test_json_and_csv_files_read_back_the_same_path(tmp_path: Path) -> None:
         ("p.csv", "t,yaw\n0,0\n", "header t,yaw,pitch"),
         ("p.csv", "t,yaw,pitch\n1,0,0\n0,5,0\n", "strictly rising"),
         ("p.csv", "t,yaw,pitch\n0,0,95\n", "between -90 and 90"),
-        ("p.csv", "t,yaw,pitch\n0,abc,0\n", "not a number"),
+        ("p.csv", "t,yaw,pitch\n0,abc,0\n", "yaw of key 1 of a direction path must be a number"),
         ("p.csv", "t,yaw,pitch\n0,nan,0\n", "finite"),
         ("p.csv", "t,yaw,pitch,roll\n0,0,0,1\n1,0,0,\n", "roll for every key"),
         ("p.txt", "t,yaw,pitch\n", ".json or .csv"),

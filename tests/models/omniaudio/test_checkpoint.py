@@ -91,7 +91,6 @@ def test_convert_to_safetensors_then_load(tmp_path: Path) -> None:
     assert_same_sound(output(target), output(source))
 
 
-@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_a_pickle_that_runs_code_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "evil.ckpt"
     with path.open("wb") as f:
