@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from plugin_core import host_folders
 
 CONFIG_ENV = "OMNIFOA_REAPER_CONFIG"
 DEFAULT_PORT = 8000
@@ -23,13 +24,8 @@ class BridgeError(Exception):
 
 
 def reaper_resource_dir() -> Path:
-    """REAPER's resource folder on this platform (what ``GetResourcePath()`` returns)."""
-    home = Path.home()
-    if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming") / "REAPER"
-    if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / "REAPER"
-    return Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "REAPER"
+    """REAPER's resource folder on this machine (what ``GetResourcePath()`` returns)."""
+    return Path(host_folders.reaper_resource_dir())
 
 
 def default_config_path() -> Path:

@@ -6,12 +6,14 @@ import argparse
 import os
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
 from plugin_core import __version__
 from plugin_core.atomic_files import output_transaction
 from plugin_core.cli.conform import add_conform_commands
+from plugin_core.cli.doctor import add_doctor_commands
 from plugin_core.cli.failures import BAD_INPUT, describe
 from plugin_core.cli.generate import add_generate_commands
 from plugin_core.cli.media import add_media_commands
@@ -33,6 +35,10 @@ class CommandParser(argparse.ArgumentParser):
         raise SystemExit(BAD_INPUT)
 
 
+def _one_line_warning(message: Warning | str, *_: object, **__: object) -> str:
+    return "omnifoa: warning: " + " ".join(str(message).split()) + "\n"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every ``omnifoa`` command."""
     parser = CommandParser(prog="omnifoa", description="First-Order Ambisonics for 360° video.")
@@ -51,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_reaper_commands,
         add_conform_commands,
         add_preview_commands,
+        add_doctor_commands,
     ):
         add(sub)
     return parser
@@ -62,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     all appear, or none do."""
     args = build_parser().parse_args(argv)
     debug = args.debug or os.environ.get("OMNIFOA_DEBUG") == "1"
+    if not debug:  # a warning is one line in omnifoa's voice, once, without a source path
+        warnings.formatwarning = _one_line_warning
+        warnings.simplefilter("once")
     try:
         if getattr(args, "transactional", False):
             with output_transaction():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from plugin_core.cli.values import number, whole
 from plugin_core.errors import InputError
+from plugin_core.file_checks import OVERWRITE_HINT
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -34,7 +35,7 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     weights = Path(args.weights) if args.weights else Path(args.work) / "omnifoa-mini.safetensors"
     if weights.exists() and not args.force:
-        raise InputError(f"{weights} exists; pass --force to replace it or choose --weights.")
+        raise InputError(f"{weights} exists; {OVERWRITE_HINT}.")
     print(
         f"training {recipe.preset} with the {recipe.name} recipe in {args.work} "
         f"(about {recipe.codec_minutes + recipe.flow_minutes:.0f} min of training "
@@ -82,7 +83,10 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", default="auto", choices=["auto", "cpu", "gpu"])
     p.add_argument("--work", default="out/train", help="work folder; a rerun resumes from it")
     p.add_argument("--weights", help="output safetensors (default: in the work folder)")
-    p.add_argument("--force", action="store_true", help="replace existing output weights")
+    p.add_argument(
+        "--overwrite", "--force", dest="force", action="store_true",
+        help="replace existing output weights",
+    )  # fmt: skip
     p.add_argument(
         "--codec-steps", type=whole("--codec-steps", 1, 10_000_000), help="override the codec steps"
     )

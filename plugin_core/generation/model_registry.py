@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from plugin_core.errors import InputError
-from plugin_core.install_paths import MANIFEST, REPO_ROOT
+from plugin_core.install_paths import MANIFEST, PACKAGE_ROOT
 from plugin_core.media.stem_sidecar import sha256_of
 
 MODELS_ENV = "OMNIFOA_MODELS"
@@ -116,7 +116,7 @@ def _complete(weights: Path, entry: ModelEntry) -> bool:
     return all((weights.parent / name).is_file() for name in entry.companions)
 
 
-def local_path(entry: ModelEntry, root: Path = REPO_ROOT) -> Path | None:
+def local_path(entry: ModelEntry, root: Path = PACKAGE_ROOT) -> Path | None:
     """The model's weights file on this machine (its companions beside it), or None."""
     folder = _models_dir()
     for name in (entry.file, *entry.alternatives):
@@ -155,7 +155,7 @@ def with_parts(entry: ModelEntry) -> list[ModelEntry]:
     return [entry, *(get_entry(part) for part in entry.requires.values())]
 
 
-def require_local(entry: ModelEntry, root: Path = REPO_ROOT) -> Path:
+def require_local(entry: ModelEntry, root: Path = PACKAGE_ROOT) -> Path:
     """The model's file, or an InputError saying what to download and where to put it."""
     found = local_path(entry, root)
     if found is None:
@@ -228,7 +228,7 @@ class Verification:
     status: str  # "ok", "mismatch", "missing", "no known hash"
 
 
-def verify(entry: ModelEntry, root: Path = REPO_ROOT) -> Verification:
+def verify(entry: ModelEntry, root: Path = PACKAGE_ROOT) -> Verification:
     """Check the local file of ``entry`` against its registered SHA-256."""
     path = local_path(entry, root)
     if path is None:

@@ -220,7 +220,8 @@ class Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             return
         try:
-            body = self._body()
+            cancel = self.path.endswith("/cancel")  # needs no body; one that comes is ignored
+            body = None if cancel and "Content-Length" not in self.headers else self._body()
             self._request_read()
             if self.path == "/v1/jobs":
                 key = body.get("client_key") if isinstance(body, dict) else None

@@ -14,6 +14,8 @@ rotation change is audible within the block it arrives in and never clicks.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import warnings
 from dataclasses import dataclass
@@ -24,9 +26,10 @@ from scipy import fft, signal
 
 from plugin_core.errors import InputError
 from plugin_core.file_checks import input_file
+from plugin_core.install_paths import HRTF_DIR
 from plugin_core.spatial.foa import BlockRotator, check_foa
 
-DEFAULT_SOFA = Path(__file__).resolve().parent / "hrtf_data" / "MIT_KEMAR_normal_pinna.sofa"
+DEFAULT_SOFA = HRTF_DIR / "MIT_KEMAR_normal_pinna.sofa"
 MAX_BLOCK = 512
 # Filters are cut to this length (with a short fade) so a 512-sample block convolves in one
 # 1024-point FFT; for MIT KEMAR at 48 kHz what is cut lies 59 dB below the filters' energy.
@@ -51,8 +54,9 @@ class BinauralDecoder:
         """MagLS filters from a SOFA file (SimpleFreeFieldHRIR), resampled to the audio."""
         input_file(path, "HRTF (SOFA) file")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # spaudiopy warns about audio devices it won't use
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                # spaudiopy prints and warns about the audio devices it will not use here
+                warnings.simplefilter("ignore")
                 import spaudiopy
 
                 hrirs = spaudiopy.io.load_sofa_hrirs(str(path))

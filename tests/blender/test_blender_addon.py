@@ -18,6 +18,7 @@ import socket
 import struct
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 import urllib.request
@@ -87,7 +88,13 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     video = next((root / "scene").glob("*.mp4"))
-    zip_path = build(Path(sys.executable), root / "dist")
+    zip_path = build(root / "dist", ROOT / ".venv-blender" / "wheels")
+    site = Path(sysconfig.get_paths()["purelib"])
+    tool = site / "bpy" / "5.0" / "scripts" / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
+    validated = subprocess.run(
+        [sys.executable, str(tool), "validate", str(zip_path)], capture_output=True, text=True
+    )
+    assert validated.returncode == 0, validated.stdout + validated.stderr  # Blender agrees
     out = root / "stems"
     out.mkdir()
     return {

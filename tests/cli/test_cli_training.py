@@ -20,7 +20,7 @@ def test_train_never_replaces_existing_weights_unasked(tmp_path: Path) -> None:
     weights.write_bytes(b"a user's file")
     result = run_cli("train", "--recipe", "cpu", "--work", str(tmp_path), "--weights", str(weights))
     assert result.returncode == 2
-    assert "--force" in result.stderr
+    assert "--overwrite" in result.stderr
     assert weights.read_bytes() == b"a user's file"
 
 

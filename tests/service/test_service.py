@@ -256,3 +256,13 @@ def test_a_finished_job_goes_to_reaper_through_the_bridge(assets, tmp_path_facto
     assert stem.nchan == 4
     assert stem.items[0].position == 0.5  # where the span starts in the video
     assert stem.items[0].takes[0].source.path == str(out / "stem.wav")
+
+
+def test_cancel_needs_no_body(service, assets, tmp_path) -> None:
+    record = service.client.submit(job(assets, tmp_path, steps=400))
+    status, reply = raw(
+        service, "POST", f"/v1/jobs/{record['id']}/cancel", None, service.client.token
+    )
+    assert status == 200, reply
+    assert service.client.wait(record["id"], 60)["state"] == "cancelled"
+    assert list(tmp_path.iterdir()) == []

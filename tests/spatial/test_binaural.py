@@ -141,6 +141,9 @@ def test_the_binaural_command_renders_a_head_turn_path(tmp_path: Path) -> None:
     out = tmp_path / "ears.wav"
     done = run_cli("binaural", str(foa), "-o", str(out), "--path", str(path))
     assert done.returncode == 0, done.stderr
+    assert [line.split(" (")[0] for line in done.stdout.splitlines()] == [
+        f"wrote {out}"
+    ]  # only that
     ears, rate = read_audio(out)
     assert (ears.shape[0], rate) == (2, RATE)
     assert ild_db(ears[:, : RATE - 2048]) > 6.0  # source on the left
