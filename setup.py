@@ -22,6 +22,8 @@ class BuildWithTopLevelData(build_py):
 
     def run(self) -> None:
         super().run()
+        if self.editable_mode:  # an editable install reads them from the checkout itself
+            return
         for name in TOP_LEVEL:
             target = Path(self.build_lib) / "plugin_core" / "bundled" / name
             target.parent.mkdir(parents=True, exist_ok=True)
