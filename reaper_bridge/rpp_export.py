@@ -39,7 +39,9 @@ def _quotable(text: str) -> str:
 
 
 def _stem_track(stem: Stem, path: Path, depth: int) -> Element:
-    length = sf.info(str(path)).duration
+    # The stem's own length: a FuMa stem's AmbiX copy, which ``path`` names, is only moved
+    # into place when the command's files are committed.
+    length = sf.info(str(stem.path.expanduser().resolve())).duration
     source = Element("SOURCE", ["WAVE"], [["FILE", _quotable(str(path))]])
     item = Element(
         "ITEM",

@@ -88,7 +88,7 @@ def _generate(args: argparse.Namespace) -> int:
     from plugin_core.generation.pipeline import generate
 
     request = request_from_args(args)
-    with step_bar() as progress:
+    with step_bar("generating") as progress:
         result = generate(request, progress=progress)
     for path in result.paths:
         print(f"wrote {path} (and {path.name}.json)")
@@ -99,7 +99,7 @@ def _demo(args: argparse.Namespace) -> int:
     from plugin_core.cli.progress import step_bar
     from plugin_core.evaluation.demo import run_demo
 
-    with step_bar() as progress:
+    with step_bar("generating") as progress:
         report = run_demo(Path(args.out), progress=progress)
     print(report)
     return 0

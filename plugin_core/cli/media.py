@@ -27,11 +27,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
         ("rotation", f"{info.rotation:g} deg"),
         ("spherical metadata", str(info.spherical or "none")),
         ("equirectangular 2:1", "yes" if info.is_equirectangular_shape else "no"),
+        ("360 panorama", "yes" if info.is_panorama else "no (see the warning)"),
     ]
     if info.audio_channels:
         rows.append(
             ("audio", f"{info.audio_channels} ch, {info.audio_sample_rate} Hz, {info.audio_codec}")
         )
+        rows.append(("spatial audio", info.spatial_audio or "none"))
     else:
         rows.append(("audio", "none"))
     width = max(len(k) for k, _ in rows)
@@ -62,7 +64,12 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from plugin_core.file_checks import output_file
     from plugin_core.media.audio_io import read_foa, resample
-    from plugin_core.spatial.analysis import direction_table, energy_heatmap, save_png
+    from plugin_core.spatial.analysis import (
+        direction_table,
+        energy_heatmap,
+        overall_line,
+        save_png,
+    )
     from plugin_core.spatial.foa import intensity_directions
 
     png = Path(args.png) if args.png else Path(args.foa).with_suffix(".energy.png")
@@ -78,6 +85,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             audio = resample(audio, rate, scene.sample_rate)
             rate = scene.sample_rate
     track = intensity_directions(audio, rate, args.window)
+    print(overall_line(track))
     print(direction_table(track))
     background = _middle_frame(args.video) if args.video else None
     save_png(energy_heatmap(audio, rate, background, track), png)
@@ -94,7 +102,12 @@ def _cmd_export_video(args: argparse.Namespace) -> int:
     from plugin_core.media.video_export import export_video
 
     result = export_video(
-        Path(args.video), Path(args.foa), Path(args.output), args.convention, args.overwrite
+        Path(args.video),
+        Path(args.foa),
+        Path(args.output),
+        args.convention,
+        args.overwrite,
+        assume_360=args.assume_360,
     )
     added = ", ".join(k for k, v in result.metadata.items() if v) or "none (already present)"
     note = " (converted from FuMa)" if result.converted_from_fuma else ""
@@ -112,11 +125,39 @@ def _middle_frame(video: str) -> np.ndarray:
     return next(iter_frames(video, middle, None, fps=8.0, size=(512, 256))).image
 
 
+def _cmd_extract_audio(args: argparse.Namespace) -> int:
+    from plugin_core.file_checks import output_file
+    from plugin_core.media.audio_io import write_audio
+    from plugin_core.media.video import probe, read_audio_stream
+
+    output = output_file(args.output, args.overwrite, [args.video])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        info = probe(args.video)
+    audio, rate = read_audio_stream(args.video, args.start, args.end)
+    label = "AmbiX (ACN/SN3D)" if info.spatial_audio and "SN3D" in info.spatial_audio else None
+    write_audio(output, audio, rate, args.subtype, comment=label)
+    what = f"{info.spatial_audio}" if info.spatial_audio else f"{audio.shape[0]} channel(s)"
+    print(f"wrote {output}: {what}, {rate} Hz, {audio.shape[1] / rate:.2f} s")
+    return 0
+
+
 def add_media_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``info``, ``convert``, ``analyze`` and ``export-video``."""
+    """Register ``info``, ``extract-audio``, ``convert``, ``analyze`` and ``export-video``."""
     p = sub.add_parser("info", help="describe a video file")
     p.add_argument("video")
     p.set_defaults(run=_cmd_info)
+
+    p = sub.add_parser(
+        "extract-audio", help="write a video's audio track (its recorded FOA, say) to WAV/FLAC"
+    )
+    p.add_argument("video")
+    p.add_argument("-o", "--output", required=True, help="the .wav or .flac to write")
+    p.add_argument("--start", type=number("--start", 0, 86400, "s"), default=0.0)
+    p.add_argument("--end", type=number("--end", 0, 86400, "s"), default=None)
+    p.add_argument("--subtype", default="float32", choices=["float32", "pcm24", "pcm16"])
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(run=_cmd_extract_audio, transactional=True)
 
     p = sub.add_parser("convert", help="convert an FOA file between AmbiX, FuMa and N3D")
     p.add_argument("input")
@@ -152,4 +193,9 @@ def add_media_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output .mov (PCM) or .mp4 (AAC)")
     p.add_argument("--convention", choices=["ambix", "fuma"], help="declare the stem's format")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument(
+        "--assume-360",
+        action="store_true",
+        help="stamp 360 metadata even though the video does not look like a panorama",
+    )
     p.set_defaults(run=_cmd_export_video, transactional=True)

@@ -23,7 +23,7 @@ from plugin_core.atomic_files import atomic_output
 from plugin_core.errors import InputError
 from plugin_core.file_checks import output_file
 from plugin_core.media.audio_io import read_foa, resample
-from plugin_core.media.video import probe
+from plugin_core.media.video import aspect_warning, probe
 from plugin_core.media.video.spatial_boxes import inject_spatial_metadata
 from plugin_core.notices import warn_once
 from plugin_core.spatial.foa import to_ambix
@@ -77,8 +77,10 @@ def export_video(
     output: Path,
     convention: str | None = None,
     overwrite: bool = False,
+    assume_360: bool = False,
 ) -> ExportResult:
-    """Mux ``video``'s picture with the FOA of ``foa_path`` into ``output`` (.mov or .mp4)."""
+    """Mux ``video``'s picture with the FOA of ``foa_path`` into ``output`` (.mov or .mp4);
+    a video that does not look like a 360 panorama is refused unless ``assume_360``."""
     suffix = output.suffix.lower()
     if suffix not in _AUDIO:
         raise InputError(f"Name the output *.mov or *.mp4, not {output.name}.")
@@ -86,6 +88,12 @@ def export_video(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         info = probe(video)
+    if not info.is_panorama and not assume_360:
+        raise InputError(
+            f"{Path(video).name} does not look like a 360 panorama ({aspect_warning(info)}); "
+            "360 metadata on it would make players wrap a flat picture around the viewer. "
+            "Pass --assume-360 if it really is one."
+        )
     if suffix == ".mov" and info.video_codec in _NOT_IN_MOV:
         raise InputError(
             f"A .mov file cannot carry {info.video_codec.upper()} video; name the output "

@@ -220,8 +220,13 @@ class Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             return
         try:
-            cancel = self.path.endswith("/cancel")  # needs no body; one that comes is ignored
-            body = None if cancel and "Content-Length" not in self.headers else self._body()
+            if self.path.endswith("/cancel"):  # needs no body; one that comes is read, ignored
+                length = self.headers.get("Content-Length", "0").strip()
+                if _LENGTH.fullmatch(length) and 0 < int(length) <= MAX_BODY:
+                    self.rfile.read(int(length))
+                body = None
+            else:
+                body = self._body()
             self._request_read()
             if self.path == "/v1/jobs":
                 key = body.get("client_key") if isinstance(body, dict) else None

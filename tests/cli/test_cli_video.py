@@ -1,15 +1,23 @@
 """The command line on video files: info, and analyze over a frame."""
 
+import re
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 from cli_runner import run_cli
 from PIL import Image
 from video_fixtures import indexed_frames, inject_sv3d, tones
 
-from plugin_core.media.audio_io import write_audio
+from plugin_core.media.audio_io import read_foa, write_audio
 from plugin_core.media.video import write_video
 from plugin_core.spatial import foa
+from plugin_core.spatial.analysis import panorama_pixel
+
+
+def info_fields(stdout: str) -> dict[str, str]:
+    """``omnifoa info``'s rows: name, two or more spaces, value."""
+    return dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in stdout.splitlines())
 
 
 def test_info_describes_an_equirectangular_video(tmp_path: Path) -> None:
@@ -45,6 +53,37 @@ def test_info_warns_about_a_stretched_frame(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert "2:1" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+    assert info_fields(done.stdout)["360 panorama"].startswith("no")
+
+
+def test_a_16_9_picture_with_equirectangular_metadata_is_a_panorama(tmp_path: Path) -> None:
+    video = tmp_path / "pano_16x9.mp4"
+    write_video(video, indexed_frames(24, 256, 144), 12.0)
+    inject_sv3d(video)
+    done = run_cli("info", str(video))
+    assert done.returncode == 0, done.stderr
+    assert info_fields(done.stdout)["360 panorama"] == "yes"
+    assert done.stderr == ""  # no "directions may be off": the metadata says it is full
+    stem = tmp_path / "stem.wav"
+    write_audio(stem, foa.encode_mono(tones([300.0], 2.0)[0], 45.0, 0.0), 48000)
+    export = run_cli("export-video", str(video), str(stem), "-o", str(tmp_path / "up.mov"))
+    assert export.returncode == 0, export.stderr
+
+
+def test_a_flat_video_gets_no_360_metadata_unless_the_user_insists(tmp_path: Path) -> None:
+    video = tmp_path / "flat.mp4"
+    write_video(video, indexed_frames(24, 256, 144), 12.0)
+    stem = tmp_path / "stem.wav"
+    write_audio(stem, foa.encode_mono(tones([300.0], 2.0)[0], 45.0, 0.0), 48000)
+    out = tmp_path / "up.mov"
+    refused = run_cli("export-video", str(video), str(stem), "-o", str(out))
+    assert refused.returncode == 2
+    assert "does not look like a 360 panorama" in refused.stderr
+    assert "--assume-360" in refused.stderr
+    assert not out.exists()
+    insisted = run_cli("export-video", str(video), str(stem), "-o", str(out), "--assume-360")
+    assert insisted.returncode == 0, insisted.stderr
+    assert out.exists()
 
 
 def test_info_on_a_file_that_is_not_a_video(tmp_path: Path) -> None:
@@ -68,9 +107,17 @@ def test_analyze_draws_over_the_video_frame(tmp_path: Path) -> None:
     png = tmp_path / "over.png"
     done = run_cli("analyze", str(stem), "--video", str(video), "--png", str(png))
     assert done.returncode == 0, done.stderr
-    image = np.asarray(Image.open(png).convert("RGB"), dtype=float)
-    # behind the listener the heatmap is dark, so the green frame shows through
-    assert image[128, 2, 1] > image[128, 2, 0] + 40
+    figure = Image.open(png).convert("RGB")
+    image = np.asarray(figure, dtype=float)
+    # behind the listener the heatmap is dark, so the green frame shows through; in front
+    # (where the sound is) the heat colours cover it
+    back = image[panorama_pixel(178.0, 0.0, figure)[::-1]]
+    front = image[panorama_pixel(0.0, 0.0, figure)[::-1]]
+    assert back[1] > back[0] + 40
+    assert front[0] > back[0] + 100
+    overall = done.stdout.splitlines()[0]
+    assert overall.startswith("overall: az ")
+    assert abs(float(overall.split()[2])) < 2.0  # the source is in front
 
 
 def test_export_video_writes_a_youtube_ready_mov(tmp_path: Path) -> None:
@@ -82,6 +129,17 @@ def test_export_video_writes_a_youtube_ready_mov(tmp_path: Path) -> None:
     done = run_cli("export-video", str(video), str(stem), "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert "metadata added: sv3d, spherical_v1, SA3D" in done.stdout
+    info = run_cli("info", str(out))
+    spatial = info_fields(info.stdout)["spatial audio"]
+    assert spatial == "ambisonic order 1, 4 channels, ACN/SN3D (SA3D)"
+    back = tmp_path / "recorded.wav"
+    pulled = run_cli("extract-audio", str(out), "-o", str(back))
+    assert pulled.returncode == 0, pulled.stderr
+    original, rate = read_foa(stem)
+    recovered, rate_back = read_foa(back)
+    assert rate_back == rate
+    assert sf.SoundFile(back).comment == "AmbiX (ACN/SN3D)"
+    np.testing.assert_allclose(recovered[:, : original.shape[1]], original, atol=1e-6)
     again = run_cli("export-video", str(video), str(stem), "-o", str(out))
     assert again.returncode == 2
     assert (

@@ -52,9 +52,11 @@ class Kit:
 def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
     folder = tmp_path_factory.mktemp("kit")
     video = folder / "scene.mp4"
-    write_video(video, render_frames(make_scene(5, 2.0), 128, 64, 8.0), 8.0)
     noise = 0.1 * np.random.default_rng(0).standard_normal(2 * RATE).astype(np.float32)
-    write_audio(folder / "field.wav", foa.encode_mono(noise, 90, 0).astype(np.float32), RATE)
+    field = foa.encode_mono(noise, 90, 0).astype(np.float32)
+    frames = render_frames(make_scene(5, 2.0), 128, 64, 8.0)
+    write_video(video, frames, 8.0, audio=field, audio_rate=RATE)
+    write_audio(folder / "field.wav", field, RATE)
     write_audio(folder / "voice.wav", noise[None], RATE)
     (folder / "aim.json").write_text(
         json.dumps(
@@ -99,6 +101,7 @@ def commands(k: Kit, out: Path) -> dict[str, list[str | Path]]:
     """Every command that reads or writes files, with good arguments writing into ``out``."""
     return {
         "info": ["info", k.video],
+        "extract-audio": ["extract-audio", k.video, "-o", out / "x.wav"],
         "convert": ["convert", k.foa, out / "c.wav", "--to", "fuma"],
         "analyze": ["analyze", k.foa, "--video", k.video, "--png", out / "a.png"],
         "export-video": ["export-video", k.video, k.foa, "-o", out / "v.mp4"],

@@ -66,7 +66,11 @@ def test_a_span_of_several_windows_is_one_file_as_long_as_the_video(
     # 3.5 s in windows of 44096 samples (1 s) starting every 33075 (6 frames at 8 fps, so
     # 0.25 s of overlap)
     assert [w.start for w in result.windows] == [0, 33075, 66150, 99225, 132300]
-    assert seen[-1] == (10, 10)  # 5 windows x 2 steps, counted through
+    # 5 windows x (frame features + 2 steps), the features weighing as much as the steps:
+    # progress moves once a window's features are in, before its first sampling step
+    assert seen[-1] == (20, 20)
+    assert seen[0] == (2, 20)
+    assert [i for i, _ in seen] == sorted(i for i, _ in seen)
     audio, rate = read_foa(out)
     assert rate == 48000
     assert abs(audio.shape[1] - 3.5 * 48000) <= 2

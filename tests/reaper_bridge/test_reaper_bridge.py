@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -339,6 +340,26 @@ def test_the_reaper_commands(reaper, surface, tmp_path) -> None:
     made = run_cli("reaper", "export-rpp", str(stem), "-o", str(out))
     assert made.returncode == 0, made.stderr
     assert out.read_text().count("NCHAN 4") == 2
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~current_umask()  # the user's usual
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_fuma_stem_goes_into_a_project_as_its_ambix_copy(tmp_path) -> None:
+    stem = stem_file(tmp_path, "take.wav")
+    fuma = tmp_path / "take_fuma.wav"
+    assert run_cli("convert", str(stem), str(fuma), "--to", "fuma").returncode == 0
+    out = tmp_path / "project.rpp"
+    made = run_cli("reaper", "export-rpp", str(fuma), "-o", str(out))
+    assert made.returncode == 0, made.stderr
+    media = next(p for p in out.read_text().split() if p.strip('"').endswith("_ambix.wav"))
+    copy = Path(media.strip('"'))
+    np.testing.assert_allclose(read_foa(copy)[0], read_foa(stem)[0], atol=1e-6)
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o666 & ~current_umask()
 
 
 @pytest.mark.parametrize(

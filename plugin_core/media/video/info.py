@@ -22,6 +22,7 @@ from plugin_core.media.video.media_input import (
     video_stream,
 )
 from plugin_core.media.video.spherical import (
+    spatial_audio_from_boxes,
     spherical_from_boxes,
     spherical_from_frame,
     spherical_from_metadata,
@@ -49,11 +50,21 @@ class VideoInfo:
     audio_codec: str | None
     rotation: int  # display rotation, degrees counter-clockwise (ffprobe's sign), 0 if none
     spherical: str | None  # spherical-video metadata found, e.g. "equirectangular (sv3d)"
+    spatial_audio: str | None = None  # e.g. "ambisonic order 1, 4 channels, ACN/SN3D (SA3D)"
 
     @property
     def is_equirectangular_shape(self) -> bool:
         """True when the frame is 2:1 within 1%, the shape of an equirectangular panorama."""
         return abs(self.width - 2 * self.height) <= 0.01 * 2 * self.height
+
+    @property
+    def is_panorama(self) -> bool:
+        """True when the file says it is equirectangular 360 video (whatever the frame's
+        shape: a 16:9-encoded picture with that metadata is a full panorama), or, when it
+        says nothing, when the frame is 2:1."""
+        if self.spherical is not None:
+            return "equirectangular" in self.spherical
+        return self.is_equirectangular_shape
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -69,6 +80,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         frame_count = stream.frames or (round(duration * fps) if duration > 0 and fps > 0 else None)
         audio = container.streams.audio[0] if container.streams.audio else None
         audio_context = audio.codec_context if audio is not None else None
+        layout = getattr(audio_context, "layout", None)
+        layout_name = str(getattr(layout, "name", "") or "")
         info = VideoInfo(
             path=str(source),
             width=width,
@@ -86,6 +99,10 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         )
     if info.spherical is None:
         info = replace(info, spherical=spherical_from_boxes(source))
+    spatial = spatial_audio_from_boxes(source)
+    if spatial is None and "ambisonic" in layout_name:
+        spatial = f"{layout_name} channel layout"
+    info = replace(info, spatial_audio=spatial)
     message = aspect_warning(info)
     if message is not None:
         warnings.warn(message, NotEquirectangularWarning, stacklevel=2)
@@ -93,13 +110,19 @@ def probe(path: str | os.PathLike) -> VideoInfo:
 
 
 def aspect_warning(info: VideoInfo) -> str | None:
-    """The sentence to show a user when the video is not 2:1 equirectangular, else None."""
-    if info.is_equirectangular_shape or info.height <= 0:
+    """The sentence to show a user when the video may not be an equirectangular 360 video."""
+    name = Path(info.path).name
+    if info.spherical is not None and not info.is_panorama:
+        return (
+            f"{name} carries {info.spherical} metadata, not equirectangular; omnifoa reads "
+            "frames as equirectangular panoramas, so export an equirectangular version"
+        )
+    if info.is_panorama or info.height <= 0:
         return None
     return (
-        f"{Path(info.path).name} is {info.width}x{info.height} ({info.width / info.height:.2f}:1), "
-        "not the 2:1 shape of an equirectangular 360 video, so it will be read as a stretched "
-        "panorama and directions may be off; export the 360 video at 2:1 for accurate directions."
+        f"{name} is {info.width}x{info.height} ({info.width / info.height:.2f}:1) without 360 "
+        "metadata, not the 2:1 shape of an equirectangular 360 video: if it is a flat video, "
+        "generated directions mean little; if it is a stretched panorama, export it at 2:1"
     )
 
 

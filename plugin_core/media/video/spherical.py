@@ -70,6 +70,37 @@ def spherical_from_boxes(source: Path) -> str | None:
         return None
 
 
+def spatial_audio_from_boxes(source: Path) -> str | None:
+    """What an SA3D box (YouTube's spatial audio) in an MP4/MOV's sample entries says, if any:
+    e.g. "ambisonic order 1, 4 channels, ACN/SN3D (SA3D)"."""
+    try:
+        with source.open("rb") as file:
+            if not looks_like_mp4(file):
+                return None
+            for box in walk_boxes(file, descend=SAMPLE_TABLE_PATH):
+                if box.kind != b"stsd":
+                    continue
+                payload = read_payload(file, box)
+                at = find_box_type(payload, b"SA3D")
+                if at >= 0:
+                    return _describe_sa3d(payload[at + 4 : at + 16])
+            return None
+    except OSError:
+        return None
+
+
+def _describe_sa3d(fields: bytes) -> str:
+    """SA3D's fields after its type: version, type, order (u32), ordering, normalisation,
+    channel count (u32)."""
+    if len(fields) < 12:
+        return "spatial audio (SA3D)"
+    order = int.from_bytes(fields[2:6], "big")
+    ordering = "ACN" if fields[6] == 0 else f"ordering {fields[6]}"
+    normalisation = "SN3D" if fields[7] == 0 else f"normalisation {fields[7]}"
+    channels = int.from_bytes(fields[8:12], "big")
+    return f"ambisonic order {order}, {channels} channels, {ordering}/{normalisation} (SA3D)"
+
+
 def _spherical_in_sample_entries(payload: bytes) -> str | None:
     """Name what an sv3d (projection) or st3d (stereo) box inside stsd says, if present."""
     sv3d = find_box_type(payload, b"sv3d")
