@@ -1,5 +1,5 @@
 """The add-on's operators: generate, cancel, send to REAPER, re-roll the seed, 4-channel
-mixdown, and the report of a call that ended on a worker thread.
+mixdown, test the connection, and the report of a call that ended on a worker thread.
 
 Generate and Send to REAPER return at once: the waiting (starting the service, REAPER's
 acknowledgement) happens on worker threads (:mod:`.pending`)."""
@@ -11,7 +11,9 @@ import random
 import bpy
 
 from . import jobs, pending
+from .preferences import preferences
 from .service_link import ServiceRefused, ServiceUnavailable
+from .service_start import describe_connection
 from .strip_source import source_strip
 
 
@@ -129,7 +131,22 @@ class OMNIFOA_OT_use_surround4(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class OMNIFOA_OT_test_connection(bpy.types.Operator):
+    """Say in one line whether the omnifoa service runs, or what would start it"""
+
+    bl_idname = "omnifoa.test_connection"
+    bl_label = "Test connection"
+
+    def execute(self, context):
+        prefs = preferences(context)
+        executable = bpy.path.abspath(prefs.executable) if prefs.executable else ""
+        prefs.connection_status = describe_connection(jobs.link(context), executable)
+        self.report({"INFO"}, prefs.connection_status)
+        return {"FINISHED"}
+
+
 CLASSES = (
+    OMNIFOA_OT_test_connection,
     OMNIFOA_OT_generate,
     OMNIFOA_OT_cancel,
     OMNIFOA_OT_send_to_reaper,

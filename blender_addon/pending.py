@@ -17,7 +17,7 @@ from . import jobs, workers
 from .model_fov import listed_fov
 from .preferences import preferences
 from .service_link import ServiceUnavailable
-from .service_start import check_program
+from .service_start import find_program
 from .workers import FAILED, HANDED, MODELS, PROGRESS, Outcome
 
 TICK_SECONDS = 0.1
@@ -42,9 +42,7 @@ def start_generate(context, scene: bpy.types.Scene, strip) -> None:
     try:
         link.address()
     except ServiceUnavailable:  # no service.json: surely not running; can it be started?
-        if not executable:
-            raise
-        check_program(executable)
+        find_program(executable)
     settings = scene.omnifoa
     settings.job_id = ""
     settings.job_source = strip.name

@@ -20,10 +20,14 @@ class OmnifoaPreferences(bpy.types.AddonPreferences):
         default=str(default_state_file()),
     )
     executable: StringProperty(
-        name="omnifoa executable",
-        description="The `omnifoa` program, to start the service when it is not running",
+        name="omnifoa program",
+        description=(
+            "The `omnifoa` program, its venv folder, or a Python that has omnifoa; empty: "
+            "found on PATH or in ~/omnifoa (to start the service when it is not running)"
+        ),
         subtype="FILE_PATH",
     )
+    connection_status: StringProperty(name="Connection", default="not tested yet")
     output_dir: StringProperty(
         name="Default output folder",
         description="Where stems go when the panel names no folder ('//' is beside the .blend)",
@@ -35,6 +39,9 @@ class OmnifoaPreferences(bpy.types.AddonPreferences):
         layout = self.layout
         layout.prop(self, "state_file")
         layout.prop(self, "executable")
+        row = layout.row()
+        row.operator("omnifoa.test_connection")
+        row.label(text=self.connection_status)
         layout.prop(self, "output_dir")
 
 

@@ -1,4 +1,4 @@
-"""Starting the local service from the configured ``omnifoa`` executable, and waiting for it.
+"""Finding the ``omnifoa`` program, starting the local service with it, and waiting for it.
 
 Standard library only (no bpy): :func:`reach_service` blocks for up to
 :data:`START_WAIT_SECONDS`, so it runs on a worker thread (see :mod:`.workers`).
@@ -7,6 +7,7 @@ Standard library only (no bpy): :func:`reach_service` blocks for up to
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -30,16 +31,56 @@ def check_program(executable: str) -> Path:
     return exe
 
 
-def start_service(executable: str, state_file: Path) -> subprocess.Popen:
-    """Start ``executable serve`` in its own session, writing its state to ``state_file``'s
+def _venv_program(folder: Path) -> Path | None:
+    for candidate in (folder / "bin" / "omnifoa", folder / "Scripts" / "omnifoa.exe"):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def find_program(configured: str) -> tuple[list[str], str]:
+    """The command that runs omnifoa, and where it was found: the configured program (or a
+    venv folder, or a Python that has omnifoa: ``python -m plugin_core.cli``), else
+    ``omnifoa`` on PATH, else the venvs the README suggests (``~/omnifoa``, pipx's
+    ``~/.local/bin``). ServiceUnavailable says what was tried."""
+    if configured:
+        path = Path(configured)
+        if path.is_dir():
+            found = _venv_program(path)
+            if found is None:
+                raise ServiceUnavailable(f"The folder {configured!r} is not a venv with omnifoa.")
+            return [str(found)], f"in the venv {path}"
+        exe = check_program(configured)
+        if exe.name.lower().startswith("python"):
+            return [str(exe), "-m", "plugin_core.cli"], f"as {exe.name} -m plugin_core.cli"
+        return [str(exe)], "as set in the preferences"
+    on_path = shutil.which("omnifoa")
+    if on_path:
+        return [on_path], "on PATH"
+    home = Path.home()
+    for folder in (home / "omnifoa", home / ".local" / "pipx" / "venvs" / "omnifoa"):
+        found = _venv_program(folder)
+        if found is not None:
+            return [str(found)], f"in {folder}"
+    local = home / ".local" / "bin" / "omnifoa"
+    if local.is_file() and os.access(local, os.X_OK):
+        return [str(local)], "in ~/.local/bin"
+    raise ServiceUnavailable(
+        "The omnifoa service is not running and no omnifoa program was found (not set in the "
+        "preferences, not on PATH, not in ~/omnifoa or ~/.local/bin); start it with "
+        "`omnifoa serve` or set the program in the add-on preferences."
+    )
+
+
+def start_service(command: list[str], state_file: Path) -> subprocess.Popen:
+    """Start ``command serve`` in its own session, writing its state to ``state_file``'s
     folder and its log beside it."""
-    exe = check_program(executable)
     folder = state_file.parent
     folder.mkdir(parents=True, exist_ok=True)
     log = (folder / "service.log").open("ab")
     try:
         return subprocess.Popen(
-            [str(exe), "serve", "--state-dir", str(folder)],
+            [*command, "serve", "--state-dir", str(folder)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -49,20 +90,35 @@ def start_service(executable: str, state_file: Path) -> subprocess.Popen:
         log.close()
 
 
+def describe_connection(link: ServiceLink, executable: str) -> str:
+    """One line for the preferences' *Test connection*: the running service, or what would
+    start it, or why nothing can."""
+    try:
+        health = link.health()
+    except ServiceUnavailable:
+        try:
+            command, where = find_program(executable)
+        except ServiceUnavailable as exc:
+            return str(exc)
+        return f"Not running; Generate will start it with {' '.join(command)} (found {where})."
+    url, _ = link.address()
+    models = ", ".join(health.get("models", [])) or "none yet"
+    return f"omnifoa {health.get('version', '?')} is running at {url} (models loaded: {models})."
+
+
 def reach_service(
     link: ServiceLink, executable: str, starting: Callable[[], None]
 ) -> dict[str, Any]:
-    """The service's health, starting it from ``executable`` (when set) if it is not running;
-    ``starting`` is called just before a start."""
+    """The service's health, starting it (the program :func:`find_program` finds) if it is
+    not running; ``starting`` is called just before a start."""
     try:
         return link.health()
     except ServiceBusy:
         return link.health(timeout=START_WAIT_SECONDS)  # running but slow: no second one
     except ServiceUnavailable:
-        if not executable:
-            raise
+        command, _ = find_program(executable)
     starting()
-    process = start_service(executable, link.state_file)
+    process = start_service(command, link.state_file)
     log = link.state_file.parent / "service.log"
     deadline = time.monotonic() + START_WAIT_SECONDS
     while time.monotonic() < deadline:

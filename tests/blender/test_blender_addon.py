@@ -141,7 +141,8 @@ def addon(workspace, reaper):
     module = importlib.import_module(ADDON)
     prefs = bpy.context.preferences.addons[ADDON].preferences
     prefs.state_file = str(workspace["state"] / "service.json")
-    prefs.executable = str(workspace["program"])
+    prefs.executable = ""  # found on PATH, as a pip/pipx install puts it
+    os.environ["PATH"] = f"{workspace['program'].parent}{os.pathsep}{os.environ['PATH']}"
     prefs.output_dir = str(workspace["out"])
     return module
 
@@ -665,7 +666,12 @@ def test_a_service_of_another_job_schema_is_refused(scene, addon, workspace) -> 
     assert bpy.ops.omnifoa.generate.poll()
 
 
-def test_a_stopped_service_gives_a_clear_report(scene, addon, workspace) -> None:
+def test_a_stopped_service_gives_a_clear_report(
+    scene, addon, workspace, monkeypatch, tmp_path
+) -> None:
+    bpy.ops.omnifoa.test_connection()
+    prefs = bpy.context.preferences.addons[ADDON].preferences
+    assert prefs.connection_status.startswith("omnifoa 0.1.0 is running at http://127.0.0.1:")
     state_file = workspace["state"] / "service.json"
     state = json.loads(state_file.read_text())
     os.kill(state["pid"], signal.SIGTERM)
@@ -674,8 +680,14 @@ def test_a_stopped_service_gives_a_clear_report(scene, addon, workspace) -> None
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert not addon.pending.look_up_models(bpy.context)  # no service: nobody is asked
-    prefs = bpy.context.preferences.addons[ADDON].preferences
-    prefs.executable = ""
+    bpy.ops.omnifoa.test_connection()
+    assert prefs.connection_status == (
+        f"Not running; Generate will start it with {workspace['program']} (found on PATH)."
+    )
+    monkeypatch.setenv("PATH", "/nonexistent")  # no omnifoa anywhere the add-on looks
+    monkeypatch.setenv("HOME", str(tmp_path))
+    bpy.ops.omnifoa.test_connection()
+    assert "no omnifoa program was found" in prefs.connection_status
     # headless, Blender turns an operator's ERROR report into RuntimeError with its text
     with pytest.raises(RuntimeError, match="start it with `omnifoa serve`"):
         bpy.ops.omnifoa.generate()
@@ -788,3 +800,17 @@ def test_disabling_the_add_on_removes_its_load_handler_and_timers(addon) -> None
     assert handler not in bpy.app.handlers.load_post
     assert not bpy.app.timers.is_registered(addon.jobs.poll_jobs)
     assert not bpy.app.timers.is_registered(addon.pending.apply_outcomes)
+
+
+def test_the_program_may_be_a_venv_folder_or_a_python_with_omnifoa(addon, tmp_path) -> None:
+    find = addon.service_start.find_program
+    assert find(str(MAIN_VENV.parent)) == (
+        [str(MAIN_VENV / "omnifoa")],
+        f"in the venv {MAIN_VENV.parent}",
+    )
+    command, _ = find(str(MAIN_VENV / "python"))
+    assert command == [str(MAIN_VENV / "python"), "-m", "plugin_core.cli"]
+    version = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=120)
+    assert version.stdout.startswith("omnifoa ")  # that command really runs omnifoa
+    with pytest.raises(addon.service_link.ServiceUnavailable, match="not a venv with omnifoa"):
+        find(str(tmp_path))

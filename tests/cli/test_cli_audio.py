@@ -9,7 +9,7 @@ from PIL import Image
 
 from plugin_core.media.audio_io import read_foa, write_audio
 from plugin_core.spatial import foa
-from plugin_core.spatial.directions import az_el_to_erp_uv
+from plugin_core.spatial.analysis import panorama_pixel
 
 RATE = 44100
 
@@ -64,16 +64,20 @@ def test_analyze_prints_directions_and_draws_the_heatmap(tmp_path: Path) -> None
     png = tmp_path / "map.png"
     done = run_cli("analyze", str(stem), "--window", "0.5", "--png", str(png))
     assert done.returncode == 0, done.stderr
-    rows = [line.split() for line in done.stdout.splitlines()[1:5]]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("overall: az ")  # two sources: the spread says it moved
+    spread = float(lines[0].split("spread ")[1].split()[0])
+    assert spread > 40
+    rows = [line.split() for line in lines[2:6]]
     directions = [(float(r[1]), float(r[2])) for r in rows]
     assert all(abs(az - 90) < 1 and abs(el) < 1 for az, el in directions[:2])
     assert all(abs(az + 30) < 1 and abs(el - 45) < 1 for az, el in directions[2:])
-    image = np.asarray(Image.open(png).convert("L"), dtype=float)
-    assert image.shape == (256, 512)
+    figure = Image.open(png)
+    image = np.asarray(figure.convert("L"), dtype=float)
     # the brightest part of the heatmap lies toward the two sources, not behind
-    u_left, v_left = az_el_to_erp_uv(90, 0)
-    u_back, _ = az_el_to_erp_uv(180, 0)
-    assert image[int(v_left * 256), int(u_left * 512)] > image[int(v_left * 256), int(u_back * 511)]
+    left = image[panorama_pixel(90, 0, figure)[::-1]]
+    back = image[panorama_pixel(179, 0, figure)[::-1]]
+    assert left > back
 
 
 def test_bad_input_is_one_sentence_and_writes_nothing(tmp_path: Path) -> None:
