@@ -193,18 +193,7 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/v1/schema":
             self._send(200, schema_document())
         elif self.path == "/v1/models":
-            models = [
-                {
-                    "id": e.id,
-                    "name": e.name,
-                    "kind": e.kind,
-                    "installed": local_path(e) is not None,
-                    **({"family": e.family, "fov": camera_fov(e.family)}
-                       if e.kind == "generator" else {}),
-                }
-                for e in load_registry().values()
-            ]  # fmt: skip
-            self._send(200, {"models": models})
+            self._send(200, {"models": models_document()})
         elif self.path == "/v1/jobs":
             self._send(200, {"jobs": jobs.list()})
         elif (match := _JOB.match(self.path)) and not match.group(2):
@@ -283,6 +272,20 @@ class Handler(BaseHTTPRequestHandler):
             raise _HttpError(HTTPStatus.GATEWAY_TIMEOUT, str(exc)) from None
 
 
+def models_document() -> list[dict[str, Any]]:
+    """``GET /v1/models``: the registry, which models are here, each generator's FoV."""
+    return [
+        {
+            "id": e.id,
+            "name": e.name,
+            "kind": e.kind,
+            "installed": local_path(e) is not None,
+            **({"family": e.family, "fov": camera_fov(e.family)} if e.kind == "generator" else {}),
+        }
+        for e in load_registry().values()
+    ]
+
+
 def _strict(value: Any) -> Any:
     """``value`` with every non-finite float replaced by null (JSON has no NaN or Infinity)."""
     if isinstance(value, float):
@@ -311,6 +314,7 @@ def serve(port: int, state_dir: Path, device: str = "auto", ready: threading.Eve
         raise InputError(
             f"Cannot listen on {HOST}:{port} ({exc.strerror}); choose another --port, or 0."
         ) from None
+    models_document()  # its imports (model families, the hub cache) happen now, not in a call
     url = f"http://{HOST}:{server.server_address[1]}"
     state = state_dir / STATE_NAME
     write_private_json(state, {"url": url, "token": token, "pid": os.getpid()})
