@@ -68,18 +68,23 @@ class PreviewWindow(QtWidgets.QMainWindow):
         self.conform_task: ConformTask | None = None
 
         self.dials = {}
+        self.dial_labels = {}
         dial_row = QtWidgets.QHBoxLayout()
         for name, low, high in (("yaw", -180, 180), ("pitch", -90, 90), ("roll", -180, 180)):
             dial = QtWidgets.QDial()
             dial.setRange(low, high)
             dial.setWrapping(name != "pitch")
             dial.setNotchesVisible(True)
+            # yaw is positive to the left: the knob turned left turns the head left
+            dial.setInvertedAppearance(name == "yaw")
             dial.valueChanged.connect(self._dial_moved)
+            label = QtWidgets.QLabel(alignment=QtCore.Qt.AlignmentFlag.AlignCenter)
             box = QtWidgets.QVBoxLayout()
             box.addWidget(dial)
-            box.addWidget(QtWidgets.QLabel(name, alignment=QtCore.Qt.AlignmentFlag.AlignCenter))
+            box.addWidget(label)
             dial_row.addLayout(box)
-            self.dials[name] = dial
+            self.dials[name], self.dial_labels[name] = dial, label
+        self._label_dials()
 
         self.play_button = QtWidgets.QPushButton("Play")
         self.play_button.clicked.connect(self.toggle_play)
@@ -213,10 +218,17 @@ class PreviewWindow(QtWidgets.QMainWindow):
             dial.blockSignals(True)
             dial.setValue(round(value))
             dial.blockSignals(False)
+        self._label_dials()
         self.refresh()
+
+    def _label_dials(self) -> None:
+        """Each dial's name and value in degrees (yaw: left positive)."""
+        for name, dial in self.dials.items():
+            self.dial_labels[name].setText(f"{name} {dial.value():+d}°")
 
     def _dial_moved(self) -> None:
         self.session.renderer.set_rotation(*(float(self.dials[n].value()) for n in self.dials))
+        self._label_dials()
         self.refresh()
 
     def _from_osc(self, rotation: Rotation) -> None:

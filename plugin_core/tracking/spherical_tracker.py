@@ -20,7 +20,7 @@ import numpy as np
 from plugin_core.errors import InputError
 from plugin_core.media.video import VideoFrame, iter_frames, probe
 from plugin_core.tracking.follower import Follower, Frame, Located, plan_views
-from plugin_core.tracking.gnomonic import pixels_per_degree, sample_view, view_pixel_to_direction
+from plugin_core.tracking.gnomonic import pixels_per_degree, sample_view
 from plugin_core.tracking.object_size import find_outline
 from plugin_core.tracking.track import Track, fill_lost
 
@@ -103,15 +103,15 @@ def _track(found: list[tuple[float, Located]]) -> Track:
 def _refine_mark(
     frame: Frame, az: float, el: float, size_deg: float | None
 ) -> tuple[float, float, float]:
-    """The marked object's centre and diameter: the mark and ``size_deg``, or its outline."""
+    """The point followed and the object's diameter: the mark itself (the user put it on the
+    part that sounds; the outline's centre is not moved onto), and ``size_deg`` or the
+    diameter of the outline around the mark."""
     if size_deg is not None:
         return az, el, float(size_deg)
     view = sample_view(frame, az, el, OUTLINE_FOV, OUTLINE_PX)
     focal = pixels_per_degree(OUTLINE_FOV, OUTLINE_PX) * 180.0 / math.pi
     outline = find_outline(view, focal, MAX_SIZE_DEG / 2.0)
-    centre = view_pixel_to_direction(outline.x, outline.y, az, el, OUTLINE_FOV, OUTLINE_PX)
-    diameter = float(np.clip(outline.diameter_deg, MIN_SIZE_DEG, MAX_SIZE_DEG))
-    return float(centre[0]), float(centre[1]), diameter
+    return az, el, float(np.clip(outline.diameter_deg, MIN_SIZE_DEG, MAX_SIZE_DEG))
 
 
 def _check_mark(az: float, el: float, size_deg: float | None, fps: float) -> None:

@@ -160,6 +160,19 @@ def test_mid_clip_mark_tracks_backward_and_forward(pan: tuple[Path, Scene]) -> N
     assert np.median(track.size_deg) == pytest.approx(diameter, rel=0.15)
 
 
+def test_the_marked_point_is_followed_not_the_outline_centre(pan: tuple[Path, Scene]) -> None:
+    video, scene = pan
+    thing = scene.objects[0]
+    offset = 0.5 * thing.look.radius_deg  # a mark on the object's upper half
+    az, el = truth_at(thing, np.array([2.0]))
+    track = track_object(video, float(az[0]), float(el[0]) + offset, 2.0, fps=FPS)
+    at_mark = int(np.argmin(np.abs(track.times - 2.0)))
+    assert track.az[at_mark] == pytest.approx(az[0], abs=0.5)
+    assert track.el[at_mark] == pytest.approx(el[0] + offset, abs=0.5)  # not snapped
+    _, true_el = truth_at(thing, track.times)
+    assert np.median(track.el - true_el) == pytest.approx(offset, abs=0.35 * offset)
+
+
 def test_backward_pass_gives_the_same_track_when_decoded_in_small_chunks(
     pan: tuple[Path, Scene], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -82,10 +82,15 @@ def test_dials_and_osc_turn_the_renderer(app, files) -> None:
     window = PreviewWindow(PreviewSession.load(files["foa"]), osc_port=0)
     window.dials["yaw"].setValue(30)
     assert window.session.renderer.rotation == (30.0, 0.0, 0.0)
+    assert window.dial_labels["yaw"].text() == "yaw +30°"  # the value, in degrees
+    # yaw is positive to the left: the knob grows counter-clockwise, as the head turns
+    assert window.dials["yaw"].invertedAppearance()
     client = SimpleUDPClient("127.0.0.1", window.tracking.port)
     client.send_message("/SceneRotator/ypr", [45.0, 10.0, -5.0])
     assert wait_for(app, lambda: window.session.renderer.rotation == (45.0, 10.0, -5.0))
     assert window.dials["yaw"].value() == 45
+    labels = [window.dial_labels[n].text() for n in ("yaw", "pitch", "roll")]
+    assert labels == ["yaw +45°", "pitch +10°", "roll -5°"]
     client.send_message("/SceneRotator/yaw", [-120.0])
     assert wait_for(app, lambda: window.session.renderer.rotation[0] == -120.0)
     # a quaternion for a head turned 90° to the left
