@@ -1,10 +1,11 @@
 """The offline fallback: REAPER project (.RPP) text with the same tracks, items and bus.
 
 A new project gets 48 kHz, a 4-channel master and a 4-channel folder track (the monitoring
-bus) holding one 4-channel track per stem. Merging into an existing project appends the
-same tracks and keeps every line already there. Text is written with ``rpp`` (RPP quoting
-rules) and replaced atomically; a merge inserts the new tracks' text before the project's
-closing line, so the existing text stays byte for byte. Monitoring plug-ins are not written
+bus) holding one 4-channel track per stem. Merging into an existing project adds the stems
+at the end of its omnifoa monitor folder when it has one (only the folder's old last track's
+ISBUS line changes), or appends a new folder before the project's closing line; every other
+line stays byte for byte. Text is written with ``rpp`` (RPP quoting rules) and replaced
+atomically. Monitoring plug-ins are not written
 into the file (REAPER stores plug-in state as opaque blobs); add IEM SceneRotator →
 BinauralDecoder on the bus, or use ``omnifoa reaper drop``, which adds them.
 """
@@ -57,15 +58,70 @@ def _stem_track(stem: Stem, path: Path, depth: int) -> Element:
     return Element("TRACK", [_guid()], children)
 
 
-def _tracks(stems: list[Stem], media: Path) -> list[Element]:
-    bus = Element("TRACK", [_guid()], [["NAME", BUS_NAME], ["NCHAN", "4"], ["ISBUS", "1", "1"]])
+def _stem_tracks(stems: list[Stem], media: Path) -> list[Element]:
+    """One track per stem, the last one closing the monitor folder."""
     key = uuid.uuid4().hex
     paths = [prepare_stem(s, media, key, i) for i, s in enumerate(stems)]
     last = len(stems) - 1
-    return [bus] + [
+    return [
         _stem_track(s, p, -1 if i == last else 0)
         for i, (s, p) in enumerate(zip(stems, paths, strict=True))
     ]
+
+
+def _tracks(stems: list[Stem], media: Path) -> list[Element]:
+    bus = Element("TRACK", [_guid()], [["NAME", BUS_NAME], ["NCHAN", "4"], ["ISBUS", "1", "1"]])
+    return [bus, *_stem_tracks(stems, media)]
+
+
+def _top_tracks(lines: list[str]) -> list[tuple[int, int, str, int | None]]:
+    """The project's tracks as (first line, last line, name, ISBUS line) — line numbers."""
+    found, depth, start, name, isbus = [], 0, 0, "", None
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if text.startswith("<"):
+            depth += 1
+            if depth == 2 and text.startswith("<TRACK"):
+                start, name, isbus = i, "", None
+        elif text == ">":
+            if depth == 2 and lines[start].strip().startswith("<TRACK"):
+                found.append((start, i, name, isbus))
+            depth -= 1
+        elif depth == 2 and text.startswith("NAME "):
+            name = text[5:].strip().strip("\"'`")
+        elif depth == 2 and text.startswith("ISBUS "):
+            isbus = i
+    return found
+
+
+def _folder_change(line: str) -> int:
+    parts = line.split()
+    return int(parts[2]) if len(parts) > 2 and parts[2].lstrip("-").isdigit() else 0
+
+
+def _into_monitor_folder(original: str, stems: list[Stem], media: Path) -> str | None:
+    """``original`` with the stems' tracks added at the end of its omnifoa monitor folder (the
+    folder's old last track no longer closes it; no other line changes), or None when the
+    project has no such folder."""
+    lines = original.splitlines(keepends=True)
+    tracks = _top_tracks(lines)
+    for index, (_, _, name, isbus) in enumerate(tracks):
+        if name != BUS_NAME or isbus is None or lines[isbus].split()[1:2] != ["1"]:
+            continue
+        depth = 1
+        for _, end, _, child_isbus in tracks[index + 1 :]:
+            depth += _folder_change(lines[child_isbus]) if child_isbus is not None else 0
+            if depth <= 0:
+                if depth < 0 or child_isbus is None:
+                    return None  # the folder closes deeper structures too: leave it be
+                indent = lines[child_isbus][
+                    : len(lines[child_isbus]) - len(lines[child_isbus].lstrip())
+                ]
+                lines[child_isbus] = f"{indent}ISBUS 0 0\n"
+                added = "".join(_indented(rpp.dumps(t)) for t in _stem_tracks(stems, media))
+                return "".join(lines[: end + 1]) + added + "".join(lines[end + 1 :])
+        return None
+    return None
 
 
 def _new_project() -> Element:
@@ -88,9 +144,11 @@ def export_rpp(stems: list[Stem], output: Path, merge: bool = False) -> Path:
     with undone_folders(media):  # conversions made before a refused stem leave no folder
         if merge and output.exists():
             original = _existing_project(output)
-            tracks = "".join(_indented(rpp.dumps(t)) for t in _tracks(stems, media))
-            end = original.rstrip().rfind("\n>")
-            text = original[: end + 1] + tracks + original[end + 1 :]
+            text = _into_monitor_folder(original, stems, media)
+            if text is None:  # no omnifoa monitor folder yet: a new one at the end
+                tracks = "".join(_indented(rpp.dumps(t)) for t in _tracks(stems, media))
+                end = original.rstrip().rfind("\n>")
+                text = original[: end + 1] + tracks + original[end + 1 :]
         else:
             project = _new_project()
             for track in _tracks(stems, media):

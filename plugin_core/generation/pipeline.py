@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from models.family import Cancel, Continuation, SamplingOptions
+from models.family import Cancel, Continuation, SamplingCancelled, SamplingOptions
 from plugin_core.errors import InputError
 from plugin_core.generation.conditioning import WindowConditioning
 from plugin_core.generation.frame_features import decode_size, view_fov
@@ -117,7 +117,11 @@ def generate(
     if request.aim:
         from plugin_core.tracking import strongest_path  # OpenCV, only when aiming
 
-        request = replace(request, path=strongest_path(request.video))
+        def each_frame() -> None:  # finding the action takes a while: a cancel is heard
+            if cancel is not None and cancel():
+                raise SamplingCancelled
+
+        request = replace(request, path=strongest_path(request.video, each_frame=each_frame))
     loaded = loaded or load_model(request.model, request.device, "ema" if request.ema else "model")
     model = loaded.model
     options = sampling_options(request)

@@ -11,9 +11,10 @@ at a step of typical energy; the tracker's track replaces the path where the two
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,6 +29,7 @@ from plugin_core.tracking.track import Track, fill_lost
 
 Float = NDArray[np.float64]
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 DECODE_WIDTH = 512
 MAX_SPEED_DEG_S = 90.0  # fastest motion a path may follow
 MOVE_COST = 0.05  # cost of a full-speed step, in units of the strongest cell's energy
@@ -58,13 +60,16 @@ def propose_paths(
     fps: float = 8.0,
     refine: bool = True,
     progress: Progress | None = None,
+    each_frame: Callable[[], None] | None = None,
 ) -> list[SalientPath]:
-    """Up to ``k`` paths of visual action in ``video``, strongest first."""
+    """Up to ``k`` paths of visual action in ``video``, strongest first. ``each_frame`` is
+    called for every frame decoded (a caller that may be cancelled raises from it)."""
     if not 1 <= k <= 16:
         raise InputError(f"Ask for 1 to 16 salient paths, not {k}.")
     info = probe(video)
     width = min(DECODE_WIDTH, info.width)
-    grid = motion_energy(iter_frames(video, 0.0, None, fps, (width, max(2, width // 2))))
+    frames = iter_frames(video, 0.0, None, fps, (width, max(2, width // 2)))
+    grid = motion_energy(_calling(frames, each_frame) if each_frame else frames)
     if len(grid.times) == 0:
         raise InputError(f"{Path(video).name} is too short to see motion in; give a longer clip.")
     energy = grid.energy.copy()
@@ -79,16 +84,18 @@ def propose_paths(
             break
         _remove(vectors, energy, centres)
         track = _motion_track(grid.times, centres, held)
-        refined = _refined(video, track, fps) if refine else None
+        refined = _refined(video, track, fps, each_frame) if refine else None
         paths.append(SalientPath(refined or track, strength, refined is not None))
         if progress is not None:
             progress(index + 1, k)
     return paths
 
 
-def strongest_path(video: Path, *, fps: float = 8.0) -> DirectionPath:
+def strongest_path(
+    video: Path, *, fps: float = 8.0, each_frame: Callable[[], None] | None = None
+) -> DirectionPath:
     """The direction path of the strongest visual action in ``video``."""
-    paths = propose_paths(video, k=1, fps=fps)
+    paths = propose_paths(video, k=1, fps=fps, each_frame=each_frame)
     if not paths:
         raise InputError(f"Nothing moves in {Path(video).name}, so there is no salient path.")
     return paths[0].to_direction_path()
@@ -152,7 +159,15 @@ def _motion_track(times: Float, centres: Float, held: Float) -> Track:
     return Track(times, az, el, confidence, lost, np.full(len(times), np.nan))
 
 
-def _refined(video: Path, motion: Track, fps: float) -> Track | None:
+def _calling(frames: Iterable[T], each: Callable[[], None]) -> Iterator[T]:
+    for frame in frames:
+        each()
+        yield frame
+
+
+def _refined(
+    video: Path, motion: Track, fps: float, each_frame: Callable[[], None] | None = None
+) -> Track | None:
     """The tracker's track, seeded at a typical step of the path, when it agrees with the path.
 
     A typical step (energy nearest the median) rather than the strongest: the strongest is
@@ -162,7 +177,12 @@ def _refined(video: Path, motion: Track, fps: float) -> Track | None:
     typical = np.median(motion.confidence[steady])
     seed = int(steady[np.argmin(np.abs(motion.confidence[steady] - typical))])
     track = track_object(
-        video, float(motion.az[seed]), float(motion.el[seed]), float(motion.times[seed]), fps=fps
+        video,
+        float(motion.az[seed]),
+        float(motion.el[seed]),
+        float(motion.times[seed]),
+        fps=fps,
+        progress=(lambda done, total: each_frame()) if each_frame else None,
     )
     path = motion.to_direction_path()
     az, el = path.at(track.times)

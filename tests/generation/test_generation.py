@@ -11,7 +11,7 @@ import soundfile
 import torch
 from model_fixtures import fov_views_seen, tiny_family_model
 
-from models.family import SamplingOptions, Take, ViewSpec, WindowSpec
+from models.family import SamplingCancelled, SamplingOptions, Take, ViewSpec, WindowSpec
 from plugin_core.errors import InputError
 from plugin_core.generation import conditioning, frame_features, windowing
 from plugin_core.generation.loaded_model import LoadedModel, unregistered
@@ -453,3 +453,18 @@ def test_one_gain_for_the_whole_stem_keeps_quiet_and_loud_windows_apart(
     loud = integrated_loudness(audio[:, -rate:], rate)
     assert loud - quiet == pytest.approx(20 * np.log10(30), abs=1.0)  # per window: both -23
     assert integrated_loudness(audio, rate) == pytest.approx(-23.0, abs=0.1)
+
+
+def test_a_cancel_is_heard_while_the_action_is_being_found(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    asked: list[int] = []
+
+    def cancel() -> bool:
+        asked.append(1)
+        return len(asked) > 3
+
+    with pytest.raises(SamplingCancelled):
+        generate(request(video, tmp_path / "a.wav", aim=True), loaded, cancel=cancel)
+    assert len(asked) == 4  # at the 4th frame looked at, long before any sampling step
+    assert list(tmp_path.iterdir()) == []

@@ -4,6 +4,7 @@ hostile, and the .RPP fallback read back by two independent parsers."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import shutil
@@ -319,6 +320,46 @@ def test_merging_keeps_what_the_project_had(tmp_path) -> None:
     assert rpp.loads(merged).find(".//MARKER") is not None
     with pytest.raises(BridgeError, match="--merge"):
         export_rpp([Stem(stem_file(tmp_path), "foa", 0.0)], existing)
+
+
+def folder_layout(text: str) -> list[tuple[str, int]]:
+    """(track name, folder depth it sits at) for every track, as REAPER nests them."""
+    layout, depth = [], 0
+    for track in rppxml.loads(text).children:
+        if getattr(track, "name", "") != "TRACK":
+            continue
+        fields = {child[0]: child[1:] for child in track.children if isinstance(child, list)}
+        layout.append((fields["NAME"][0], depth))
+        depth += int(fields.get("ISBUS", ["0", "0"])[1])
+    assert depth == 0  # every folder closed
+    return layout
+
+
+def test_a_merge_puts_new_stems_in_the_existing_monitor_folder(tmp_path) -> None:
+    project = tmp_path / "mix.rpp"
+    export_rpp([Stem(stem_file(tmp_path, "a.wav"), "take A", 0.0)], project)
+    text = project.read_text()
+    end = text.rstrip().rfind("\n>")  # the user adds a dialogue track after the folder
+    text = (
+        text[: end + 1]
+        + '  <TRACK {0A0B0C0D-0000-4000-8000-000000000002}\n    NAME "Dialogue"\n  >\n'
+        + text[end + 1 :]
+    )
+    project.write_text(text)
+    export_rpp([Stem(stem_file(tmp_path, "b.wav"), "take B", 1.0)], project, merge=True)
+    merged = project.read_text()
+    assert folder_layout(merged) == [
+        ("omnifoa FOA monitor", 0), ("take A", 1), ("take B", 1), ("Dialogue", 0),
+    ]  # fmt: skip
+    before, after = text.splitlines(), merged.splitlines()
+    edits = [
+        (op, before[i1:i2], after[j1:j2])
+        for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after).get_opcodes()
+        if op != "equal"
+    ]
+    replaced = [(old, new) for op, old, new in edits if op != "insert"]
+    assert replaced == [(["    ISBUS 0 -1"], ["    ISBUS 0 0"])]  # only take A stops closing it
+    assert merged.count("omnifoa FOA monitor") == 1
 
 
 def test_the_reaper_commands(reaper, surface, tmp_path) -> None:
