@@ -15,6 +15,13 @@ from plugin_core.spatial import foa
 from plugin_core.spatial.analysis import panorama_pixel
 
 
+def tone_stem(folder: Path) -> Path:
+    """A 2 s, 300 Hz tone at 45° as an AmbiX stem."""
+    stem = folder / "stem.wav"
+    write_audio(stem, foa.encode_mono(tones([300.0], 2.0)[0], 45.0, 0.0), 48000)
+    return stem
+
+
 def info_fields(stdout: str) -> dict[str, str]:
     """``omnifoa info``'s rows: name, two or more spaces, value."""
     return dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in stdout.splitlines())
@@ -64,8 +71,7 @@ def test_a_16_9_picture_with_equirectangular_metadata_is_a_panorama(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert info_fields(done.stdout)["360 panorama"] == "yes"
     assert done.stderr == ""  # no "directions may be off": the metadata says it is full
-    stem = tmp_path / "stem.wav"
-    write_audio(stem, foa.encode_mono(tones([300.0], 2.0)[0], 45.0, 0.0), 48000)
+    stem = tone_stem(tmp_path)
     export = run_cli("export-video", str(video), str(stem), "-o", str(tmp_path / "up.mov"))
     assert export.returncode == 0, export.stderr
 
@@ -73,8 +79,7 @@ def test_a_16_9_picture_with_equirectangular_metadata_is_a_panorama(tmp_path: Pa
 def test_a_flat_video_gets_no_360_metadata_unless_the_user_insists(tmp_path: Path) -> None:
     video = tmp_path / "flat.mp4"
     write_video(video, indexed_frames(24, 256, 144), 12.0)
-    stem = tmp_path / "stem.wav"
-    write_audio(stem, foa.encode_mono(tones([300.0], 2.0)[0], 45.0, 0.0), 48000)
+    stem = tone_stem(tmp_path)
     out = tmp_path / "up.mov"
     refused = run_cli("export-video", str(video), str(stem), "-o", str(out))
     assert refused.returncode == 2
@@ -123,8 +128,7 @@ def test_analyze_draws_over_the_video_frame(tmp_path: Path) -> None:
 def test_export_video_writes_a_youtube_ready_mov(tmp_path: Path) -> None:
     video = tmp_path / "pano.mp4"
     write_video(video, indexed_frames(24, 256, 128), 12.0)
-    stem = tmp_path / "stem.wav"
-    write_audio(stem, foa.encode_mono(tones([300.0], 2.0)[0], 45.0, 0.0), 48000)
+    stem = tone_stem(tmp_path)
     out = tmp_path / "upload.mov"
     done = run_cli("export-video", str(video), str(stem), "-o", str(out))
     assert done.returncode == 0, done.stderr
