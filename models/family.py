@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -165,4 +165,16 @@ class FamilyModel(FrameEncoding, Protocol):
 
     def describe(self, options: SamplingOptions) -> dict[str, Any]:
         """What a sidecar records of this model and these options (JSON-ready)."""
+        ...
+
+
+@runtime_checkable
+class CodecRoundTrip(Protocol):
+    """A family model whose codec encodes FOA as well as decoding it, so that the codec can be
+    measured alone (``omnifoa eval``)."""
+
+    codec_hop: int  # audio samples per codec frame
+
+    def round_trip(self, audio: Tensor, seed: int) -> Tensor:
+        """FOA [B, 4, N] (N a multiple of ``codec_hop``) encoded and decoded by the codec."""
         ...

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from models.omniaudio.config import CodecConfig
+from models.omniaudio.spectral_decoder import SpectralDecoder
 
 RESIDUAL_DILATIONS: tuple[int, ...] = (1, 3, 9)
 STD_FLOOR = 1e-4  # added to softplus(scale) so the posterior std is never zero
@@ -172,7 +173,7 @@ class SpatialVAE(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = Encoder(config)
-        self.decoder = Decoder(config)
+        self.decoder: Decoder | SpectralDecoder = make_decoder(config)
 
     def encode(
         self, audio: Tensor, sample: bool = False, generator: torch.Generator | None = None
@@ -190,9 +191,21 @@ class SpatialVAE(nn.Module):
         latent = sample_posterior(mean, std, generator) if sample else mean
         return latent, gaussian_kl(mean, std)
 
-    def decode(self, latent: Tensor) -> Tensor:
-        """Latents [B, latent_dim, L] → audio [B, C, decoded_length(L)]."""
+    def decode(self, latent: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Latents [B, latent_dim, L] → audio [B, C, decoded_length(L)]; a spectral decoder
+        draws its phases from ``generator`` (seed 0 when None)."""
+        if isinstance(self.decoder, SpectralDecoder):
+            return self.decoder(latent, generator)
         return self.decoder(latent)
+
+
+def make_decoder(config: CodecConfig) -> Decoder | SpectralDecoder:
+    """The decoder ``config.decoder`` names."""
+    if config.decoder == "oobleck":
+        return Decoder(config)
+    if config.decoder == "spectral":
+        return SpectralDecoder(config)
+    raise ValueError(f"unknown codec decoder {config.decoder!r} (oobleck or spectral)")
 
 
 def _conv_length(length: int, kernel: int, stride: int, padding: int) -> int:
@@ -218,6 +231,8 @@ def decoded_length(num_latents: int, config: CodecConfig) -> int:
     """Audio samples the decoder yields for ``num_latents`` latent frames."""
     if num_latents < 1:
         raise ValueError(f"the decoder needs at least one latent frame, got {num_latents}")
+    if config.decoder == "spectral":
+        return num_latents * config.hop
     length = _conv_length(num_latents, 7, 1, 3)
     for stride in reversed(config.strides):
         kernel, padding = _resample_geometry(stride)

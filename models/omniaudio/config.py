@@ -29,6 +29,9 @@ class CodecConfig:
     sample_rate: int = 44100
     use_snake: bool = True
     final_tanh: bool = False
+    # "oobleck": the released transposed-conv decoder; "spectral": models.omniaudio.spectral_decoder
+    decoder: str = "oobleck"
+    decoder_width: int = 256  # the spectral decoder's channels
 
     @property
     def hop(self) -> int:
@@ -103,14 +106,22 @@ class ModelConfig:
 
 PRESETS: dict[str, ModelConfig] = {
     "omniaudio": ModelConfig(name="omniaudio"),
-    # The bundled default: same architecture, small enough to train and run on a laptop CPU.
+    # The bundled default: same architecture, small enough to train and run on a laptop CPU,
+    # except the codec's decoder: a small waveform decoder buzzes at the frame rate, so the
+    # latents are decoded spectrally (models.omniaudio.spectral_decoder).
     "omnifoa-mini": ModelConfig(
         name="omnifoa-mini",
         frame_encoder="efficientnet-lite0",
         global_frame_encoder="efficientnet-lite0-sectors",
         # Sized to train in about an hour on 2 CPU cores (models/training/recipe.py): hop 1024
         # gives 430 latent frames per 10 s window.
-        codec=CodecConfig(channels=16, c_mults=(2, 4, 8, 16), strides=(4, 4, 8, 8), latent_dim=32),
+        codec=CodecConfig(
+            channels=16,
+            c_mults=(2, 4, 8, 16),
+            strides=(4, 4, 8, 8),
+            latent_dim=32,
+            decoder="spectral",
+        ),
         conditioner=ConditionerConfig(feature_dim=1280, embed_dim=192),
         dit=DiTConfig(
             io_channels=32,

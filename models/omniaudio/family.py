@@ -116,6 +116,18 @@ class OmniAudioModel:
             frame_rate=config.conditioner.frame_rate,
         )
 
+    @property
+    def codec_hop(self) -> int:
+        """Audio samples per latent frame of the codec."""
+        return self.generator.config.codec.hop
+
+    @torch.inference_mode()
+    def round_trip(self, audio: Tensor, seed: int) -> Tensor:
+        """FOA [B, 4, N] through the codec: the posterior mean, decoded (fp32)."""
+        codec = self.generator.codec
+        latents = codec.encode(audio.to(self.device, torch.float32))
+        return codec.decode(latents, torch.Generator(device=self.device).manual_seed(seed)).cpu()
+
     def sampler_config(self, options: SamplingOptions) -> ModelConfig:
         """The preset with the options' sampler changes applied."""
         changes: dict[str, Any] = {

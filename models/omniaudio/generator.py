@@ -88,7 +88,8 @@ class FoaGenerator(nn.Module):
             use_global,
         )
         with torch.autocast(latents.device.type, enabled=False):
-            return self.codec.decode(latents.float())  # the codec always decodes in fp32
+            # the codec always decodes in fp32; a spectral decoder's phases come from ``generator``
+            return self.codec.decode(latents.float(), generator)
 
 
 def _batched(features: Tensor) -> Tensor:

@@ -15,6 +15,10 @@ DiT 192/6/3 at L 430, batch 8                               603 ms
 DiT 192/4/3 at L 430, batch 8                               424 ms (chosen)
 =============================================  ==========  ==========
 
+The spectral decoder (trained after the codec, on its frozen encoder's latents) takes 0.2 s a
+step at batch 8 × 32 latent frames on 2 cores, plus about 1.3 s per clip × orientation to
+encode the latents once: its 2000 CPU steps and 256 encodings come to about 12 min.
+
 With the chosen sizes one 10 s window takes 16 guided steps × 41 ms + a 0.29 s decode ≈ 1 s on
 2 cores. The CPU recipe fills about 24 min of codec and 21 min of flow training; the data
 (128 scenes × 2 yaws, rendered and featurised) takes another 8 to 16 min on the same cores.
@@ -53,6 +57,11 @@ class TrainingRecipe:
     direction_weight: float  # the codec's intensity-direction loss (losses.direction_loss)
     input_gain: float  # train_codec's input gain, for material near −20 dBFS RMS
     latent_norm_batches: int
+    decoder_steps: int  # the spectral decoder on the frozen encoder (spectral codecs only)
+    decoder_batch: int
+    decoder_crop_latents: int
+    decoder_lr: float
+    decoder_orientations: int  # scene rotations (yaw, pitch, roll) each clip is encoded at
     flow_steps: int
     flow_batch: int
     flow_lr: float
@@ -61,11 +70,17 @@ class TrainingRecipe:
     training_windows: int  # distinct 10 s scenes to prepare (the data side's budget decides)
     rotations_per_clip: int  # scene yaws per clip, each with its own features
     codec_minutes: float  # expected wall time of each stage on the target device
+    decoder_minutes: float
     flow_minutes: float
 
     @property
     def config(self) -> ModelConfig:
         return preset(self.preset)
+
+    @property
+    def training_minutes(self) -> float:
+        """Expected minutes of all training stages on the target device (data not included)."""
+        return self.codec_minutes + self.decoder_minutes + self.flow_minutes
 
     def codec_crop_samples(self) -> int:
         """The codec's training crop in samples: a whole number of hops, so it decodes to
@@ -91,6 +106,11 @@ CPU_RECIPE = TrainingRecipe(
     direction_weight=1.0,
     input_gain=10.0,
     latent_norm_batches=8,
+    decoder_steps=2000,
+    decoder_batch=8,
+    decoder_crop_latents=32,
+    decoder_lr=1e-3,
+    decoder_orientations=2,
     flow_steps=3000,  # × 424 ms ≈ 21 min
     flow_batch=8,
     flow_lr=5e-4,
@@ -99,6 +119,7 @@ CPU_RECIPE = TrainingRecipe(
     training_windows=128,
     rotations_per_clip=2,
     codec_minutes=24.0,
+    decoder_minutes=12.0,
     flow_minutes=21.5,
 )
 
@@ -116,6 +137,11 @@ GPU_RECIPE = TrainingRecipe(
     direction_weight=1.0,
     input_gain=10.0,
     latent_norm_batches=32,
+    decoder_steps=20_000,
+    decoder_batch=32,
+    decoder_crop_latents=64,
+    decoder_lr=1e-3,
+    decoder_orientations=4,
     flow_steps=100_000,
     flow_batch=64,
     flow_lr=3e-4,
@@ -124,6 +150,7 @@ GPU_RECIPE = TrainingRecipe(
     training_windows=4096,
     rotations_per_clip=4,
     codec_minutes=92.0,
+    decoder_minutes=10.0,  # an estimate: not yet timed on a GPU
     flow_minutes=35.0,
 )
 

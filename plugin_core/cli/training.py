@@ -38,7 +38,7 @@ def _train(args: argparse.Namespace) -> int:
         raise InputError(f"{weights} exists; {OVERWRITE_HINT}.")
     print(
         f"training {recipe.preset} with the {recipe.name} recipe in {args.work} "
-        f"(about {recipe.codec_minutes + recipe.flow_minutes:.0f} min of training "
+        f"(about {recipe.training_minutes:.0f} min of training "
         "after the data is prepared)"
     )
     summary = train_bundled(recipe, Path(args.work), weights)
@@ -48,15 +48,29 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from models.family import CodecRoundTrip
+    from plugin_core.atomic_files import write_atomic
     from plugin_core.evaluation import HELD_OUT_SEEDS, format_table, run_evaluation
+    from plugin_core.evaluation.codec_report import (
+        CODEC_REPORT_NAME,
+        codec_round_trip,
+        direction_round_trip,
+        format_codec_report,
+    )
     from plugin_core.evaluation.model_systems import model_systems
     from plugin_core.evaluation.report import REPORT_NAMES
+    from plugin_core.evaluation.steering import (
+        STEERING_CLIPS,
+        STEERING_NAME,
+        format_steering,
+        steering_rows,
+    )
     from plugin_core.file_checks import output_file
     from plugin_core.generation.loaded_model import load_model
 
     out = Path(args.out)
     if out.is_dir():  # an earlier report is checked before hours of evaluation, not after
-        for name in REPORT_NAMES:
+        for name in (*REPORT_NAMES, CODEC_REPORT_NAME, STEERING_NAME):
             output_file(out / name, args.overwrite)
     systems = {}
     seconds = args.seconds
@@ -71,8 +85,20 @@ def _eval(args: argparse.Namespace) -> int:
             )
         seconds = seconds or window
     seeds = HELD_OUT_SEEDS[: args.clips]
-    report = run_evaluation(systems, seeds, seconds or 10.0, out_dir=Path(args.out))
+    codec = loaded.model if systems and isinstance(loaded.model, CodecRoundTrip) else None
+    hop = {"codec_hop": codec.codec_hop} if codec else {}
+    report = run_evaluation(systems, seeds, seconds or 10.0, out_dir=Path(args.out), **hop)
     print(format_table(report))
+    if codec is not None:
+        text = format_codec_report(
+            codec_round_trip(codec, seeds, seconds or 10.0), direction_round_trip(codec)
+        )
+        print(f"\n{args.model}'s codec alone (encode → decode):\n{text}")
+        write_atomic(out / CODEC_REPORT_NAME, lambda tmp: tmp.write_text(text + "\n"))
+    if systems:
+        text = format_steering(steering_rows(loaded, seeds[:STEERING_CLIPS], seed=args.seed))
+        print(f"\nsteered by the picture (panorama turned, first {STEERING_CLIPS} clips):\n{text}")
+        write_atomic(out / STEERING_NAME, lambda tmp: tmp.write_text(text + "\n"))
     print(f"report written to {args.out}")
     return 0
 

@@ -14,7 +14,9 @@ import numpy as np
 
 from plugin_core.atomic_files import write_atomic
 from plugin_core.errors import InputError
+from plugin_core.evaluation.artefacts import frame_rate_artefacts
 from plugin_core.evaluation.clips import fit_length
+from plugin_core.evaluation.onsets import detect_onsets, ground_truth_onsets, onset_f1
 from plugin_core.evaluation.spatial import spatial_scores
 from plugin_core.generation.pipeline import StepProgress, generate
 from plugin_core.generation.request import DEFAULT_MODEL, GenerationRequest
@@ -23,7 +25,7 @@ from plugin_core.media.audio_io import read_foa, resample
 from plugin_core.media.video import iter_frames
 from plugin_core.spatial.analysis import direction_table, energy_heatmap, save_png
 from plugin_core.spatial.foa import encode_mono, intensity_directions
-from plugin_core.synthsphere import load_scene
+from plugin_core.synthsphere import Scene, load_scene
 
 DEMO_FILES = ("demo.mp4", "demo.flac", "demo.json")
 OUTPUT_NAME = "demo_foa.wav"
@@ -38,6 +40,21 @@ def _score_lines(generated: np.ndarray, truth: np.ndarray, rate: int) -> list[st
         lines.append(
             f"{name:<12}  {np.degrees(s['angular_rad']):>9.1f} deg   {s['cc_clip']:>7.2f}"
             f"   {s['cc_1s']:>6.2f}"
+        )
+    return lines
+
+
+def _sound_lines(generated: np.ndarray, truth: np.ndarray, rate: int, scene: Scene) -> list[str]:
+    """Onset F1 against the scene's events and the codec-buzz measures, beside the truth's."""
+    onsets = ground_truth_onsets(scene)
+    lines = ["sound (W)     onset F1 ±50 ms   autocorr 1 hop   2 hops   frame comb"]
+    for name, foa in (("generated", generated), ("scene itself", truth)):
+        f1 = onset_f1(onsets, detect_onsets(foa[0], rate))
+        buzz = frame_rate_artefacts(foa[0])
+        lines.append(
+            f"{name:<12}  {'n/a' if f1 is None else f'{f1:.2f}':>15}   "
+            f"{buzz['autocorr_hop']:>14.2f}   {buzz['autocorr_2hop']:>6.2f}   "
+            f"{buzz['comb_db']:>7.1f} dB"
         )
     return lines
 
@@ -84,6 +101,8 @@ def run_demo(
             "",
             "against the scene's ground-truth FOA (whole clip):",
             *_score_lines(generated, truth, truth_rate),
+            "",
+            *_sound_lines(generated, truth, truth_rate, scene),
         ]
     )
     write_atomic(out_dir / "report.txt", lambda tmp: tmp.write_text(report + "\n"))

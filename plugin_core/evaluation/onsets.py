@@ -85,3 +85,22 @@ def onset_error_ms(truth: np.ndarray, detected: np.ndarray) -> float | None:
         return 1000.0 * ERROR_CAP_S
     distance = np.abs(np.asarray(truth)[:, None] - np.asarray(detected)[None, :]).min(axis=1)
     return float(1000.0 * np.mean(np.minimum(distance, ERROR_CAP_S)))
+
+
+def onset_f1(truth: np.ndarray, detected: np.ndarray, tolerance_s: float = 0.05) -> float | None:
+    """F1 of detections matched one-to-one to true onsets within ±``tolerance_s`` (earliest
+    pairs first); None when there is no true onset."""
+    truth = np.sort(np.asarray(truth, dtype=np.float64))
+    if len(truth) == 0:
+        return None
+    free = sorted(np.asarray(detected, dtype=np.float64).tolist())
+    hits = 0
+    for t in truth:
+        near = [d for d in free if abs(d - t) <= tolerance_s]
+        if near:
+            free.remove(min(near, key=lambda d: abs(d - t)))
+            hits += 1
+    if hits == 0:
+        return 0.0
+    precision, recall = hits / len(detected), hits / len(truth)
+    return 2 * precision * recall / (precision + recall)

@@ -10,6 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from plugin_core.evaluation import baselines
+from plugin_core.evaluation.artefacts import CODEC_HOP, frame_rate_artefacts
 from plugin_core.evaluation.audio_embedding import aisfx_version, embed, frechet_distance
 from plugin_core.evaluation.class_probe import cached_probe, class_match, probe_seeds
 from plugin_core.evaluation.clips import (
@@ -51,12 +52,14 @@ def run_evaluation(
     out_dir: Path | None = None,
     progress: bool = True,
     cache_dir: Path | None = None,
+    codec_hop: int = CODEC_HOP,
 ) -> EvaluationReport:
     """Score the built-in systems (reference, front, random) and ``systems`` on each seed.
 
     Each clip is rendered once and handed to every system; each output is trimmed or
     padded to the reference length. ``cache_dir`` holds the class probe (default: the
-    user cache). With ``out_dir`` the report is also written there as JSON, CSV and text.
+    user cache); ``codec_hop`` is the period the buzz measures look for. With ``out_dir``
+    the report is also written there as JSON, CSV and text.
     """
     clash = BUILT_IN.keys() & systems.keys()
     if clash:
@@ -86,6 +89,7 @@ def run_evaluation(
                 **spatial_scores(foa, clip.foa, SAMPLE_RATE),
                 "class_match_pct": 100.0 if class_match(predicted, clip.scene) else 0.0,
                 "onset_error_ms": onset_error_ms(truth_onsets, detect_onsets(foa[0], SAMPLE_RATE)),
+                **frame_rate_artefacts(foa[0], codec_hop),
             }
             metrics = {k: _finite(v) for k, v in metrics.items()}
             rows.append(ClipRow(name, seed, classes, predicted, metrics))

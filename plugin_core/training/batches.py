@@ -23,8 +23,9 @@ from models.omniaudio.codec import SpatialVAE
 from models.training.flow_training import FlowBatch
 from plugin_core.atomic_files import write_atomic
 from plugin_core.errors import InputError
+from plugin_core.spatial.foa import rotate
+from plugin_core.spatial.scene_turn import rotate_foa
 from plugin_core.training.cache import CachedClips
-from plugin_core.training.rotation import rotate_foa
 
 
 def codec_batches(
@@ -105,3 +106,58 @@ def flow_batches(
             ),
             fov_features=torch.from_numpy(clips.fov_features[picks, turns].astype(np.float32)),
         )
+
+
+def decoder_batches(
+    clips: CachedClips,
+    codec: SpatialVAE,
+    orientations: int,
+    batch_size: int,
+    crop_latents: int,
+    seed: int = 0,
+    progress: bool = True,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless (latents [B, C, crop_latents], FOA [B, 4, crop_latents·hop]) crops for a
+    decoder trained on ``codec``'s frozen encoder.
+
+    Every clip is encoded once at ``orientations`` seeded scene rotations: the first a yaw, the
+    others a yaw, a pitch within ±50° and a roll within ±30°, so the decoder sees sources at
+    every elevation, not only the ones SynthSphere places.
+    """
+    hop = codec.config.hop
+    rng = np.random.default_rng(seed)
+    turns = []
+    for _ in range(len(clips.seeds)):
+        for k in range(orientations):
+            tilt = (rng.uniform(-50.0, 50.0), rng.uniform(-30.0, 30.0)) if k else (0.0, 0.0)
+            turns.append((float(rng.uniform(-180.0, 180.0)), *tilt))
+    device = next(codec.parameters()).device
+    latents = []
+    with torch.inference_mode():
+        for index in tqdm(range(len(turns)), desc="latents", unit="clip", disable=not progress):
+            audio = rotate(
+                clips.foa[index // orientations].astype(np.float32), *turns[index], frame="scene"
+            )
+            latents.append(
+                codec.encode(torch.from_numpy(audio)[None].to(device))[0].float().cpu().numpy()
+            )
+    length = latents[0].shape[-1]
+    if not 0 < crop_latents <= length:
+        raise InputError(
+            f"A decoder crop must hold 1 to {length} latent frames, not {crop_latents}."
+        )
+    while True:
+        picks = rng.integers(0, len(turns), size=batch_size)
+        starts = rng.integers(0, length - crop_latents + 1, size=batch_size)
+        audio = [
+            rotate(
+                clips.foa[i // orientations, :, s * hop : (s + crop_latents) * hop].astype(
+                    np.float32
+                ),
+                *turns[i],
+                frame="scene",
+            )
+            for i, s in zip(picks, starts, strict=True)
+        ]
+        z = [latents[i][:, s : s + crop_latents] for i, s in zip(picks, starts, strict=True)]
+        yield torch.from_numpy(np.stack(z)), torch.from_numpy(np.stack(audio))

@@ -38,9 +38,9 @@ from models.omniaudio.family import FOV, PANORAMA, OmniAudioEncoders
 from plugin_core.atomic_files import write_atomic
 from plugin_core.errors import InputError
 from plugin_core.generation.frame_features import frame_features
+from plugin_core.spatial.scene_turn import random_azimuths, rotate_foa, rotate_frames
 from plugin_core.synthsphere import make_scene, render_foa, render_frames
 from plugin_core.synthsphere.compose import SAMPLE_RATE
-from plugin_core.training.rotation import random_azimuths, rotate_foa, rotate_frames
 
 INDEX_NAME = "index.json"
 CACHE_FORMAT = "omnifoa-training-cache/1"

@@ -11,7 +11,7 @@ import json
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -22,12 +22,18 @@ from models.omniaudio.codec import SpatialVAE
 from models.omniaudio.dit import DualBranchFlowModel, count_parameters
 from models.omniaudio.family import OmniAudioEncoders
 from models.training.codec_training import normalise_latent_scale, train_codec
+from models.training.decoder_training import train_spectral_decoder
 from models.training.flow_inputs import save_flow_inputs
 from models.training.flow_training import train_flow
 from models.training.recipe import TrainingRecipe
 from plugin_core.atomic_files import atomic_output, write_atomic
 from plugin_core.media.stem_sidecar import sha256_of
-from plugin_core.training.batches import codec_batches, encode_latents, flow_batches
+from plugin_core.training.batches import (
+    codec_batches,
+    decoder_batches,
+    encode_latents,
+    flow_batches,
+)
 from plugin_core.training.cache import CachedClips, build_dataset, load_cache
 
 TRAIN_SEEDS_START = 0  # held-out evaluation uses seeds from 1_000_000
@@ -67,7 +73,8 @@ def _data_and_codec(
     timings["data_minutes"] = (time.perf_counter() - start) / 60
 
     start = time.perf_counter()
-    codec = SpatialVAE(config.codec).to(device)
+    # A spectral codec's encoder is trained with the waveform decoder, which is then replaced.
+    codec = SpatialVAE(replace(config.codec, decoder="oobleck")).to(device)
     train_codec(
         codec,
         codec_batches(clips, recipe.codec_batch, recipe.codec_crop_samples(), seed=1),
@@ -86,7 +93,42 @@ def _data_and_codec(
         recipe.latent_norm_batches,
     )
     timings["codec_minutes"] = (time.perf_counter() - start) / 60
+    if config.codec.decoder == "spectral":
+        start = time.perf_counter()
+        codec = _spectral_codec(recipe, codec, clips, work_dir, record)
+        timings["decoder_minutes"] = (time.perf_counter() - start) / 60
     return clips, codec, rms
+
+
+def _spectral_codec(
+    recipe: TrainingRecipe,
+    trained: SpatialVAE,
+    clips: CachedClips,
+    work_dir: Path,
+    record: list[dict],
+) -> SpatialVAE:
+    """``trained``'s encoder with a spectral decoder trained on its frozen latents."""
+    codec = SpatialVAE(recipe.config.codec).to(next(trained.parameters()).device)
+    codec.encoder.load_state_dict(trained.encoder.state_dict())
+    codec.encoder.requires_grad_(False)
+    batches = decoder_batches(
+        clips,
+        codec,
+        recipe.decoder_orientations,
+        recipe.decoder_batch,
+        recipe.decoder_crop_latents,
+        seed=4,
+    )
+    train_spectral_decoder(
+        codec.decoder,
+        batches,
+        recipe.decoder_steps,
+        lr=recipe.decoder_lr,
+        log=_logger("decoder", record),
+        checkpoint_dir=work_dir / "decoder",
+        seed=4,
+    )
+    return codec.eval()
 
 
 def export_flow_inputs(recipe: TrainingRecipe, work_dir: Path, out: Path) -> Path:
@@ -137,7 +179,11 @@ def train_bundled(recipe: TrainingRecipe, work_dir: Path, weights_out: Path) -> 
         "clips": len(clips.seeds),
         "train_seeds": [seeds.start, seeds.stop],
         "latent_rms_before_normalising": rms,
-        "parameters": {"flow": count_parameters(flow), "codec": count_parameters(codec)},
+        "parameters": {
+            "flow": count_parameters(flow),
+            "codec encoder": count_parameters(codec.encoder),
+            "codec decoder": count_parameters(codec.decoder),
+        },
         "timings": timings,
         "hardware": f"{platform.processor() or platform.machine()}, {device}, "
         f"{torch.get_num_threads()} threads",

@@ -7,8 +7,10 @@ import pytest
 from cli_runner import run_cli
 
 from plugin_core.errors import InputError
+from plugin_core.evaluation.artefacts import frame_rate_artefacts
 from plugin_core.evaluation.clips import fit_length
 from plugin_core.evaluation.demo import DEMO_DIR, run_demo
+from plugin_core.evaluation.onsets import detect_onsets, ground_truth_onsets, onset_f1
 from plugin_core.evaluation.spatial import spatial_scores
 from plugin_core.media.audio_io import read_foa, resample
 from plugin_core.media.video import probe
@@ -45,7 +47,8 @@ def test_demo_command_generates_analyses_and_scores(tmp_path: Path) -> None:
     table = lines.index("direction of arrival per 0.5 s (intensity vector of the generated FOA)")
     rows = lines[table + 2 : lines.index("", table)]
     assert len(rows) == 20
-    scored = [row.split() for row in lines if row.startswith(("generated", "front"))]
+    section = lines.index("against the scene's ground-truth FOA (whole clip):")
+    scored = [row.split() for row in lines[section + 2 : lines.index("", section)]]
     scores = {fields[0]: fields for fields in scored}
     assert set(scores) == {"generated", "front-fixed"}
     # the printed scores are those of the files written, against the scene's truth
@@ -57,6 +60,17 @@ def test_demo_command_generates_analyses_and_scores(tmp_path: Path) -> None:
         fields = scores[name]
         assert float(fields[1]) == pytest.approx(np.degrees(expected["angular_rad"]), abs=0.051)
         assert float(fields[3]) == pytest.approx(expected["cc_clip"], abs=0.0051)
+    # the sound section: onset F1 and the buzz measures of the stem and of the scene itself
+    section = lines.index(next(row for row in lines if row.startswith("sound (W)")))
+    sound = {row[:12].strip(): row[12:].split() for row in lines[section + 1 : section + 3]}
+    onsets = ground_truth_onsets(load_scene(DEMO_DIR / "demo.json"))
+    for name, foa in (("generated", generated), ("scene itself", truth)):
+        f1 = onset_f1(onsets, detect_onsets(foa[0], truth_rate))
+        buzz = frame_rate_artefacts(foa[0])
+        assert float(sound[name][0]) == pytest.approx(f1, abs=0.0051)
+        assert float(sound[name][1]) == pytest.approx(buzz["autocorr_hop"], abs=0.0051)
+        assert float(sound[name][3]) == pytest.approx(buzz["comb_db"], abs=0.051)
+    assert float(sound["scene itself"][0]) > 0.8  # the detector finds the scene's own events
 
 
 def test_demo_with_a_missing_bundle_says_what_to_do(tmp_path: Path) -> None:

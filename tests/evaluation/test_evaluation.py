@@ -17,7 +17,12 @@ from plugin_core.evaluation import (
 from plugin_core.evaluation.audio_embedding import frechet_distance
 from plugin_core.evaluation.class_probe import TRAIN_SEEDS, cached_probe
 from plugin_core.evaluation.log_mel import log_mel
-from plugin_core.evaluation.onsets import detect_onsets, ground_truth_onsets, onset_error_ms
+from plugin_core.evaluation.onsets import (
+    detect_onsets,
+    ground_truth_onsets,
+    onset_error_ms,
+    onset_f1,
+)
 from plugin_core.evaluation.report import (
     CLIP_METRICS,
     CLIPS_CSV_NAME,
@@ -184,3 +189,19 @@ def test_log_mel_cuts_frames_as_essentia_and_puts_a_tone_in_its_band() -> None:
     assert np.argmax(low.mean(axis=0)) < np.argmax(high.mean(axis=0))
     assert low.min() >= 0.0
     assert high.max() <= 1.0
+
+
+def test_onset_f1_counts_each_true_onset_once_within_the_tolerance() -> None:
+    truth = np.array([1.0, 2.0, 3.0, 4.0])
+    assert onset_f1(truth, truth + 0.03) == pytest.approx(1.0)
+    assert onset_f1(truth, truth + 0.08) == pytest.approx(0.0)  # all late past ±50 ms
+    # two detections near one onset: one hit, one false alarm; 3 misses
+    assert onset_f1(truth, np.array([1.0, 1.01])) == pytest.approx(2 * 0.5 * 0.25 / 0.75)
+    assert onset_f1(truth, np.zeros(0)) == pytest.approx(0.0)
+    assert onset_f1(np.zeros(0), truth) is None
+    # the bell scene's own W finds its onsets; 200 ms late finds none
+    scene = make_scene(HELD_OUT_SEEDS[3], 4.0, classes=["bell"])
+    w = render_foa(scene)[0]
+    assert onset_f1(ground_truth_onsets(scene), detect_onsets(w, 44100)) > 0.8
+    late = np.concatenate([np.zeros(SHIFT), w[:-SHIFT]])
+    assert onset_f1(ground_truth_onsets(scene), detect_onsets(late, 44100)) < 0.2

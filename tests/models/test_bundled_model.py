@@ -9,12 +9,13 @@ import pytest
 from cli_runner import run_cli
 
 from plugin_core.evaluation import HELD_OUT_SEEDS, run_evaluation
+from plugin_core.evaluation.artefacts import frame_rate_artefacts
 from plugin_core.evaluation.model_systems import model_systems
 from plugin_core.generation.loudness import integrated_loudness
 from plugin_core.generation.model_registry import get_entry, verify
 from plugin_core.generation.pipeline import load_model
 from plugin_core.install_paths import DEMO_DIR
-from plugin_core.media.audio_io import read_foa
+from plugin_core.media.audio_io import read_foa, resample
 
 MODEL = "omnifoa-mini"
 DEMO_VIDEO = DEMO_DIR / "demo.mp4"
@@ -42,6 +43,11 @@ def test_generate_writes_ambix_for_the_demo_video(tmp_path: Path) -> None:
     assert integrated_loudness(audio, rate) == pytest.approx(level["output_lufs"], abs=0.5)
     assert level["limited"] or level["output_lufs"] == pytest.approx(-23.0, abs=0.01)
     assert np.sqrt(np.mean(audio[1:] ** 2)) > 0.05 * np.sqrt(np.mean(audio[0] ** 2))
+    # not a buzz: W does not repeat at the codec's frame rate (1024 samples at 44.1 kHz)
+    buzz = frame_rate_artefacts(resample(audio, rate, 44100)[0])
+    assert abs(buzz["autocorr_hop"]) <= 0.3
+    assert abs(buzz["autocorr_2hop"]) <= 0.3
+    assert buzz["comb_db"] <= 3.0
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +62,11 @@ def test_the_model_places_sound_better_than_the_front_baseline(light_report) -> 
     front = light_report.summary["front"]
     assert model["angular_rad"].mean < front["angular_rad"].mean
     assert model["cc_clip"].mean > front["cc_clip"].mean
+
+
+def test_no_held_out_clip_buzzes_at_the_codec_frame_rate(light_report) -> None:
+    for row in light_report.rows:
+        if row.system == MODEL:
+            assert abs(row.metrics["autocorr_hop"]) <= 0.3, row.seed
+            assert abs(row.metrics["autocorr_2hop"]) <= 0.3, row.seed
+            assert row.metrics["comb_db"] <= 3.0, row.seed

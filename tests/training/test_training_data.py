@@ -24,6 +24,7 @@ from plugin_core.synthsphere.backdrop import render_backdrop
 from plugin_core.training import (
     build_dataset,
     codec_batches,
+    decoder_batches,
     encode_latents,
     flow_batches,
     load_cache,
@@ -265,3 +266,40 @@ def test_flow_batches_pair_latents_with_their_features(cache_dir: Path) -> None:
     with torch.inference_mode():
         expected = codec.encode(torch.from_numpy(clips.rotated_foa(2, 1))[None])[0]
     np.testing.assert_allclose(load_file(path)["latents"][2, 1], expected.numpy(), atol=1e-5)
+
+
+def test_decoder_batches_pair_each_crop_with_the_latents_of_that_turned_crop(
+    cache_dir: Path,
+) -> None:
+    """Each FOA crop of a decoder batch is a cached clip turned by a scene rotation (some
+    tilt, not only yaw), and its latents are the encoder's for that whole turned clip."""
+    clips = load_cache(cache_dir)
+    torch.manual_seed(0)
+    codec = SpatialVAE(preset("tiny").codec).eval()
+    hop = codec.config.hop
+    stream = decoder_batches(clips, codec, 2, batch_size=6, crop_latents=8, seed=3, progress=False)
+    latents, audio = next(stream)
+    assert latents.shape == (6, codec.config.latent_dim, 8)
+    assert audio.shape == (6, 4, 8 * hop)
+    raw = [clips.foa[i].astype(np.float32) for i in range(len(clips.seeds))]
+    tilted = 0
+    for crop, crop_latents in zip(audio.numpy(), latents, strict=True):
+        clip, start = next(
+            (c, s)
+            for c in range(len(raw))
+            for s in range(0, raw[c].shape[1] - crop.shape[1] + 1, hop)
+            if np.allclose(raw[c][0, s : s + crop.shape[1]], crop[0], atol=1e-6)
+        )
+        original = raw[clip][1:, start : start + crop.shape[1]]
+        turn = np.linalg.lstsq(original.T, crop[1:].T, rcond=None)[0].T  # crop = turn · original
+        np.testing.assert_allclose(turn @ turn.T, np.eye(3), atol=1e-3)  # a rotation
+        tilted += not np.isclose(turn[1, 1], 1.0, atol=1e-3)  # Z (ACN 2) moved: pitch or roll
+        whole = raw[clip].copy()
+        whole[1:] = turn @ whole[1:]
+        with torch.no_grad():
+            expected = codec.encode(torch.from_numpy(whole)[None])[0]
+        first = start // hop
+        torch.testing.assert_close(crop_latents, expected[:, first : first + 8], atol=1e-4, rtol=0)
+    assert tilted > 0
+    with pytest.raises(InputError, match="crop"):
+        next(decoder_batches(clips, codec, 1, batch_size=1, crop_latents=10**6, progress=False))

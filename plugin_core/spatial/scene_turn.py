@@ -1,4 +1,5 @@
-"""Rotation augmentation (as ViSAGe does): turn the sound field and the panorama together.
+"""Turning a whole scene about the vertical: the sound field and the panorama together (the
+training data's rotation augmentation, as ViSAGe does, and the evaluation's steering test).
 
 A scene yaw of α degrees moves a source at azimuth ``az`` to ``az + α`` (counter-clockwise,
 toward the left). On the ERP image a source at ``az`` sits at column ``u = 0.5 - az/360``, so

@@ -1,0 +1,119 @@
+"""The codec report and the steering test, on stand-in models whose behaviour is known: each
+measure reads a perfect model as perfect and a broken one as broken."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from models.family import CodecRoundTrip, SamplingOptions, Take, ViewSpec, WindowSpec
+from plugin_core.evaluation.clips import HELD_OUT_SEEDS
+from plugin_core.evaluation.codec_report import (
+    ROUND_TRIP_DIRECTIONS,
+    codec_round_trip,
+    direction_round_trip,
+    format_codec_report,
+)
+from plugin_core.evaluation.steering import STEERING_CLIPS, format_steering, steering_rows
+from plugin_core.spatial.foa import encode_gains
+
+SR = 44100
+
+
+class _Codec:
+    """A stand-in codec: ``transform`` applied to the FOA (identity: a perfect codec)."""
+
+    codec_hop = 1024
+
+    def __init__(self, transform=lambda x: x) -> None:
+        self.transform = transform
+
+    def round_trip(self, audio: torch.Tensor, seed: int) -> torch.Tensor:
+        return self.transform(audio.clone())
+
+
+def _flip_height(audio: torch.Tensor) -> torch.Tensor:
+    audio[:, 2] = -audio[:, 2]  # Z (ACN 2): every elevation changes sign
+    return audio
+
+
+def _buzz(audio: torch.Tensor) -> torch.Tensor:
+    """Every hop replaced by the first: what a codec does to a still latent."""
+    first = audio[..., :1024]
+    return first.repeat(1, 1, audio.shape[-1] // 1024)
+
+
+def test_stand_ins_are_codecs_to_the_protocol() -> None:
+    assert isinstance(_Codec(), CodecRoundTrip)
+
+
+def test_a_perfect_codec_reads_as_the_scene_itself() -> None:
+    rows = {r.name: r for r in codec_round_trip(_Codec(), HELD_OUT_SEEDS[:2], 2.0)}
+    assert set(rows) == {"scene itself", "codec", "mu-law 8-bit"}
+    codec, scene = rows["codec"], rows["scene itself"]
+    # (only the tail past the last whole codec frame, 3 ms, is left silent)
+    assert codec.stft_distance < 0.01
+    assert codec.direction_error_deg < 0.1
+    assert codec.autocorr_hop == pytest.approx(scene.autocorr_hop, abs=0.005)
+    assert rows["mu-law 8-bit"].stft_distance > codec.stft_distance
+    trips = direction_round_trip(_Codec())
+    assert len(trips) == len(ROUND_TRIP_DIRECTIONS) * len({t.sound_class for t in trips})
+    assert max(t.error_deg for t in trips) < 0.5
+    assert "elevation sign kept 40/40" in format_codec_report(list(rows.values()), trips)
+
+
+def test_a_codec_that_loses_height_or_buzzes_is_reported_so() -> None:
+    trips = direction_round_trip(_Codec(_flip_height))
+    up_or_down = [t for t in trips if t.el != 0.0]
+    assert all(np.sign(t.decoded_el) == -np.sign(t.el) for t in up_or_down)
+    assert "elevation sign kept 0/40" in format_codec_report([], trips)
+    buzz = {r.name: r for r in codec_round_trip(_Codec(_buzz), HELD_OUT_SEEDS[:1], 2.0)}["codec"]
+    assert buzz.autocorr_hop > 0.95
+    assert buzz.comb_db > 20.0
+
+
+class _Listener:
+    """A stand-in generator that hears the picture: it places a plane wave at the azimuth of
+    the panorama's brightness (the first circular moment of its columns), or at the front when
+    ``deaf``."""
+
+    family, preset, device = "stand-in", "stand-in", torch.device("cpu")
+    views = (ViewSpec("pano", "panorama", 64),)
+    window = WindowSpec(sample_rate=SR, samples=2 * SR, seconds=2.0, frame_rate=2.0)
+
+    def __init__(self, deaf: bool = False) -> None:
+        self.deaf = deaf
+
+    def encode(self, views: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        columns = views["pano"].double().mean(dim=(1, 2))  # [T, W]
+        width = columns.shape[-1]
+        phase = torch.exp(-2j * math.pi * (torch.arange(width) + 0.5) / width)
+        moment = (columns * phase).sum(-1)
+        return {"pano": torch.angle(moment)[:, None]}
+
+    def sample(self, features, directions, seed, variations, options, *args) -> Take:
+        # column u = 0.5 − az/360 (the ERP convention); the moment's angle is −2π·u
+        az = 0.0 if self.deaf else math.degrees(float(features["pano"].mean())) + 180.0
+        dry = np.random.default_rng(seed).standard_normal(self.window.samples) * 0.1
+        foa = encode_gains(az, 0.0)[:, None] * dry[None]
+        return Take(torch.from_numpy(foa)[None])
+
+
+def test_a_model_that_follows_the_picture_turns_with_it_and_a_deaf_one_does_not() -> None:
+    seeds = HELD_OUT_SEEDS[:2]
+    follows = steering_rows(SimpleNamespace(model=_Listener()), seeds, options=SamplingOptions())
+    assert [r.turn_deg for r in follows] == [90.0, -90.0]
+    for row in follows:
+        assert row.mean_error_deg < 5.0
+        assert row.followed_pct == 100.0
+        assert row.clips == 2
+    deaf = steering_rows(SimpleNamespace(model=_Listener(deaf=True)), seeds)
+    for row in deaf:
+        assert row.mean_error_deg == pytest.approx(90.0, abs=1.0)
+        assert row.followed_pct == 0.0
+    assert "+90°" in format_steering(follows)
+    assert STEERING_CLIPS == 10
