@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-import torch
 from torch import Tensor
 
 from models.omniaudio.spectral_decoder import SpectralDecoder, spectral_targets
@@ -75,7 +74,5 @@ def train_spectral_decoder(
         checkpoint_every=checkpoint_every,
         weight_decay=1e-4,
     )
-    with torch.enable_grad():
-        return run_loop(
-            decoder, step_loss, settings, trainer_generator(decoder, seed), log, checkpoint_dir
-        )
+    generator = trainer_generator(decoder, seed)
+    return run_loop(decoder, step_loss, settings, generator, log, checkpoint_dir)
