@@ -57,6 +57,12 @@ def _eval(args: argparse.Namespace) -> int:
         direction_round_trip,
         format_codec_report,
     )
+    from plugin_core.evaluation.fov_turn import (
+        FOV_TURN_CLIPS,
+        FOV_TURN_NAME,
+        format_fov_turn,
+        fov_turn_rows,
+    )
     from plugin_core.evaluation.model_systems import model_systems
     from plugin_core.evaluation.report import REPORT_NAMES
     from plugin_core.evaluation.steering import (
@@ -70,7 +76,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.is_dir():  # an earlier report is checked before hours of evaluation, not after
-        for name in (*REPORT_NAMES, CODEC_REPORT_NAME, STEERING_NAME):
+        for name in (*REPORT_NAMES, CODEC_REPORT_NAME, STEERING_NAME, FOV_TURN_NAME):
             output_file(out / name, args.overwrite)
     systems = {}
     seconds = args.seconds
@@ -99,6 +105,9 @@ def _eval(args: argparse.Namespace) -> int:
         text = format_steering(steering_rows(loaded, seeds[:STEERING_CLIPS], seed=args.seed))
         print(f"\nsteered by the picture (panorama turned, first {STEERING_CLIPS} clips):\n{text}")
         write_atomic(out / STEERING_NAME, lambda tmp: tmp.write_text(text + "\n"))
+        aims = format_fov_turn(fov_turn_rows(loaded, seeds[:FOV_TURN_CLIPS], seed=args.seed))
+        print(f"\nsteered by the field of view (first {FOV_TURN_CLIPS} clips):\n{aims}")
+        write_atomic(out / FOV_TURN_NAME, lambda tmp: tmp.write_text(aims + "\n"))
     print(f"report written to {args.out}")
     return 0
 

@@ -21,8 +21,9 @@ from plugin_core.evaluation.artefacts import (
     si_sdr_db,
 )
 from plugin_core.evaluation.clips import SAMPLE_RATE, render_clip
+from plugin_core.evaluation.spatial import whole_clip_direction
 from plugin_core.spatial.directions import great_circle_deg
-from plugin_core.spatial.foa import encode_gains, intensity_directions
+from plugin_core.spatial.foa import encode_gains
 from plugin_core.synthsphere import SOUND_CLASSES
 from plugin_core.synthsphere.sounds import synthesize
 
@@ -69,11 +70,6 @@ class DirectionTrip:
         return float(great_circle_deg(self.az, self.el, self.decoded_az, self.decoded_el))
 
 
-def _whole_clip_direction(foa: NDArray[np.floating]) -> tuple[float, float]:
-    track = intensity_directions(foa, SAMPLE_RATE)
-    return float(track.az[0]), float(track.el[0])
-
-
 def _round_trip(model: CodecRoundTrip, seed: int) -> Callable[[NDArray[np.floating]], NDArray]:
     """FOA [4, N] → the codec's [4, N] (the tail past the last whole codec frame left silent)."""
 
@@ -99,7 +95,7 @@ def codec_round_trip(
     measures: dict[str, list[list[float]]] = {name: [] for name in carriers}
     for seed in seeds:
         foa = render_clip(seed, seconds).foa
-        truth = _whole_clip_direction(foa)
+        truth = whole_clip_direction(foa, SAMPLE_RATE)
         for name, carry in carriers.items():
             out = carry(foa)
             artefacts = frame_rate_artefacts(out[0], model.codec_hop)
@@ -110,7 +106,7 @@ def codec_round_trip(
                     artefacts["autocorr_hop"],
                     artefacts["autocorr_2hop"],
                     artefacts["comb_db"],
-                    float(great_circle_deg(*truth, *_whole_clip_direction(out))),
+                    float(great_circle_deg(*truth, *whole_clip_direction(out, SAMPLE_RATE))),
                 ]
             )
     return [CodecRow(name, *np.mean(values, axis=0).tolist()) for name, values in measures.items()]
@@ -129,7 +125,9 @@ def direction_round_trip(
         dry = synthesize(sound_class, ROUND_TRIP_ONSETS, samples, SAMPLE_RATE, seed=index)
         for az, el in directions:
             foa = encode_gains(az, el)[:, None] * dry[None, :]
-            trips.append(DirectionTrip(sound_class, az, el, *_whole_clip_direction(run(foa))))
+            trips.append(
+                DirectionTrip(sound_class, az, el, *whole_clip_direction(run(foa), SAMPLE_RATE))
+            )
     return trips
 
 

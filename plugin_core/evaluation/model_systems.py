@@ -5,13 +5,32 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from models.family import SamplingOptions
-from plugin_core.evaluation.clips import SAMPLE_RATE, EvalClip, GenerateFn
+from models.family import FamilyModel, SamplingOptions
+from plugin_core.evaluation.clips import SAMPLE_RATE, EvalClip, GenerateFn, fit_length
 from plugin_core.generation.frame_features import window_features
 from plugin_core.generation.loaded_model import LoadedModel
 
 # The clips' camera view: the ERP centre with the reference extractor's 120° field of view.
 EVAL_YAW, EVAL_PITCH, EVAL_FOV = 0.0, 0.0, 120.0
+
+
+def clip_take(
+    model: FamilyModel,
+    frames: np.ndarray,
+    yaws: np.ndarray,
+    pitches: np.ndarray,
+    directions: torch.Tensor,
+    seed: int,
+    options: SamplingOptions,
+    num_samples: int,
+) -> np.ndarray:
+    """One take [4, num_samples] of a clip whose every view sees ``frames`` (ERP, at the
+    model's frame rate), the perspective views aimed at ``yaws``/``pitches`` per frame."""
+    count = model.window.frames
+    views = {view.name: frames for view in model.views}
+    features = window_features(model, views, yaws, pitches, EVAL_FOV, count)
+    take = model.sample(features, directions, seed, 1, options)
+    return fit_length(take.audio[0].numpy(), num_samples)
 
 
 def model_systems(

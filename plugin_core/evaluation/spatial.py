@@ -17,6 +17,12 @@ SPATIAL_METRICS = (
 )
 
 
+def whole_clip_direction(foa: np.ndarray, sample_rate: float) -> tuple[float, float]:
+    """Azimuth and elevation (degrees) of the whole clip's active intensity."""
+    track = intensity_directions(foa, sample_rate)
+    return float(track.az[0]), float(track.el[0])
+
+
 def spatial_scores(
     generated: np.ndarray, reference: np.ndarray, sample_rate: float
 ) -> dict[str, float]:

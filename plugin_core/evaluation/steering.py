@@ -14,12 +14,11 @@ import numpy as np
 import torch
 
 from models.family import SamplingOptions
-from plugin_core.evaluation.clips import SAMPLE_RATE, fit_length, render_clip
-from plugin_core.evaluation.model_systems import EVAL_FOV, EVAL_PITCH, EVAL_YAW
-from plugin_core.generation.frame_features import window_features
+from plugin_core.evaluation.clips import SAMPLE_RATE, render_clip
+from plugin_core.evaluation.model_systems import EVAL_PITCH, EVAL_YAW, clip_take
+from plugin_core.evaluation.spatial import whole_clip_direction
 from plugin_core.generation.loaded_model import LoadedModel
 from plugin_core.spatial.directions import wrap_az
-from plugin_core.spatial.foa import intensity_directions
 from plugin_core.spatial.scene_turn import rotate_frames
 
 TURNS = (90.0, -90.0)
@@ -38,10 +37,6 @@ class SteeringRow:
     clips: int
 
 
-def _azimuth(foa: np.ndarray) -> float:
-    return float(intensity_directions(foa, SAMPLE_RATE).az[0])
-
-
 def steering_rows(
     loaded: LoadedModel,
     seeds: Sequence[int],
@@ -58,14 +53,12 @@ def steering_rows(
     errors: dict[float, list[float]] = {turn: [] for turn in turns}
     for clip_seed in seeds:
         clip = render_clip(clip_seed, model.window.seconds)
-        frames = clip.frames_at(rate)
+        frames, n = clip.frames_at(rate), clip.foa.shape[1]
         heard = {}
         for turn in (0.0, *turns):
             turned = rotate_frames(frames, turn)
-            views = {view.name: turned for view in model.views}
-            features = window_features(model, views, yaws, pitches, EVAL_FOV, count)
-            take = model.sample(features, directions, seed + clip_seed, 1, options)
-            heard[turn] = _azimuth(fit_length(take.audio[0].numpy(), clip.foa.shape[1]))
+            take = clip_take(model, turned, yaws, pitches, directions, seed + clip_seed, options, n)
+            heard[turn] = whole_clip_direction(take, SAMPLE_RATE)[0]
         for turn in turns:
             read = float(wrap_az(heard[turn] - heard[0.0]))
             errors[turn].append(abs(float(wrap_az(read - turn))))

@@ -11,14 +11,22 @@ import pytest
 import torch
 
 from models.family import CodecRoundTrip, SamplingOptions, Take, ViewSpec, WindowSpec
-from plugin_core.evaluation.clips import HELD_OUT_SEEDS
+from plugin_core.evaluation.clips import HELD_OUT_SEEDS, render_clip
 from plugin_core.evaluation.codec_report import (
     ROUND_TRIP_DIRECTIONS,
     codec_round_trip,
     direction_round_trip,
     format_codec_report,
 )
+from plugin_core.evaluation.fov_turn import (
+    away_direction,
+    format_fov_turn,
+    fov_turn_rows,
+    loudest_object,
+    object_path,
+)
 from plugin_core.evaluation.steering import STEERING_CLIPS, format_steering, steering_rows
+from plugin_core.spatial.directions import az_el_to_vector, great_circle_deg, vector_to_az_el
 from plugin_core.spatial.foa import encode_gains
 
 SR = 44100
@@ -117,3 +125,47 @@ def test_a_model_that_follows_the_picture_turns_with_it_and_a_deaf_one_does_not(
         assert row.followed_pct == 0.0
     assert "+90°" in format_steering(follows)
     assert STEERING_CLIPS == 10
+
+
+class _Aimed(_Listener):
+    """A stand-in generator that puts its sound where the camera looks (the mean of the
+    camera directions it is given), or at the front when ``deaf``."""
+
+    def sample(self, features, directions, seed, variations, options, *args) -> Take:
+        yaw, pitch = directions.double().numpy().T
+        az, el = vector_to_az_el(az_el_to_vector(yaw, pitch).mean(axis=0))
+        if self.deaf:
+            az, el = 0.0, 0.0
+        dry = np.random.default_rng(seed).standard_normal(self.window.samples) * 0.1
+        foa = encode_gains(az, el)[:, None] * dry[None]
+        return Take(torch.from_numpy(foa)[None])
+
+
+def test_the_camera_aim_report_reads_a_model_that_follows_the_view_and_one_that_does_not() -> None:
+    seeds = HELD_OUT_SEEDS[:3]
+    rows = {r.aim: r for r in fov_turn_rows(SimpleNamespace(model=_Aimed()), seeds)}
+    assert set(rows) == {"toward", "away", "scene itself"}
+    toward, away = rows["toward"], rows["away"]
+    assert toward.direction_error_deg < 10.0
+    assert away.direction_error_deg > 45.0
+    # A plane wave on the followed object fills the beam (cardioid on axis: 0 dB re W)
+    assert toward.beam_share_db > -1.0
+    assert away.beam_share_db < toward.beam_share_db - 3.0
+    assert toward.clips == away.clips == 3
+    deaf = {r.aim: r for r in fov_turn_rows(SimpleNamespace(model=_Aimed(deaf=True)), seeds)}
+    assert deaf["toward"].beam_db == pytest.approx(deaf["away"].beam_db, abs=1e-9)
+    assert deaf["toward"].direction_error_deg == pytest.approx(deaf["away"].direction_error_deg)
+    # the ground truth is the same scene whatever the camera does
+    assert deaf["scene itself"] == rows["scene itself"]
+    assert "toward − away: beam level +0.0 dB" in format_fov_turn(list(deaf.values()))
+
+
+def test_the_away_aim_is_far_from_every_object() -> None:
+    for seed in HELD_OUT_SEEDS[:5]:
+        scene = render_clip(seed, 2.0).scene
+        az, el = away_direction(scene, 4, 2.0)
+        for i in range(len(scene.objects)):
+            path_az, path_el = vector_to_az_el(object_path(scene, i, 4, 2.0))
+            assert great_circle_deg(az, el, path_az, path_el).min() > 45.0
+        louder = [np.mean(o.level_db) for o in scene.objects]
+        assert louder[loudest_object(scene)] == max(louder)
