@@ -54,7 +54,7 @@ class PreviewSession:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 info = probe(video_path)
-            session.video = VideoCursor(Path(video_path), info.duration)
+            session.video = VideoCursor(Path(video_path), info.duration, (info.width, info.height))
             audio_s = foa.shape[1] / rate
             if abs(info.duration - audio_s) > LENGTH_TOLERANCE_S:
                 session.warnings.append(

@@ -25,6 +25,7 @@ from plugin_core.spatial.projection import erp_to_perspective
 from ui.conform_task import ConformDone, ConformTask, Mark
 from ui.head_tracking import HeadTracking, Rotation
 from ui.preview_session import BLOCK, PreviewSession
+from ui.video_cursor import picture_width
 
 VIEW_SIZE = (480, 320)
 VIEW_FOV = 90.0
@@ -32,11 +33,14 @@ OVERVIEW_WIDTH = 512
 DRAG_DEGREES_PER_PIXEL = 0.25
 
 
-def to_pixmap(image: Image.Image | np.ndarray) -> QtGui.QPixmap:
+def to_pixmap(image: Image.Image | np.ndarray, scale: float = 1.0) -> QtGui.QPixmap:
+    """An RGB picture as a pixmap of ``scale`` device pixels per logical pixel."""
     array = np.ascontiguousarray(np.asarray(image, dtype=np.uint8)[..., :3])
     height, width = array.shape[:2]
     qimage = QtGui.QImage(array.data, width, height, 3 * width, QtGui.QImage.Format.Format_RGB888)
-    return QtGui.QPixmap.fromImage(qimage.copy())
+    pixmap = QtGui.QPixmap.fromImage(qimage.copy())
+    pixmap.setDevicePixelRatio(scale)
+    return pixmap
 
 
 class _Bridge(QtCore.QObject):
@@ -337,18 +341,25 @@ class PreviewWindow(QtWidgets.QMainWindow):
     # ----------------------------------------------------------------- pictures
     def refresh(self) -> None:
         """Redraw the view, the overview with its energy map, and the time."""
+        scale = self.devicePixelRatioF()  # pictures are drawn at the screen's own pixels
+        view_size = (round(VIEW_SIZE[0] * scale), round(VIEW_SIZE[1] * scale))
+        overview_size = (round(OVERVIEW_WIDTH * scale), round(OVERVIEW_WIDTH * scale) // 2)
+        if self.session.video is not None:
+            self.session.video.resize(picture_width(overview_size[0], view_size[0], VIEW_FOV))
         frame = self.session.frame()
         erp = frame if frame is not None else np.full((256, 512, 3), 40, np.uint8)
         yaw, pitch, _ = self.session.renderer.rotation
         view = erp_to_perspective(
-            torch.from_numpy(erp)[None], yaw, pitch, VIEW_FOV, VIEW_SIZE[::-1]
+            torch.from_numpy(erp)[None], yaw, pitch, VIEW_FOV, view_size[::-1]
         )
-        self.view.setPixmap(to_pixmap((view[0].permute(1, 2, 0) * 255).byte().numpy()))
-        background = np.asarray(Image.fromarray(erp).resize((OVERVIEW_WIDTH, OVERVIEW_WIDTH // 2)))
+        self.view.setPixmap(to_pixmap((view[0].permute(1, 2, 0) * 255).byte().numpy(), scale))
+        background = np.asarray(
+            Image.fromarray(erp).resize(overview_size, Image.Resampling.LANCZOS)
+        )
         if self.show_map.isChecked():
             heat = self.session.energy_image(background)
-            background = np.asarray(heat.resize((OVERVIEW_WIDTH, OVERVIEW_WIDTH // 2)))
-        pixmap = to_pixmap(background)
+            background = np.asarray(heat.resize(overview_size, Image.Resampling.LANCZOS))
+        pixmap = to_pixmap(background, scale)
         painter = QtGui.QPainter(pixmap)
         painter.setPen(QtGui.QPen(QtGui.QColor(255, 220, 40), 2))
         aspect = VIEW_SIZE[0] / VIEW_SIZE[1]

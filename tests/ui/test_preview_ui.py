@@ -181,3 +181,36 @@ def test_a_conform_the_preview_cannot_do_is_named_and_writes_nothing(app, files,
     assert wait_for(app, lambda: not task.running() and window.conform_button.isEnabled(), 60)
     assert "4 channels" in window.statusBar().currentMessage()
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_fine_detail_of_a_large_panorama_is_shown_in_the_view_and_the_overview_is_clean(
+    app, files, tmp_path: Path
+) -> None:
+    # 2048×1024 ERP: stripes 2 px wide (0.70° period) on the front ±30°, grey elsewhere.
+    frame = np.full((1024, 2048, 3), 128, np.uint8)
+    columns = np.arange(2048)
+    front = np.abs(columns - 1024) < 2048 * 30 / 360
+    frame[:, front] = np.where((columns[front] // 2) % 2 == 0, 230, 25)[None, :, None]
+    video = tmp_path / "stripes.mp4"
+    write_video(video, [frame] * 4, 8.0, options={"crf": "4"})
+    window = PreviewWindow(PreviewSession.load(files["foa"], video))
+    window.show()
+    # decoded at what the 480 px, 90° view needs at its centre (240 px per radian), not at 4K
+    assert window.session.video.size == (1508, 754)
+    view = pixels(window.view).astype(float).mean(axis=-1)
+    row = view[view.shape[0] // 2, view.shape[1] // 2 - 64 : view.shape[1] // 2 + 64]
+    spectrum = np.abs(np.fft.rfft(row - row.mean())) ** 2
+    peak = int(np.argmax(spectrum))
+    expected = 0.703 * np.pi / 180 * 240  # the stripes' period in view pixels at the centre
+    assert 128 / peak == pytest.approx(expected, rel=0.05), "the stripes are not in the view"
+    assert spectrum[peak] > 0.5 * spectrum.sum()
+    assert window.overview.pixmap().width() == round(OVERVIEW_WIDTH * window.devicePixelRatioF())
+    window.show_map.setChecked(False)
+    grey = pixels(window.overview).astype(float).mean(axis=-1)
+    # 0.5 px stripes cannot be shown 512 px wide: the overview shows their mean without
+    # aliasing bands, and the grey elsewhere untouched
+    stripes = grey[100, 256 - 40 : 256 + 40]
+    assert abs(stripes.mean() - 127.5) < 5
+    assert np.abs(stripes - 127.5).max() < 12
+    assert abs(grey[100, 40:60].mean() - 128) < 4
+    window.close()
