@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from models.encoders.base import ChunkedEncoder, EncoderUnavailable
 
@@ -46,9 +47,9 @@ class EfficientNetLite0Encoder(ChunkedEncoder):
             device=device,
             batch_size=batch_size,
         )
+        model = fold_for_inference(model.eval().requires_grad_(False))
         # channels-last: the depthwise convolutions run about 10 % faster on a CPU
-        model = model.to(device, memory_format=torch.channels_last)
-        self.model = model.eval().requires_grad_(False)
+        self.model = model.to(device, memory_format=torch.channels_last)
 
     @property
     def classifier(self) -> nn.Linear:
@@ -59,6 +60,27 @@ class EfficientNetLite0Encoder(ChunkedEncoder):
         pixels = pixels.contiguous(memory_format=torch.channels_last)
         maps = self.model.extract_features(pixels)  # [B, 1280, 7, 7], after the head conv
         return maps.mean(dim=(2, 3))
+
+
+def fold_for_inference(model: nn.Module) -> nn.Module:
+    """The frozen network with each batch norm folded into the convolution before it, and
+    the explicit zero padding of convolutions whose "same" padding is symmetric moved into
+    the convolution: the same features (to float rounding) for about a quarter less work."""
+    pairs = [(model, "_conv_stem", "_bn0"), (model, "_conv_head", "_bn1")]
+    for block in model._blocks:
+        if hasattr(block, "_expand_conv"):
+            pairs.append((block, "_expand_conv", "_bn0"))
+        pairs += [(block, "_depthwise_conv", "_bn1"), (block, "_project_conv", "_bn2")]
+    for owner, conv, norm in pairs:
+        if isinstance(getattr(owner, norm), nn.BatchNorm2d):  # a network shared: folded once
+            setattr(owner, conv, fuse_conv_bn_eval(getattr(owner, conv), getattr(owner, norm)))
+            setattr(owner, norm, nn.Identity())
+    for module in model.modules():
+        pad = getattr(module, "static_padding", None)
+        if isinstance(pad, nn.ZeroPad2d) and len(set(pad.padding)) == 1:
+            module.padding = (pad.padding[0], pad.padding[0])
+            module.static_padding = nn.Identity()
+    return model
 
 
 PANORAMA_SECTORS = 4  # azimuth sectors, in ERP column order (back-left … back-right)

@@ -7,13 +7,15 @@ at the same camera direction) are taken over, and only its new frames are encode
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import numpy as np
 import torch
 from torch import Tensor
 
-from models.family import FamilyModel
-from plugin_core.generation.frame_features import window_features
-from plugin_core.generation.window_frames import FrameSpan
+from models.family import FamilyModel, SamplingCancelled
+from plugin_core.generation.frame_features import frame_features, held_features, window_features
+from plugin_core.generation.window_frames import Cancel, Frames, FrameSpan
 from plugin_core.spatial.direction_path import DirectionPath
 
 
@@ -33,18 +35,47 @@ class WindowConditioning:
         return torch.from_numpy(np.stack([yaw, pitch], axis=1))
 
     def features(
-        self, span: FrameSpan, frames: dict[str, np.ndarray], directions: Tensor
+        self,
+        span: FrameSpan,
+        chunks: Iterable[Frames],
+        directions: Tensor,
+        cancel: Cancel | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> dict[str, Tensor]:
         """Features [T, ...] by view of the window ``span`` describes, given its new frames
-        (held from the last frame seen when there are none)."""
+        chunk by chunk as they are decoded (held from the last frame seen when there are
+        none). Each chunk is encoded as it comes; ``cancel()`` is asked after each one
+        (SamplingCancelled) and ``progress`` told the share of the new frames done."""
         count = self._model.window.frames
-        if len(next(iter(frames.values()))) == 0:
-            assert self._last_frames is not None, "the first window decodes frames"
-            frames = self._last_frames
-        self._last_frames = {name: f[-1:] for name, f in frames.items()}
         r = span.reused
         yaw, pitch = directions[:, 0].numpy(), directions[:, 1].numpy()
-        new = window_features(self._model, frames, yaw[r:], pitch[r:], self._fov, count - r)
+        needed, done = count - r, 0
+        parts: list[dict[str, Tensor]] = []
+        for frames in chunks:
+            n = min(len(next(iter(frames.values()))), needed - done)
+            if n > 0:
+                frames = {name: f[:n] for name, f in frames.items()}
+                window = slice(r + done, r + done + n)
+                parts.append(
+                    frame_features(self._model, frames, yaw[window], pitch[window], self._fov)
+                )
+                self._last_frames = {name: f[-1:] for name, f in frames.items()}
+                done += n
+            if cancel is not None and cancel():
+                raise SamplingCancelled
+            if progress is not None:
+                progress(done / max(needed, 1))
+        if parts:
+            new = {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
+            held = slice(r + done, count)
+            new = held_features(
+                self._model, new, self._last_frames, yaw[held], pitch[held], self._fov
+            )
+        else:
+            assert self._last_frames is not None, "the first window decodes frames"
+            new = window_features(
+                self._model, self._last_frames, yaw[r:], pitch[r:], self._fov, needed
+            )
         if r and self._previous is not None:
             new = {
                 name: torch.cat([self._previous[name][span.shift : span.shift + r], value])

@@ -113,23 +113,37 @@ def window_features(
     count: int,
 ) -> dict[str, Tensor]:
     """Features of ``count`` frames from fewer decoded ones: frames past the last decoded one
-    hold it. A held frame's panorama features repeat the last frame's; its perspective views
-    are encoded once per distinct direction, not once per held frame."""
+    hold it (:func:`held_features`)."""
     real = min(len(next(iter(frames.values()))), count)
     yaws = np.broadcast_to(np.asarray(yaws, np.float64), (count,))
     pitches = np.broadcast_to(np.asarray(pitches, np.float64), (count,))
     taken = {name: f[:real] for name, f in frames.items()}
     features = frame_features(model, taken, yaws[:real], pitches[:real], fov)
-    if real == count:
-        return features
-    held = np.stack([yaws[real:], pitches[real:]], axis=1)
+    last = {name: f[real - 1 : real] for name, f in frames.items()}
+    return held_features(model, features, last, yaws[real:], pitches[real:], fov)
+
+
+def held_features(
+    model: FrameEncoding,
+    features: Mapping[str, Tensor],
+    last: Mapping[str, np.ndarray],
+    yaws: np.ndarray,
+    pitches: np.ndarray,
+    fov: float | None,
+) -> dict[str, Tensor]:
+    """``features`` [T, ...] of decoded frames followed by those of frames that hold the last
+    one (``last``: [1, H, W, 3] by view name) aimed at ``yaws``/``pitches``. A held frame's
+    panorama features repeat the last frame's; its perspective views are encoded once per
+    distinct direction, not once per held frame."""
+    held_count = len(yaws)
+    if held_count == 0:
+        return dict(features)
+    held = np.stack([yaws, pitches], axis=1)
     directions, which = np.unique(held, axis=0, return_inverse=True)
     aimed_views = [v for v in model.views if v.projection == "perspective"]
-    last = {
-        v.name: np.repeat(frames[v.name][real - 1 : real], len(directions), 0) for v in aimed_views
-    }
+    repeated = {v.name: np.repeat(last[v.name], len(directions), 0) for v in aimed_views}
     aimed = (
-        frame_features(model, last, directions[:, 0], directions[:, 1], fov, aimed_views)
+        frame_features(model, repeated, directions[:, 0], directions[:, 1], fov, aimed_views)
         if aimed_views
         else {}
     )
@@ -139,6 +153,6 @@ def window_features(
         if view_of(name, model.views).projection == "perspective":
             tail = aimed[name][index]
         else:
-            tail = value[-1:].expand(count - real, *value.shape[1:])
+            tail = value[-1:].expand(held_count, *value.shape[1:])
         out[name] = torch.cat([value, tail])
     return out

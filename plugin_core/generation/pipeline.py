@@ -167,9 +167,15 @@ def generate(
         continuation: Continuation | None = None
         for w, span in zip(windows, spans, strict=True):
             directions = conditioning.directions(span)
-            features = conditioning.features(span, frames_ahead.take(), directions)
-            if progress is not None:
-                progress(w.index * units + steps, len(windows) * units)
+
+            def frames_progress(share: float, first: int = w.index * units) -> None:
+                if progress is not None:
+                    progress(first + round(steps * share), len(windows) * units)
+
+            features = conditioning.features(
+                span, frames_ahead.take(cancel), directions, cancel, frames_progress
+            )
+            frames_progress(1.0)
 
             def window_progress(i: int, n: int, done: int = w.index * units + steps) -> None:
                 if progress is not None:

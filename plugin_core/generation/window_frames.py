@@ -3,21 +3,27 @@
 Windows start a whole number of frame periods apart (:func:`aligned_hop`), so the frames two
 neighbouring windows share are the same video frames: :func:`frame_spans` says which frames a
 window takes over from the one before and which it decodes, and :class:`FramePrefetcher`
-decodes the next window's new frames on a worker thread while the current window samples.
+decodes each window's new frames on a worker thread, a second of frames at a time: the
+caller encodes the frames already decoded while the rest decode, and the next window's
+frames decode while the current window samples.
 """
 
 from __future__ import annotations
 
 import math
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
+from models.family import SamplingCancelled
 from plugin_core.generation.windowing import Window
-from plugin_core.media.video.decode import decode_range_sizes
+from plugin_core.media.video.decode import iter_range_chunks
 
 Size = tuple[int, int]  # (width, height) frames are decoded at
 
@@ -74,57 +80,108 @@ def frame_count(t0: float, t1: float, fps: float) -> int:
     return max(0, math.ceil((t1 - t0) * fps - 1e-6))
 
 
-def decode_span(
-    video: Path, span: FrameSpan, fps: float, sizes: dict[str, Size]
-) -> dict[str, np.ndarray]:
-    """The new frames [n, H, W, 3] of ``span`` at each view's decode size, by view name (each
-    size decoded once); none when every frame is taken over."""
+# Frames decoded (and handed over) together: a second of frames at the model's 8 fps.
+CHUNK_FRAMES = 8
+# How often a caller waiting for frames asks whether it was cancelled, seconds.
+_CANCEL_POLL_S = 0.05
+
+Frames = dict[str, np.ndarray]  # frames [n, H, W, 3] by view name
+Cancel = Callable[[], bool]
+
+
+def span_chunks(
+    video: Path,
+    span: FrameSpan,
+    fps: float,
+    sizes: dict[str, Size],
+    chunk: int = CHUNK_FRAMES,
+    stop: Cancel | None = None,
+) -> Iterator[Frames]:
+    """The new frames of ``span`` at each view's decode size, by view name (each size decoded
+    once), ``chunk`` frames at a time; nothing when every frame is taken over. ``stop()`` is
+    asked after every frame decoded; when it says so, the frames end there."""
     distinct = sorted(set(sizes.values()))
+
+    def by_view(parts: list) -> Frames:
+        by_size = {size: part.frames for size, part in zip(distinct, parts, strict=True)}
+        return {name: by_size[size] for name, size in sizes.items()}
+
     if frame_count(span.decode_from, span.t1, fps) == 0:
-        stacks = [np.zeros((0, h, w, 3), np.uint8) for w, h in distinct]
-    else:
-        decoded = decode_range_sizes(video, span.decode_from, span.t1, fps, distinct)
-        if len(decoded[0].frames) == 0 and span.reused == 0:
-            # a sliver too short to hold a frame takes the frame just before it
-            t = max(0.0, span.t1 - 1.0 / fps)
-            decoded = decode_range_sizes(video, t, span.t1, fps, distinct)
-        stacks = [d.frames for d in decoded]
-    by_size = dict(zip(distinct, stacks, strict=True))
-    return {name: by_size[size] for name, size in sizes.items()}
+        return
+    decoded = 0
+    for parts in iter_range_chunks(video, span.decode_from, span.t1, fps, distinct, chunk, stop):
+        decoded += len(parts[0].frames)
+        yield by_view(parts)
+    if decoded == 0 and span.reused == 0 and not (stop is not None and stop()):
+        # a sliver too short to hold a frame takes the frame just before it
+        t = max(0.0, span.t1 - 1.0 / fps)
+        sliver = iter_range_chunks(video, t, span.t1, fps, distinct, chunk, stop)
+        yield from (by_view(parts) for parts in sliver)
 
 
 class FramePrefetcher:
-    """Decodes the spans in order, one ahead of the caller, on a worker thread."""
+    """Decodes the spans in order on a worker thread, one span ahead of the caller, each as
+    chunks the caller can use while the rest of the span decodes."""
 
     def __init__(
         self, video: Path, spans: list[FrameSpan], fps: float, sizes: dict[str, Size]
     ) -> None:
         self._video, self._spans, self._fps, self._sizes = video, spans, fps, sizes
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="omnifoa-decode")
-        self._next: Future[dict[str, np.ndarray]] | None = None
+        self._queues: dict[int, queue.SimpleQueue] = {}
+        self._stop = threading.Event()
         self._index = 0
 
-    def _submit(self, index: int) -> None:
-        self._next = None
-        if index < len(self._spans):
+    def _decode(self, index: int, out: queue.SimpleQueue) -> None:
+        """Put span ``index``'s chunks on ``out``, then None (or the error that ended it)."""
+        try:
             span = self._spans[index]
-            self._next = self._pool.submit(decode_span, self._video, span, self._fps, self._sizes)
+            stop = self._stop.is_set
+            for frames in span_chunks(
+                self._video, span, self._fps, self._sizes, CHUNK_FRAMES, stop
+            ):
+                out.put(frames)
+        except Exception as exc:  # handed to the caller, who raises it as its own
+            out.put(exc)
+            return
+        out.put(None)
 
-    def take(self) -> dict[str, np.ndarray]:
-        """The next span's new frames; starts decoding the one after."""
+    def _submit(self, index: int) -> None:
+        if index < len(self._spans) and not self._stop.is_set():
+            self._queues[index] = queue.SimpleQueue()
+            self._pool.submit(self._decode, index, self._queues[index])
+
+    def take(self, cancel: Cancel | None = None) -> Iterator[Frames]:
+        """The next span's new frames, chunk by chunk as they are decoded; starts decoding the
+        span after it. While waiting it asks ``cancel()`` every 50 ms and raises
+        SamplingCancelled when it says so."""
         if self._index == 0:
             self._submit(0)
-        assert self._next is not None, "every span has been taken"
-        frames = self._next.result()
+        assert self._index in self._queues, "every span has been taken"
+        chunks = self._queues.pop(self._index)
         self._index += 1
         self._submit(self._index)
-        return frames
+        return self._drain(chunks, cancel)
+
+    @staticmethod
+    def _drain(chunks: queue.SimpleQueue, cancel: Cancel | None) -> Iterator[Frames]:
+        while True:
+            try:
+                item = chunks.get(timeout=_CANCEL_POLL_S)
+            except queue.Empty:
+                if cancel is not None and cancel():
+                    raise SamplingCancelled from None
+                continue
+            if item is None:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
 
     def close(self) -> None:
-        """Stop decoding ahead (a span being decoded is finished and dropped)."""
-        if self._next is not None:
-            self._next.cancel()
-        self._pool.shutdown(wait=True)
+        """Stop decoding ahead: the worker stops once the frame it is on is decoded."""
+        self._stop.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> FramePrefetcher:
         return self

@@ -24,6 +24,7 @@ from plugin_core.spatial.directions import camera_basis, view_outline, view_rays
 
 # Columns copied circularly onto each side before bicubic sampling (bicubic reads 2 each way).
 _SEAM_PAD = 3
+_BICUBIC_REACH = 2  # pixels a bicubic sample reads beyond its nearest one
 # Upper bound on float elements materialised at once by ``global_view`` (about 128 MiB).
 _GLOBAL_CHUNK_ELEMENTS = 1 << 25
 
@@ -106,6 +107,14 @@ def _to_unit_channels_first(frames: torch.Tensor) -> torch.Tensor:
     return frames.permute(0, 3, 1, 2)
 
 
+def _reach(fractions: torch.Tensor, pixels: int) -> tuple[int, int]:
+    """[first, last + 1) of the pixel indices bicubic sampling at ``fractions`` of a
+    ``pixels``-long axis reads (the kernel's reach either side; may lie outside the axis)."""
+    low = math.floor(float(fractions.min()) * pixels - 0.5) - _BICUBIC_REACH
+    high = math.ceil(float(fractions.max()) * pixels - 0.5) + _BICUBIC_REACH + 1
+    return low, high
+
+
 def erp_to_perspective(
     erp: torch.Tensor,
     yaw: Angles,
@@ -122,14 +131,24 @@ def erp_to_perspective(
     if yaws.size not in (1, t):
         raise ValueError(f"a direction path needs one entry per frame ({t}), got {yaws.size}")
 
-    frames = _to_unit_channels_first(
-        torch.cat([erp[:, :, -_SEAM_PAD:], erp, erp[:, :, :_SEAM_PAD]], dim=2)
-    )
-    grid = perspective_grid(yaws, pitches, fov, size, device=erp.device, dtype=frames.dtype)
-    # Fractions -> grid_sample coordinates (align_corners=False) in the seam-padded frame.
-    padded_width = width + 2 * _SEAM_PAD
-    gx = (grid[..., 0] * width + _SEAM_PAD) * (2.0 / padded_width) - 1.0
-    gy = grid[..., 1] * 2.0 - 1.0
+    height = erp.shape[1]
+    dtype = erp.dtype if erp.is_floating_point() else torch.float32
+    grid = perspective_grid(yaws, pitches, fov, size, device=erp.device, dtype=dtype)
+    # Only the rows and columns the views sample (with the bicubic kernel's reach) are
+    # converted to float: a 90° view of a 4K panorama reads about a tenth of it.
+    low, high = _reach(grid[..., 1], height)
+    rows = (max(low, 0), min(high, height))  # beyond the poles the border rows repeat
+    columns = _reach(grid[..., 0], width)
+    if columns[0] >= 0 and columns[1] <= width:  # no view crosses the ±180° seam
+        left, cut = columns[0], erp[:, rows[0] : rows[1], columns[0] : columns[1]]
+    else:
+        left = -_SEAM_PAD
+        cut = erp[:, rows[0] : rows[1]]
+        cut = torch.cat([cut[:, :, -_SEAM_PAD:], cut, cut[:, :, :_SEAM_PAD]], dim=2)
+    frames = _to_unit_channels_first(cut)
+    # Fractions -> grid_sample coordinates (align_corners=False) in the cut-out frame.
+    gx = (grid[..., 0] * width - left) * (2.0 / cut.shape[2]) - 1.0
+    gy = (grid[..., 1] * height - rows[0]) * (2.0 / cut.shape[1]) - 1.0
     coords = torch.stack([gx, gy], dim=-1).expand(t, -1, -1, -1)
     views = functional.grid_sample(
         frames, coords, mode="bicubic", padding_mode="border", align_corners=False

@@ -87,13 +87,13 @@ def test_the_pipeline_sees_the_frames_ffmpegs_fps_filter_picks(
     video = tmp_path / "indexed.mp4"
     write_video(video, indexed_frames(75, 128, 64), 30.0)  # 2.5 s at 30 fps
     picked: list[int] = []
-    real = conditioning.window_features
+    real = conditioning.frame_features
 
-    def spy(model, frames, yaw, pitch, fov, count):
+    def spy(model, frames, yaw, pitch, fov, views=None):  # each decoded chunk, as encoded
         picked.extend(frame_index(image) for image in frames["panorama"])
-        return real(model, frames, yaw, pitch, fov, count)
+        return real(model, frames, yaw, pitch, fov, views)
 
-    monkeypatch.setattr(conditioning, "window_features", spy)
+    monkeypatch.setattr(conditioning, "frame_features", spy)
     request = GenerationRequest(video=video, output=tmp_path / "s.wav", steps=1, end=2.0)
     generate(request, loaded)
     expected = fps_filter_indices(video, 8.0, 0.0, 2.0)

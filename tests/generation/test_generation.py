@@ -3,6 +3,8 @@ joins, loudness, delivery formats, the direction path, sidecars, and bad request
 
 import itertools
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ from model_fixtures import fov_views_seen, tiny_family_model
 
 from models.family import SamplingCancelled, SamplingOptions, Take, ViewSpec, WindowSpec
 from plugin_core.errors import InputError
-from plugin_core.generation import conditioning, frame_features, windowing
+from plugin_core.generation import conditioning, frame_features, window_frames, windowing
 from plugin_core.generation.loaded_model import LoadedModel, unregistered
 from plugin_core.generation.loudness import integrated_loudness, true_peak_dbtp
 from plugin_core.generation.outputs import output_paths
@@ -21,6 +23,7 @@ from plugin_core.generation.pipeline import generate
 from plugin_core.generation.request import GenerationRequest
 from plugin_core.media.audio_io import read_foa
 from plugin_core.media.stem_sidecar import sha256_of
+from plugin_core.media.video import decode as decode_module
 from plugin_core.media.video import decode_range, write_video
 from plugin_core.spatial.direction_path import DirectionPath
 from plugin_core.spatial.foa import encode_mono, intensity_directions, to_ambix
@@ -44,15 +47,33 @@ def request(video: Path, out: Path, **changes) -> GenerationRequest:
 
 
 def fov_yaws_seen(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
-    """Collects the FoV yaw of every frame each window's features are computed for."""
+    """Collects, per window, the FoV yaw of every frame whose features are computed for it
+    (decoded frames chunk by chunk, then frames holding the last one)."""
     seen: list[np.ndarray] = []
-    real = conditioning.window_features
+    real_window = conditioning.WindowConditioning.features
+    real_frames, real_held = conditioning.frame_features, conditioning.held_features
+    real_whole = conditioning.window_features
 
-    def spy(model, frames, yaw, pitch, fov, count):
-        seen.append(np.asarray(yaw))
-        return real(model, frames, yaw, pitch, fov, count)
+    def window(self, *args, **kwargs):
+        seen.append(np.zeros(0))
+        return real_window(self, *args, **kwargs)
 
-    monkeypatch.setattr(conditioning, "window_features", spy)
+    def frames(model, frames, yaw, pitch, fov, views=None):
+        seen[-1] = np.concatenate([seen[-1], np.asarray(yaw)])
+        return real_frames(model, frames, yaw, pitch, fov, views)
+
+    def held(model, features, last, yaw, pitch, fov):
+        seen[-1] = np.concatenate([seen[-1], np.asarray(yaw)])
+        return real_held(model, features, last, yaw, pitch, fov)
+
+    def whole(model, frames, yaw, pitch, fov, count):  # a window with no new frames
+        seen[-1] = np.concatenate([seen[-1], np.asarray(yaw)[:count]])
+        return real_whole(model, frames, yaw, pitch, fov, count)
+
+    monkeypatch.setattr(conditioning.WindowConditioning, "features", window)
+    monkeypatch.setattr(conditioning, "frame_features", frames)
+    monkeypatch.setattr(conditioning, "held_features", held)
+    monkeypatch.setattr(conditioning, "window_features", whole)
     return seen
 
 
@@ -154,22 +175,18 @@ def test_the_fov_follows_the_direction_path_frame_by_frame(
 def test_frames_two_windows_share_are_decoded_and_encoded_once(
     loaded: LoadedModel, video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    encoded: list[int] = []
     given: list[dict[str, torch.Tensor]] = []
-    real_features, real_sample = conditioning.window_features, loaded.model.sample
-
-    def count_frames(model, frames, yaw, pitch, fov, count):
-        encoded.append(count)
-        return real_features(model, frames, yaw, pitch, fov, count)
+    real_sample = loaded.model.sample
+    seen = fov_yaws_seen(monkeypatch)
 
     def keep(features, *args, **kwargs):
         given.append(features)
         return real_sample(features, *args, **kwargs)
 
-    monkeypatch.setattr(conditioning, "window_features", count_frames)
     monkeypatch.setattr(loaded.model, "sample", keep)
     path = DirectionPath((0.0, 3.5), (-170.0, 170.0), (0.0, 10.0))
     result = generate(request(video, tmp_path / "r.wav", path=path), loaded)
+    encoded = [len(yaws) for yaws in seen]
     fps = loaded.model.window.frame_rate
     per_window = loaded.model.window.frames
     # 8 frames per window, windows 6 frames apart: each frame of the 3.5 s is encoded once
@@ -468,3 +485,71 @@ def test_a_cancel_is_heard_while_the_action_is_being_found(
         generate(request(video, tmp_path / "a.wav", aim=True), loaded, cancel=cancel)
     assert len(asked) == 4  # at the 4th frame looked at, long before any sampling step
     assert list(tmp_path.iterdir()) == []
+
+
+def _slowed(monkeypatch: pytest.MonkeyPatch, module, name: str, seconds: float) -> None:
+    """Make ``module.name`` take ``seconds`` longer per call (a slow 4K decode or encoder)."""
+    real = getattr(module, name)
+
+    def slow(*args, **kwargs):
+        time.sleep(seconds)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, slow)
+
+
+def _cancel_after(seconds: float) -> tuple[Callable[[], bool], list[float]]:
+    """A cancel check that says yes from ``seconds`` after its first call, and that moment
+    (when a user would have pressed cancel)."""
+    pressed: list[float] = []
+
+    def cancel() -> bool:
+        now = time.monotonic()
+        if not pressed:
+            pressed.append(now + seconds)
+        return now >= pressed[0]
+
+    return cancel, pressed
+
+
+@pytest.mark.parametrize("stage", ["decoding", "frame features"])
+def test_a_cancel_stops_a_job_within_half_a_second_before_sampling_starts(
+    stage: str, loaded: LoadedModel, video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(window_frames, "CHUNK_FRAMES", 2)
+    if stage == "decoding":  # every frame conversion 0.1 s: 1.6 s of decoding per window
+        _slowed(monkeypatch, decode_module, "_to_rgb", 0.1)
+    else:  # every encoder call (a chunk of 2 frames) 0.25 s: 1 s of features per window
+        _slowed(monkeypatch, loaded.model, "encode", 0.25)
+    sampled: list[int] = []
+    monkeypatch.setattr(loaded.model, "sample", lambda *a, **k: sampled.append(1))
+    cancel, pressed = _cancel_after(0.3)
+    with pytest.raises(SamplingCancelled):
+        generate(request(video, tmp_path / "c.wav", end=2.0), loaded, cancel=cancel)
+    late = time.monotonic() - pressed[0]
+    assert late < 0.5, f"took {late:.2f} s to stop in {stage}"
+    assert sampled == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_moves_while_frames_are_decoded_and_encoded(
+    loaded: LoadedModel, video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(window_frames, "CHUNK_FRAMES", 2)  # four chunks per 8-frame window
+    reports: list[tuple[int, int]] = []
+    first_step: list[int] = []
+    real = loaded.model.sample
+
+    def sample(*args, **kwargs):
+        first_step.append(len(reports))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loaded.model, "sample", sample)
+    job = GenerationRequest(video=video, output=tmp_path / "p.wav", steps=8, end=1.0)
+    generate(job, loaded, lambda i, n: reports.append((i, n)))
+    before_sampling = [i for i, _ in reports[: first_step[0]]]
+    steps = loaded.model.steps(SamplingOptions(steps=8))
+    # a window is 2 × steps units: the first half moves chunk by chunk as frames are encoded
+    assert len(set(before_sampling)) >= 4
+    assert before_sampling == sorted(before_sampling)
+    assert before_sampling[-1] == steps

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from plugin_core.generation.window_frames import (
+    CHUNK_FRAMES,
     FramePrefetcher,
     aligned_hop,
     frame_spans,
@@ -53,7 +54,12 @@ def test_the_prefetcher_hands_out_each_spans_new_frames_in_order(tmp_path: Path)
     spans = frame_spans(windows, 0.0, 4.0, 8000, 8.0, 2.0)
     sizes = {"panorama": (128, 64), "fov": (256, 128), "other": (128, 64)}
     with FramePrefetcher(video, spans, 8.0, sizes) as prefetcher:
-        got = [prefetcher.take() for _ in spans]
+        got = []
+        for _ in spans:
+            chunks = list(prefetcher.take())
+            assert all(len(c["fov"]) <= CHUNK_FRAMES for c in chunks)
+            none = {n: np.zeros((0, h, w, 3), np.uint8) for n, (w, h) in sizes.items()}
+            got.append({n: np.concatenate([none[n], *(c[n] for c in chunks)]) for n in sizes})
     assert sum(s.reused for s in spans) > 0
     for name, size in sizes.items():  # every view's frames at its own decode size
         whole = decode_range(video, 0.0, 4.0, fps=8.0, size=size).frames

