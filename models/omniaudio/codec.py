@@ -13,6 +13,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from models.family import Cancel
 from models.omniaudio.config import CodecConfig
 from models.omniaudio.spectral_decoder import SpectralDecoder
 
@@ -191,11 +192,17 @@ class SpatialVAE(nn.Module):
         latent = sample_posterior(mean, std, generator) if sample else mean
         return latent, gaussian_kl(mean, std)
 
-    def decode(self, latent: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def decode(
+        self,
+        latent: Tensor,
+        generator: torch.Generator | None = None,
+        cancel: Cancel | None = None,
+    ) -> Tensor:
         """Latents [B, latent_dim, L] → audio [B, C, decoded_length(L)]; a spectral decoder
-        draws its phases from ``generator`` (seed 0 when None)."""
+        draws its phases from ``generator`` (seed 0 when None) and hears ``cancel()`` between
+        its iterations."""
         if isinstance(self.decoder, SpectralDecoder):
-            return self.decoder(latent, generator)
+            return self.decoder(latent, generator, cancel)
         return self.decoder(latent)
 
 

@@ -89,7 +89,7 @@ class FoaGenerator(nn.Module):
         )
         with torch.autocast(latents.device.type, enabled=False):
             # the codec always decodes in fp32; a spectral decoder's phases come from ``generator``
-            return self.codec.decode(latents.float(), generator)
+            return self.codec.decode(latents.float(), generator, cancel)
 
 
 def _batched(features: Tensor) -> Tensor:

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional
 
+from models.family import Cancel, SamplingCancelled
 from models.omniaudio.config import CodecConfig
 
 N_FFT = 1024
@@ -82,10 +83,15 @@ class SpectralDecoder(nn.Module):
         intensity = vector * torch.rsqrt(1.0 + vector.square().sum(1, keepdim=True))
         return log_magnitude, intensity
 
-    def forward(self, latent: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def forward(
+        self,
+        latent: Tensor,
+        generator: torch.Generator | None = None,
+        cancel: Cancel | None = None,
+    ) -> Tensor:
         log_magnitude, intensity = self.spectral_parameters(latent)
         length = latent.shape[-1] * self.hop * FRAMES_PER_HOP
-        return self.synthesise(log_magnitude, intensity, length, generator)
+        return self.synthesise(log_magnitude, intensity, length, generator, cancel)
 
     def _stft(self, audio: Tensor) -> Tensor:
         return torch.stft(audio, N_FFT, self.hop, window=self.window, return_complex=True)
@@ -99,8 +105,10 @@ class SpectralDecoder(nn.Module):
         intensity: Tensor,
         length: int,
         generator: torch.Generator | None = None,
+        cancel: Cancel | None = None,
     ) -> Tensor:
-        """FOA [B, 4, length] from log |W| [B, BINS, F] and intensity [B, 3, BINS, F]."""
+        """FOA [B, 4, length] from log |W| [B, BINS, F] and intensity [B, 3, BINS, F];
+        ``cancel()`` is asked before every Griffin-Lim iteration (SamplingCancelled)."""
         if generator is None:
             generator = torch.Generator().manual_seed(0)
         magnitude = log_magnitude.float().exp()
@@ -112,6 +120,8 @@ class SpectralDecoder(nn.Module):
 
         spectrum = magnitude * phases(tuple(magnitude.shape))
         for _ in range(GRIFFIN_LIM_ITERATIONS):
+            if cancel is not None and cancel():
+                raise SamplingCancelled("the codec decode was cancelled")
             rebuilt = self._stft(self._istft(spectrum, length))
             spectrum = magnitude * rebuilt / rebuilt.abs().clamp_min(1e-12)
         # Overlap-adding frames of independent noise keeps 1/overlap of their power (the frames

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from models.family import FamilyModel, SamplingCancelled
+from models.family import Cancel, FamilyModel, SamplingCancelled
 from plugin_core.generation.frame_features import frame_features, held_features, window_features
-from plugin_core.generation.window_frames import Cancel, Frames, FrameSpan
+from plugin_core.generation.window_frames import Frames, FrameSpan
 from plugin_core.spatial.direction_path import DirectionPath
 
 

@@ -37,7 +37,7 @@ from plugin_core.generation.sidecar import generation_sidecar
 from plugin_core.generation.window_frames import FramePrefetcher, aligned_hop, frame_spans
 from plugin_core.generation.windowing import CrossfadeJoiner, Window, plan_windows, window_seed
 from plugin_core.media.stem_sidecar import sha256_of, write_sidecar
-from plugin_core.media.stem_writer import StemWriter
+from plugin_core.media.stem_writer import StemAbandoned, StemWriter
 from plugin_core.media.video import probe
 from plugin_core.notices import warn_once
 from plugin_core.spatial.direction_path import DirectionPath
@@ -107,8 +107,10 @@ def generate(
 ) -> GenerationResult:
     """Run one request end to end and write its stem(s); nothing is left behind on failure.
 
-    ``cancel()`` is asked before every sampling step; when it says so, SamplingCancelled
-    ends the run (and nothing is written).
+    ``cancel()`` is asked while frames decode (every 50 ms), after every chunk of frames
+    encoded, before every sampling step, after each window's codec decode and before every
+    block of the stems written; when it says so, SamplingCancelled ends the run (and
+    nothing is written).
     """
     request.validate()
     paths = output_paths(request.output, request.seed, request.variations)
@@ -152,6 +154,11 @@ def generate(
         f" by omnifoa {loaded.model_id}, seed {request.seed}"
     )
     result = GenerationResult(paths, (source.start, source.end), windows)
+
+    def heard_cancel() -> None:
+        if cancel is not None and cancel():
+            raise SamplingCancelled
+
     joiners = [CrossfadeJoiner(windows) for _ in paths]
     meters = [StemMeter(rate) for _ in paths]
     with contextlib.ExitStack() as stack:
@@ -191,6 +198,7 @@ def generate(
                 cancel=cancel,
                 continuation=continuation,
             )
+            heard_cancel()  # the codec decode ends the sampling: a cancel there is heard here
             result.window_records.append(dict(take.record))
             if w is not windows[-1]:
                 following = windows[w.index + 1]
@@ -211,7 +219,10 @@ def generate(
             level = stem_level(
                 meter, request.level, request.loudness, request.peak, request.ceiling
             )
-            writer.finish(level.gain_db)
+            try:
+                writer.finish(level.gain_db, cancel)
+            except StemAbandoned:
+                raise SamplingCancelled from None
             result.levels.append(level)
     result.amplitude_joins = [j.amplitude_joins for j in joiners]
     _write_sidecars(request, loaded, options, sizes, result, rate)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.family import SamplingCancelled
+from models.family import Cancel, SamplingCancelled
 from plugin_core.generation.windowing import Window
 from plugin_core.media.video.decode import iter_range_chunks
 
@@ -80,13 +80,13 @@ def frame_count(t0: float, t1: float, fps: float) -> int:
     return max(0, math.ceil((t1 - t0) * fps - 1e-6))
 
 
-# Frames decoded (and handed over) together: a second of frames at the model's 8 fps.
-CHUNK_FRAMES = 8
+# Frames decoded (and handed over) together: half a second at the model's 8 fps; a cancel
+# is heard after each chunk is encoded (about 0.15 s of 4K work on 2 cores).
+CHUNK_FRAMES = 4
 # How often a caller waiting for frames asks whether it was cancelled, seconds.
 _CANCEL_POLL_S = 0.05
 
 Frames = dict[str, np.ndarray]  # frames [n, H, W, 3] by view name
-Cancel = Callable[[], bool]
 
 
 def span_chunks(

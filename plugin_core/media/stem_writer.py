@@ -11,6 +11,7 @@ the target. An error or an unfinished writer leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -29,6 +30,10 @@ Delivery = Literal["ambix", "fuma"]
 _SF_SUBTYPES = {"float32": "FLOAT", "pcm24": "PCM_24", "pcm16": "PCM_16"}
 _FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 _BLOCK = 1 << 16  # frames per read of the second pass
+
+
+class StemAbandoned(Exception):
+    """The stem was not written: the caller's ``stop()`` said so while it was written."""
 
 
 class StemWriter:
@@ -84,8 +89,10 @@ class StemWriter:
             self._scratch.write(frames)
         self.frames_written += len(frames)
 
-    def finish(self, gain_db: float = 0.0) -> None:
-        """Write the stem with ``gain_db`` on every sample and move it onto its path."""
+    def finish(self, gain_db: float = 0.0, stop: Callable[[], bool] | None = None) -> None:
+        """Write the stem with ``gain_db`` on every sample and move it onto its path.
+        ``stop()`` is asked before every block written; when it says so, StemAbandoned is
+        raised and nothing is left behind."""
         if self._resampler is not None:
             self.write(np.zeros((4, 0), np.float32), last=True)
         self._scratch.close()
@@ -100,6 +107,8 @@ class StemWriter:
             if self._comment:
                 out.comment = self._comment
             for block in raw.blocks(_BLOCK, dtype="float32"):
+                if stop is not None and stop():
+                    raise StemAbandoned(self.path)
                 block = block * gain
                 out.write(np.clip(block, -1.0, 1.0) if clip else block)
         self._finished = True

@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 import torch
 
+from models.family import SamplingCancelled
 from models.omniaudio.codec import SpatialVAE, decoded_length
 from models.omniaudio.config import PRESETS
 from models.omniaudio.spectral_decoder import (
     BINS,
     FRAMES_PER_HOP,
+    GRIFFIN_LIM_ITERATIONS,
     SpectralDecoder,
     spectral_targets,
 )
@@ -110,6 +112,24 @@ def test_one_seed_gives_one_stem_and_another_seed_another_take() -> None:
     assert not torch.allclose(a, c, atol=1e-3)
     # another take of the same sound: same level within 1 dB
     assert float(10 * torch.log10(a.square().mean() / c.square().mean())).__abs__() < 1.0
+
+
+def test_a_cancel_is_heard_between_griffin_lim_iterations() -> None:
+    codec = SpatialVAE(CONFIG).eval()
+    latent = torch.randn(1, CONFIG.latent_dim, LATENT_FRAMES)
+    asked: list[int] = []
+
+    def cancel() -> bool:
+        asked.append(1)
+        return len(asked) > 3
+
+    with torch.no_grad(), pytest.raises(SamplingCancelled):
+        codec.decode(latent, torch.Generator().manual_seed(5), cancel)
+    assert len(asked) == 4 < GRIFFIN_LIM_ITERATIONS  # stopped at the 4th, not at the end
+    with torch.no_grad():  # never cancelled: the same stem as without a cancel check
+        kept = codec.decode(latent, torch.Generator().manual_seed(5), lambda: False)
+        plain = codec.decode(latent, torch.Generator().manual_seed(5))
+    assert torch.equal(kept, plain)
 
 
 def test_targets_read_a_plane_wave_back() -> None:
