@@ -80,7 +80,7 @@ def main() -> int:
             job["end"] = 2.0
 
             def via_service(name: str) -> None:
-                record = client.wait(client.submit({**job, "name": name})["id"], 600, poll=0.02)
+                record = client.wait(client.submit({**job, "name": name})["id"], 600)
                 assert record["state"] == "done", record["error"]
 
             cold = median_of(lambda: via_service("cold.wav"), 1, warm_up=False)

@@ -17,6 +17,8 @@ from plugin_core.errors import OmnifoaError
 from plugin_core.service.jobs import FINAL
 from plugin_core.service.state_file import read_state
 
+WAIT_S = 5.0  # how long one request of wait() lets the service hold the answer
+
 
 class ServiceError(OmnifoaError):
     """The service refused a request or could not be reached; the message says which."""
@@ -87,13 +89,15 @@ class ServiceClient:
             body["position"] = position
         return self._call("POST", f"/v1/jobs/{job_id}/reaper", body)["ack"]
 
-    def wait(self, job_id: str, timeout: float = 600.0, poll: float = 0.2) -> dict[str, Any]:
-        """Poll until the job is done, failed or cancelled; ServiceError on timeout."""
+    def wait(self, job_id: str, timeout: float = 600.0) -> dict[str, Any]:
+        """The job's record once it is done, failed or cancelled (the service answers as it
+        ends, a few seconds at a time: no polling); ServiceError on timeout."""
         deadline = time.monotonic() + timeout
         while True:
-            record = self.job(job_id)
+            left = deadline - time.monotonic()
+            wait = max(0.0, min(WAIT_S, left))
+            record = self._call("GET", f"/v1/jobs/{job_id}?wait={wait:.3f}")["job"]
             if record["state"] in FINAL:
                 return record
-            if time.monotonic() > deadline:
+            if time.monotonic() >= deadline:
                 raise ServiceError(f"Job {job_id} did not finish within {timeout:g} s.")
-            time.sleep(poll)

@@ -2,7 +2,8 @@
 
 Routes (all under ``/v1``, all needing ``Authorization: Bearer <token>``):
 ``GET health``, ``GET schema`` (the job fields, their defaults and ranges), ``GET models``,
-``GET jobs``, ``POST jobs``, ``GET jobs/<id>``,
+``GET jobs``, ``POST jobs``, ``GET jobs/<id>`` (``?wait=S``: answered when the job ends or
+after S ≤ 10 seconds, so a client waits without polling),
 ``POST jobs/<id>/cancel``. Bodies are at most 64 KiB of JSON; errors are
 ``{"error": "<one sentence>"}`` with a 4xx status.
 """
@@ -42,6 +43,9 @@ MAX_CONNECTIONS = 32  # open at once; more are closed at once rather than given 
 CONNECTION_TIMEOUT_S = 10.0  # a client that sends nothing for this long is dropped
 REQUEST_DEADLINE_S = 20.0  # the whole request (line, headers, body), however slowly it trickles
 _JOB = re.compile(r"^/v1/jobs/([0-9a-f]{32})(/cancel|/reaper)?$")
+# GET /v1/jobs/<id>?wait=S answers when the job ends, or after S seconds (at most MAX_WAIT_S)
+_WAIT = re.compile(r"^/v1/jobs/([0-9a-f]{32})\?wait=([0-9]{1,3}(?:\.[0-9]{1,3})?)$")
+MAX_WAIT_S = 10.0
 _LENGTH = re.compile(r"[0-9]{1,9}")
 
 
@@ -197,13 +201,25 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/v1/jobs":
             self._send(200, {"jobs": jobs.list()})
         elif (match := _JOB.match(self.path)) and not match.group(2):
-            record = jobs.get(match.group(1))
-            if record is None:
-                self._error(HTTPStatus.NOT_FOUND, "There is no job with that id.")
+            self._send_job(jobs.get(match.group(1)))
+        elif match := _WAIT.match(self.path):
+            wait = float(match.group(2))
+            if wait > MAX_WAIT_S:
+                self._error(
+                    HTTPStatus.BAD_REQUEST,
+                    f"wait={match.group(2)} is too long; wait at most {MAX_WAIT_S:g} s per "
+                    "request and ask again.",
+                )
             else:
-                self._send(200, {"job": record})
+                self._send_job(jobs.wait_final(match.group(1), wait))
         else:
             self._error(HTTPStatus.NOT_FOUND, f"No such endpoint: GET {self.path[:100]}.")
+
+    def _send_job(self, record: dict[str, Any] | None) -> None:
+        if record is None:
+            self._error(HTTPStatus.NOT_FOUND, "There is no job with that id.")
+        else:
+            self._send(200, {"job": record})
 
     def do_POST(self) -> None:
         if not self._authorised():

@@ -147,6 +147,7 @@ class JobQueue:
         self._by_key: dict[str, str] = {}
         self._records: dict[str, dict[str, Any]] = {}  # finished jobs of earlier runs
         self._lock = threading.Lock()
+        self._ended = threading.Condition(self._lock)  # notified whenever a job ends
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._recover()
         self._worker = threading.Thread(target=self._run, name="omnifoa-worker", daemon=True)
@@ -216,6 +217,19 @@ class JobQueue:
                 return self._record(job_id)
         return None
 
+    def wait_final(self, job_id: str, seconds: float) -> dict[str, Any] | None:
+        """The job's record once it has ended, or after ``seconds`` (None: no such job)."""
+        deadline = time.monotonic() + seconds
+        with self._ended:
+            while True:
+                if job_id not in self._jobs and job_id not in self._records:
+                    return None
+                record = self._record(job_id)
+                left = deadline - time.monotonic()
+                if record["state"] in FINAL or left <= 0:
+                    return record
+                self._ended.wait(left)
+
     def list(self) -> list[dict[str, Any]]:
         with self._lock:
             return [*self._records.values(), *(j.to_json() for j in self._jobs.values())]
@@ -245,6 +259,7 @@ class JobQueue:
         job.finished = time.time()
         job.eta_s = 0.0 if state == "done" else None
         self._save_with_plan(job)
+        self._ended.notify_all()
 
     def _model(self, request: GenerationRequest) -> LoadedModel:
         key: tuple[str, WeightsCopy] = (request.model, "ema" if request.ema else "model")

@@ -187,6 +187,32 @@ def test_bad_paths_and_fields_are_refused(service, assets, tmp_path, change, mes
     assert list(tmp_path.iterdir()) == []
 
 
+def test_waiting_for_a_job_is_answered_as_it_ends_without_polling(
+    service, assets, tmp_path
+) -> None:
+    token = service.client.token
+    record = service.client.submit(job(assets, tmp_path, end=2.0, steps=40))
+    asked = time.monotonic()
+    status, held = raw(service, "GET", f"/v1/jobs/{record['id']}?wait=0.3", None, token)
+    # not over yet: the answer comes after the wait, with the job as it stands
+    assert status == 200
+    assert held["job"]["state"] in ("queued", "running")
+    assert time.monotonic() - asked >= 0.3
+    answers = 0
+    while True:
+        status, answer = raw(service, "GET", f"/v1/jobs/{record['id']}?wait=10", None, token)
+        answers += 1
+        if answer["job"]["state"] == "done":
+            break
+    heard = time.time()
+    assert answers <= 3  # a long job costs a request every 10 s, not one every poll
+    # answered the moment the job ended (its record says when), not up to a poll later
+    assert heard - answer["job"]["finished"] < 0.25
+    for wait, code in (("11", 400), ("-1", 404), ("1e3", 404), ("", 404)):
+        assert raw(service, "GET", f"/v1/jobs/{record['id']}?wait={wait}", None, token)[0] == code
+    assert raw(service, "GET", f"/v1/jobs/{'0' * 32}?wait=1", None, token)[0] == 404
+
+
 def test_unknown_jobs_and_endpoints_are_404(service) -> None:
     with pytest.raises(ServiceError) as caught:
         service.client.job("0" * 32)
