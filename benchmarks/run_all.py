@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python benchmarks/run_all.py [--out benchmarks/results]``. Each benchmark runs
 in its own process (thread settings do not leak between them). On a CUDA machine the full
 OmniAudio-size GPU benchmark runs; elsewhere its code runs on the CPU at the tiny size
-(``--smoke``), marked as such. The last table checks the performance targets.
+(``--smoke``), marked as such. The last table checks the performance targets. The whole run
+takes about half an hour on 2 cores (the memory benchmark alone about ten minutes).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ CPU_BENCHMARKS = (
     "bench_pipeline",
     "bench_cancel",
     "bench_binaural",
+    "bench_memory",  # about 10 minutes: 1, 5 and 10 minutes of 4K video
 )
 
 
@@ -111,6 +113,13 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                     late <= allowed,
                 )
             )
+    memory = (results.get("bench_memory") or {}).get("rows", [])
+    if len(memory) > 1:
+        ratio = max(r["peak_rss_ratio"] for r in memory)
+        peaks = ", ".join(f"{r['peak_rss_mb']:.0f}" for r in memory)
+        checks.append(
+            ("peak RSS flat from 1 to 10 min of 4K (<= 1.1x)", f"{peaks} MB", ratio <= 1.1)
+        )
     for turning in ("steady head", "head turning every block"):
         binaural = row("bench_binaural", turning)
         if binaural:
