@@ -18,7 +18,7 @@ from timing import Table, json_option, median_of
 
 from models.family import SamplingOptions
 from models.omniaudio.family import OmniAudioEncoders
-from plugin_core.generation.frame_features import decode_size, frame_features, view_fov
+from plugin_core.generation.frame_features import frame_features, view_decode_sizes
 from plugin_core.generation.loaded_model import load_model
 from plugin_core.install_paths import DEMO_DIR
 from plugin_core.media.video import probe
@@ -42,11 +42,7 @@ def main() -> int:
     window = model.window
     unbatched = OmniAudioEncoders(model.generator.config, "cpu", batch_size=1)
     info = probe(DEMO)
-    sizes = {
-        v.name: decode_size(v, view_fov(v, None) if v.projection != "panorama" else 0.0,
-                            (info.width, info.height))
-        for v in model.views
-    }  # fmt: skip
+    sizes = view_decode_sizes(model.views, None, (info.width, info.height))
     distinct = sorted(set(sizes.values()))
 
     def decode() -> dict[str, np.ndarray]:

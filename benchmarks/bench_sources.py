@@ -23,7 +23,7 @@ from PIL import Image
 from timing import Table, json_option, median_of
 
 from models.family import SamplingOptions
-from plugin_core.generation.frame_features import decode_size, frame_features, view_fov
+from plugin_core.generation.frame_features import frame_features, view_decode_sizes
 from plugin_core.generation.loaded_model import load_model
 from plugin_core.generation.pipeline import generate
 from plugin_core.generation.request import GenerationRequest
@@ -67,12 +67,7 @@ def main() -> int:
         for width in WIDTHS:
             source = make_source(folder, width)
             size = (width, width // 2)
-            sizes = {
-                v.name: decode_size(
-                    v, view_fov(v, None) if v.projection != "panorama" else 0.0, size
-                )
-                for v in model.views
-            }
+            sizes = view_decode_sizes(model.views, None, size)
             distinct = sorted(set(sizes.values()))
             request = GenerationRequest(
                 source, folder / f"stem_{width}.wav", model=args.model, overwrite=True

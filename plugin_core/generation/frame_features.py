@@ -49,6 +49,17 @@ def decode_size(view: ViewSpec, fov: float, source: tuple[int, int]) -> tuple[in
     return width, height
 
 
+def view_decode_sizes(
+    views: Sequence[ViewSpec], fov: float | None, source: tuple[int, int]
+) -> dict[str, tuple[int, int]]:
+    """(width, height) each view's frames are decoded at, by view name (:func:`decode_size`
+    with the request's FoV, else the family's)."""
+    return {
+        v.name: decode_size(v, view_fov(v, fov) if v.projection != "panorama" else 0.0, source)
+        for v in views
+    }
+
+
 def view_fov(view: ViewSpec, fov: float | None) -> float:
     """The field of view a perspective view is cut with: the request's, else the family's."""
     chosen = fov if fov is not None else view.fov

@@ -28,7 +28,7 @@ import numpy as np
 from models.family import Cancel, Continuation, SamplingCancelled, SamplingOptions
 from plugin_core.errors import InputError
 from plugin_core.generation.conditioning import WindowConditioning
-from plugin_core.generation.frame_features import decode_size, view_fov
+from plugin_core.generation.frame_features import view_decode_sizes, view_fov
 from plugin_core.generation.loaded_model import LoadedModel, load_model
 from plugin_core.generation.loudness import StemLevel, StemMeter, stem_level
 from plugin_core.generation.outputs import check_outputs, output_paths
@@ -138,11 +138,7 @@ def generate(
     total = round((source.end - source.start) * rate)
     windows = plan_windows(total, window.samples, overlap, round(MAX_PAD_SECONDS * rate))
     spans = frame_spans(windows, source.start, source.end, rate, fps, window.seconds)
-    sizes = {
-        v.name: decode_size(v, view_fov(v, request.fov) if v.projection != "panorama" else 0.0,
-                            source.size)
-        for v in model.views
-    }  # fmt: skip
+    sizes = view_decode_sizes(model.views, request.fov, source.size)
     path = request.path or DirectionPath.constant(request.yaw, request.pitch)
     conditioning = WindowConditioning(model, path, request.fov)
     steps = model.steps(options)

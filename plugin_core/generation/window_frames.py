@@ -3,7 +3,7 @@
 Windows start a whole number of frame periods apart (:func:`aligned_hop`), so the frames two
 neighbouring windows share are the same video frames: :func:`frame_spans` says which frames a
 window takes over from the one before and which it decodes, and :class:`FramePrefetcher`
-decodes each window's new frames on a worker thread, a second of frames at a time: the
+decodes each window's new frames on a worker thread, ``CHUNK_FRAMES`` at a time: the
 caller encodes the frames already decoded while the rest decode, and the next window's
 frames decode while the current window samples.
 """

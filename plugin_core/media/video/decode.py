@@ -104,14 +104,7 @@ def decode_range_sizes(
 ) -> list[DecodedRange]:
     """Decode [start, end) at fps once, converting each frame to every size in ``sizes``:
     one DecodedRange per size, in order."""
-    source = readable_path(path)
-    check_positive("The frame rate", fps)
-    check_start(start, end)
-    for size in sizes:
-        _check_size(size)
-    with open_input(source) as container:
-        stream = video_stream(container, source)
-        start, end = time_range(start, end, stream_duration(stream, container), source)
+    source, start, end = _checked_range(path, start, end, fps, sizes)
     count = len(_target_times(start, end, fps))
     stacks: list[np.ndarray | None] = [None] * len(sizes)
     times = np.zeros(count)
@@ -148,17 +141,30 @@ def iter_range_chunks(
     """Decode [start, end) at fps as :func:`decode_range_sizes` does, ``chunk`` frames at a
     time: each item holds the next frames at every size in ``sizes``, in order. ``stop()``
     is asked after every frame; when it says so, the frames end there."""
+    if chunk < 1:
+        raise ValueError(f"chunks hold at least one frame, got {chunk}")
+    source, start, end = _checked_range(path, start, end, fps, sizes)
+    return _range_chunks(source, start, end, fps, sizes, chunk, stop)
+
+
+def _checked_range(
+    path: str | os.PathLike,
+    start: float,
+    end: float | None,
+    fps: float,
+    sizes: Sequence[tuple[int, int] | int | None],
+) -> tuple[Path, float, float]:
+    """The readable source and [start, end) clipped to its video, after checking the rate
+    and sizes (InputError or ValueError, one sentence)."""
     source = readable_path(path)
     check_positive("The frame rate", fps)
     check_start(start, end)
     for size in sizes:
         _check_size(size)
-    if chunk < 1:
-        raise ValueError(f"chunks hold at least one frame, got {chunk}")
     with open_input(source) as container:
         stream = video_stream(container, source)
         start, end = time_range(start, end, stream_duration(stream, container), source)
-    return _range_chunks(source, start, end, fps, sizes, chunk, stop)
+    return source, start, end
 
 
 def _range_chunks(
