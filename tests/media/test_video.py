@@ -27,6 +27,7 @@ from plugin_core.errors import InputError
 from plugin_core.media.video import (
     NotEquirectangularWarning,
     aspect_warning,
+    decode,
     decode_range,
     iter_frames,
     probe,
@@ -130,6 +131,56 @@ def test_variable_frame_rate_is_sampled_by_timestamp(tmp_path: Path) -> None:
     np.testing.assert_allclose(
         decoded.pts_times, [0.05, 0.05, 0.31, 0.31, 0.31, 0.31, 0.31, 0.9, 1.0], atol=1e-3
     )
+
+
+@pytest.fixture(scope="module")
+def b_frame_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4 s at 30 fps, x264 with runs of 3 B-frames (the outer two of each run unreferenced)."""
+    path = tmp_path_factory.mktemp("bframes") / "b.mp4"
+    write_video(path, indexed_frames(120), 30, options={"bf": "3", "g": "30"})
+    return path
+
+
+@pytest.mark.parametrize(("start", "end"), [(0.0, 4.0), (1.3, 2.9), (3.9, 4.0)])
+def test_unreferenced_pictures_no_target_takes_are_not_decoded(
+    b_frame_clip: Path, start: float, end: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plans = []
+    planned = decode._skip_plan
+
+    def spy(*args):
+        plans.append(planned(*args))
+        return plans[-1]
+
+    monkeypatch.setattr(decode, "_skip_plan", spy)
+
+    frames = list(iter_frames(b_frame_clip, start=start, end=end, fps=8.0))
+
+    assert [frame_index(f.image) for f in frames] == fps_filter_indices(
+        b_frame_clip, 8.0, start, end
+    )
+    if end - start > 1.0:  # whole runs of B-frames no target takes were left out
+        assert plans[0] is not None
+        assert len(plans[0].skipped) >= 0.25 * (end - start) * 30
+        assert not plans[0].skipped & set(plans[0].chosen)
+
+
+def test_frames_that_disagree_with_the_plan_are_decoded_again_in_full(
+    b_frame_clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a plan that names the frame after the right one: the frames the targets really take
+    # are then among those left out, so only a check of every frame handed out catches it
+    chosen = decode._chosen_stamps
+
+    def one_late(stamps: list[int], *args) -> list[int] | None:
+        right = chosen(stamps, *args)
+        return None if right is None else [stamps[stamps.index(s) + 1] for s in right]
+
+    monkeypatch.setattr(decode, "_chosen_stamps", one_late)
+
+    frames = list(iter_frames(b_frame_clip, start=1.0, end=3.0, fps=8.0))
+
+    assert [frame_index(f.image) for f in frames] == fps_filter_indices(b_frame_clip, 8.0, 1.0, 3.0)
 
 
 def test_ntsc_frame_rate_picks_the_right_frame(tmp_path: Path) -> None:

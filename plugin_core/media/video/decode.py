@@ -6,11 +6,17 @@ output frame ``k`` of a range starting at ``t0`` is the last source frame whose 
 output frame periods from ``t0`` and rounded to the nearest (halves away from zero), is at
 most ``k``; before the first source frame, the first one. Only the requested range is
 decoded, and each frame is downscaled while it is converted to RGB, to one size or several.
+
+H.264 pictures no other picture refers to (most B-frames) are not decoded unless a target
+takes them: which frames the targets take is read from the packets' timestamps first, and
+every frame handed out is checked against that plan (a file whose frames disagree with its
+packets is decoded again in full, from the target it disagreed on).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +28,7 @@ import av
 import numpy as np
 
 from plugin_core.errors import InputError
+from plugin_core.media.video.h264_references import is_unreferenced_picture, length_prefix_size
 from plugin_core.media.video.media_input import (
     decoded_frames,
     open_input,
@@ -40,6 +47,9 @@ from plugin_core.media.video.time_range import (
 
 # A frame counts as "at" a target time when its timestamp is within this many seconds.
 _TIME_EPS = 1e-4
+# H.264 reorders at most 16 pictures: once this many packets past the last target are read,
+# every frame before it has been seen.
+_REORDER_PACKETS = 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,6 +213,85 @@ def _sampled_frames(
 ) -> Iterator[tuple[float, float, av.VideoFrame]]:
     """(target time, source frame time, source frame) at start + k/fps, chosen as the fps
     filter chooses; seeks, decodes forward and stops once every target has its frame."""
+    handed = 0
+    try:
+        with contextlib.closing(_sampled(source, start, end, fps, plan_skips=True)) as frames:
+            for item in frames:
+                yield item
+                handed += 1
+    except _PlanMissed:
+        with contextlib.closing(_sampled(source, start, end, fps, plan_skips=False)) as frames:
+            yield from itertools.islice(frames, handed, None)
+
+
+class _PlanMissed(Exception):
+    """A decoded frame is not the one the packets' timestamps said a target takes."""
+
+
+@dataclass(frozen=True)
+class _SkipPlan:
+    """The pts of the frame each target takes, and the pts of packets left undecoded."""
+
+    chosen: list[int]
+    skipped: frozenset[int]
+
+
+def _skip_plan(source: Path, offset: float, start: float, limits: np.ndarray) -> _SkipPlan | None:
+    """Which unreferenced H.264 pictures no target takes, from the packets alone (a second
+    reader, so the decoding one is untouched); None when nothing can be left out or the
+    packets do not say (another codec, a packet without a timestamp, a damaged file)."""
+    with open_input(source) as container:
+        stream = video_stream(container, source)
+        if stream.codec_context.name != "h264":
+            return None
+        prefix = length_prefix_size(stream.codec_context.extradata)
+        seek_before(container, stream, offset, start)
+        stamps: list[int] = []
+        unreferenced: set[int] = set()
+        past = 0
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                if packet.pts is None:
+                    return None
+                stamps.append(packet.pts)
+                if is_unreferenced_picture(memoryview(packet), prefix):
+                    unreferenced.add(packet.pts)
+                if float(packet.pts * stream.time_base) - offset >= limits[-1] - _TIME_EPS:
+                    past += 1
+                    if past >= _REORDER_PACKETS:
+                        break
+        except av.FFmpegError:
+            return None  # the decoding pass says what is wrong with the file
+        chosen = _chosen_stamps(sorted(stamps), float(stream.time_base), offset, limits)
+    if chosen is None or not unreferenced - set(chosen):
+        return None
+    return _SkipPlan(chosen, frozenset(unreferenced - set(chosen)))
+
+
+def _chosen_stamps(
+    stamps: list[int], time_base: float, offset: float, limits: np.ndarray
+) -> list[int] | None:
+    """The pts each target takes from frames at ``stamps`` (sorted), by the rule
+    :func:`_sampled` applies to decoded frames; None without frames."""
+    chosen: list[int] = []
+    held: int | None = None
+    for stamp in stamps:
+        when = stamp * time_base - offset
+        while len(chosen) < len(limits) and when >= limits[len(chosen)] - _TIME_EPS:
+            chosen.append(stamp if held is None else held)
+        if len(chosen) == len(limits):
+            return chosen
+        held = stamp
+    return None if held is None else chosen + [held] * (len(limits) - len(chosen))
+
+
+def _sampled(
+    source: Path, start: float, end: float | None, fps: float, plan_skips: bool
+) -> Iterator[tuple[float, float, av.VideoFrame]]:
+    """:func:`_sampled_frames`, leaving out the H.264 pictures no target takes when
+    ``plan_skips`` (raising _PlanMissed before handing out a frame the plan did not expect)."""
     with open_input(source) as container:
         stream = video_stream(container, source)
         stream.thread_type = "AUTO"
@@ -212,16 +301,24 @@ def _sampled_frames(
         # half away from zero, so frames strictly before target + half a period count.
         limits = targets + 0.5 / fps
         offset = start_offset(stream)
+        plan = _skip_plan(source, offset, start, limits) if plan_skips and len(targets) else None
         seek_before(container, stream, offset, start)
         step = 1.0 / (stream_frame_rate(stream) or 30.0)
         k = 0
         held: tuple[float, av.VideoFrame] | None = None  # the latest frame before limits[k]
-        for frame in decoded_frames(container, stream, source):
+
+        def checked(k: int, frame: av.VideoFrame) -> av.VideoFrame:
+            if plan is not None and frame.pts != plan.chosen[k]:
+                raise _PlanMissed
+            return frame
+
+        keep = None if plan is None else lambda packet: packet.pts not in plan.skipped
+        for frame in decoded_frames(container, stream, source, keep):
             when = frame.time - offset if frame.time is not None else _next_time(held, step)
             while k < len(targets) and when >= limits[k] - _TIME_EPS:
                 if held is None:  # the first decoded frame is already past the first target
                     held = (when, frame)
-                yield float(targets[k]), held[0], held[1]
+                yield float(targets[k]), held[0], checked(k, held[1])
                 k += 1
             if k >= len(targets):
                 return
@@ -230,7 +327,8 @@ def _sampled_frames(
             _check_not_truncated(held, stream, offset, end, step, source)
             assert held is not None
             for target in targets[k:]:
-                yield float(target), held[0], held[1]
+                yield float(target), held[0], checked(k, held[1])
+                k += 1
 
 
 def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | int | None) -> np.ndarray:

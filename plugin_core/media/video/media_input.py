@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +60,18 @@ def video_stream(container: InputContainer, source: Path) -> Any:
     return stream
 
 
-def decoded_frames(container: InputContainer, stream: Any, source: Path) -> Iterator[Any]:
-    """Decode a stream's frames, turning FFmpeg errors into one InputError sentence."""
+def decoded_frames(
+    container: InputContainer,
+    stream: Any,
+    source: Path,
+    keep: Callable[[av.Packet], bool] | None = None,
+) -> Iterator[Any]:
+    """Decode a stream's frames (only the packets ``keep`` keeps, when given), turning FFmpeg
+    errors into one InputError sentence."""
     try:
-        yield from container.decode(stream)
+        for packet in container.demux(stream):
+            if keep is None or keep(packet):
+                yield from packet.decode()
     except av.FFmpegError as error:
         raise InputError(
             f"Decoding {source.name} failed ({ffmpeg_reason(error)}); "
