@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 DEVICE_KINDS: tuple[str, ...] = ("auto", "cuda", "mps", "cpu")
@@ -34,4 +36,14 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "mps":
         return torch.float16
+    return None
+
+
+def synchronizer(device: torch.device) -> Callable[[], None] | None:
+    """What waits for the work queued on ``device`` (CUDA, MPS); None on the CPU, where
+    every operation has finished when it returns."""
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    if device.type == "mps":
+        return torch.mps.synchronize
     return None

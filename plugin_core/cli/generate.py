@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +87,17 @@ def request_from_args(args: argparse.Namespace) -> Any:
 def _generate(args: argparse.Namespace) -> int:
     from plugin_core.cli.progress import step_bar
     from plugin_core.generation.pipeline import generate
+    from plugin_core.generation.stage_clock import StageClock
 
     request = request_from_args(args)
+    clock = StageClock() if args.timings else None
     with step_bar("generating") as progress:
-        result = generate(request, progress=progress)
+        result = generate(request, progress=progress, clock=clock)
+    total = clock.now() if clock is not None else 0.0
     for path in result.paths:
         print(f"wrote {path} (and {path.name}.json)")
+    if clock is not None:
+        print(clock.table(total, result.span[1] - result.span[0]), file=sys.stderr)
     return 0
 
 
@@ -111,6 +117,9 @@ def add_generate_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("video")
     p.add_argument("-o", "--output", required=True, help="output .wav or .flac")
     add_request_arguments(p)
+    p.add_argument(
+        "--timings", action="store_true", help="print the seconds of every stage (stderr)"
+    )
     p.set_defaults(run=_generate, transactional=True)
 
     p = sub.add_parser("demo", help="the main job on the bundled demo scene")

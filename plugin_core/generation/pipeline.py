@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from models.device import synchronizer
 from models.family import Cancel, Continuation, SamplingCancelled, SamplingOptions
 from plugin_core.errors import InputError
 from plugin_core.generation.conditioning import WindowConditioning
@@ -34,6 +35,7 @@ from plugin_core.generation.loudness import StemLevel, StemMeter, stem_level
 from plugin_core.generation.outputs import check_outputs, output_paths
 from plugin_core.generation.request import MIN_SPAN_SECONDS, GenerationRequest
 from plugin_core.generation.sidecar import generation_sidecar
+from plugin_core.generation.stage_clock import StageClock
 from plugin_core.generation.window_frames import FramePrefetcher, aligned_hop, frame_spans
 from plugin_core.generation.windowing import CrossfadeJoiner, Window, plan_windows, window_seed
 from plugin_core.media.stem_sidecar import sha256_of, write_sidecar
@@ -104,8 +106,10 @@ def generate(
     loaded: LoadedModel | None = None,
     progress: StepProgress | None = None,
     cancel: Cancel | None = None,
+    clock: StageClock | None = None,
 ) -> GenerationResult:
     """Run one request end to end and write its stem(s); nothing is left behind on failure.
+    ``clock``, when given, is charged with the seconds of every stage.
 
     ``cancel()`` is asked while frames decode (every 50 ms), after every chunk of frames
     encoded, before every sampling step, after each window's codec decode and before every
@@ -124,8 +128,12 @@ def generate(
                 raise SamplingCancelled
 
         request = replace(request, path=strongest_path(request.video, each_frame=each_frame))
+    began = clock.now() if clock is not None else 0.0
     loaded = loaded or load_model(request.model, request.device, "ema" if request.ema else "model")
     model = loaded.model
+    if clock is not None:
+        clock.sync = clock.sync or synchronizer(model.device)
+        clock.record("loading", began)
     options = sampling_options(request)
     try:
         model.check_options(options)
@@ -155,6 +163,13 @@ def generate(
         if cancel is not None and cancel():
             raise SamplingCancelled
 
+    def started() -> float:
+        return clock.now() if clock is not None else 0.0
+
+    def timed(stage: str, start: float) -> float:
+        """Charge ``stage`` with the time since ``start`` (when there is a clock); now."""
+        return clock.record(stage, start) if clock is not None else 0.0
+
     joiners = [CrossfadeJoiner(windows) for _ in paths]
     meters = [StemMeter(rate) for _ in paths]
     with contextlib.ExitStack() as stack:
@@ -169,6 +184,7 @@ def generate(
         frames_ahead = stack.enter_context(FramePrefetcher(request.video, spans, fps, sizes))
         continuation: Continuation | None = None
         for w, span in zip(windows, spans, strict=True):
+            began = started()
             directions = conditioning.directions(span)
 
             def frames_progress(share: float, first: int = w.index * units) -> None:
@@ -179,8 +195,13 @@ def generate(
                 span, frames_ahead.take(cancel), directions, cancel, frames_progress
             )
             frames_progress(1.0)
+            sampled = [timed("frames", began)]  # then when the last step ended
 
-            def window_progress(i: int, n: int, done: int = w.index * units + steps) -> None:
+            def window_progress(
+                i: int, n: int, done: int = w.index * units + steps, marks: list = sampled
+            ) -> None:
+                if i == n:  # the codec decode follows the last step
+                    marks.append(timed("sampling", marks[0]))
                 if progress is not None:
                     progress(done + i, len(windows) * units)
 
@@ -195,6 +216,7 @@ def generate(
                 continuation=continuation,
             )
             heard_cancel()  # the codec decode ends the sampling: a cancel there is heard here
+            began = timed("codec decode" if len(sampled) > 1 else "sampling", sampled[-1])
             result.window_records.append(dict(take.record))
             if w is not windows[-1]:
                 following = windows[w.index + 1]
@@ -211,6 +233,8 @@ def generate(
                     final = np.concatenate([final, np.zeros((4, pad), final.dtype)], axis=-1)
                 meters[v].add(final)
                 writers[v].write(final)
+            timed("writing", began)
+        began = started()
         for meter, writer in zip(meters, writers, strict=True):
             level = stem_level(
                 meter, request.level, request.loudness, request.peak, request.ceiling
@@ -220,8 +244,14 @@ def generate(
             except StemAbandoned:
                 raise SamplingCancelled from None
             result.levels.append(level)
+        timed("writing", began)
+        if clock is not None:
+            clock.decode_busy += frames_ahead.busy_seconds
+            clock.frame_wait += frames_ahead.wait_seconds
+    began = started()
     result.amplitude_joins = [j.amplitude_joins for j in joiners]
     _write_sidecars(request, loaded, options, sizes, result, rate)
+    timed("writing", began)
     return result
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -119,59 +120,126 @@ def span_chunks(
         yield from (by_view(parts) for parts in sliver)
 
 
+def continuous(spans: list[FrameSpan], fps: float) -> bool:
+    """Whether the spans' new frames lie on one grid, one span's frames right after the last
+    one's (windows a whole number of frames apart), so one pass can decode them all."""
+    if not spans or frame_count(spans[-1].decode_from, spans[-1].t1, fps) == 0:
+        return False  # a last sliver takes the frame before it: decoded on its own
+    at = spans[0].decode_from
+    for span in spans:
+        if abs(span.decode_from - at) > 1e-6:
+            return False
+        at += frame_count(span.decode_from, span.t1, fps) / fps
+    return True
+
+
 class FramePrefetcher:
     """Decodes the spans in order on a worker thread, one span ahead of the caller, each as
-    chunks the caller can use while the rest of the span decodes."""
+    chunks the caller can use while the rest of the span decodes. Spans on one frame grid
+    are decoded in one pass (a seek per window would decode again the frames from the
+    keyframe before it: up to 8 s of 4K per window with x264's default keyframe interval)."""
 
     def __init__(
         self, video: Path, spans: list[FrameSpan], fps: float, sizes: dict[str, Size]
     ) -> None:
         self._video, self._spans, self._fps, self._sizes = video, spans, fps, sizes
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="omnifoa-decode")
-        self._queues: dict[int, queue.SimpleQueue] = {}
+        self._queues = [queue.SimpleQueue() for _ in spans]
         self._stop = threading.Event()
-        self._index = 0
+        self._index = 0  # spans taken
+        self._ahead = threading.Condition()
+        self.busy_seconds = 0.0  # the worker's time decoding (read once it is closed)
+        self.wait_seconds = 0.0  # the caller's time waiting for frames
+        self._one_pass = continuous(spans, fps)
+        if self._one_pass:
+            self._pool.submit(self._decode_all)
 
-    def _decode(self, index: int, out: queue.SimpleQueue) -> None:
-        """Put span ``index``'s chunks on ``out``, then None (or the error that ended it)."""
+    def _may_start(self, index: int) -> bool:
+        """Wait until span ``index`` may be decoded (at most one span ahead of the caller);
+        False when decoding stops instead."""
+        with self._ahead:
+            self._ahead.wait_for(lambda: index <= self._index or self._stop.is_set())
+        return not self._stop.is_set()
+
+    def _decode_all(self) -> None:
+        """Every span's chunks from one pass over the video, each span's queue ended by None
+        (or by the error that ended the pass)."""
+        distinct = sorted(set(self._sizes.values()))
+        first, last = self._spans[0], self._spans[-1]
+        index = 0
+        try:
+            began = time.perf_counter()
+            frames = iter_range_chunks(
+                self._video, first.decode_from, last.t1, self._fps, distinct, 1, self._stop.is_set
+            )
+            for index, span in enumerate(self._spans):
+                self.busy_seconds += time.perf_counter() - began
+                if not self._may_start(index):
+                    return
+                began = time.perf_counter()
+                wanted = frame_count(span.decode_from, span.t1, self._fps)
+                while wanted > 0:
+                    parts = [next(frames) for _ in range(min(CHUNK_FRAMES, wanted))]
+                    wanted -= len(parts)
+                    stacked = {
+                        size: np.concatenate([p[s].frames for p in parts])
+                        for s, size in enumerate(distinct)
+                    }
+                    self.busy_seconds += time.perf_counter() - began
+                    self._queues[index].put({n: stacked[z] for n, z in self._sizes.items()})
+                    began = time.perf_counter()
+                self._queues[index].put(None)
+            self.busy_seconds += time.perf_counter() - began
+        except StopIteration:  # stopped by close(): nobody waits for the rest
+            self._queues[index].put(None)
+        except Exception as exc:  # handed to the caller, who raises it as its own
+            self._queues[index].put(exc)
+
+    def _decode(self, index: int) -> None:
+        """Put span ``index``'s chunks on its queue, then None (or the error that ended it)."""
+        out = self._queues[index]
         try:
             span = self._spans[index]
             stop = self._stop.is_set
+            began = time.perf_counter()
             for frames in span_chunks(
                 self._video, span, self._fps, self._sizes, CHUNK_FRAMES, stop
             ):
+                self.busy_seconds += time.perf_counter() - began
                 out.put(frames)
+                began = time.perf_counter()
+            self.busy_seconds += time.perf_counter() - began
         except Exception as exc:  # handed to the caller, who raises it as its own
             out.put(exc)
             return
         out.put(None)
 
-    def _submit(self, index: int) -> None:
-        if index < len(self._spans) and not self._stop.is_set():
-            self._queues[index] = queue.SimpleQueue()
-            self._pool.submit(self._decode, index, self._queues[index])
-
     def take(self, cancel: Cancel | None = None) -> Iterator[Frames]:
         """The next span's new frames, chunk by chunk as they are decoded; starts decoding the
         span after it. While waiting it asks ``cancel()`` every 50 ms and raises
         SamplingCancelled when it says so."""
-        if self._index == 0:
-            self._submit(0)
-        assert self._index in self._queues, "every span has been taken"
-        chunks = self._queues.pop(self._index)
-        self._index += 1
-        self._submit(self._index)
-        return self._drain(chunks, cancel)
+        assert self._index < len(self._spans), "every span has been taken"
+        index = self._index
+        if not self._one_pass and index == 0:
+            self._pool.submit(self._decode, 0)
+        with self._ahead:
+            self._index += 1
+            self._ahead.notify_all()
+        if not self._one_pass and self._index < len(self._spans):
+            self._pool.submit(self._decode, self._index)
+        return self._drain(self._queues[index], cancel)
 
-    @staticmethod
-    def _drain(chunks: queue.SimpleQueue, cancel: Cancel | None) -> Iterator[Frames]:
+    def _drain(self, chunks: queue.SimpleQueue, cancel: Cancel | None) -> Iterator[Frames]:
         while True:
+            began = time.perf_counter()
             try:
                 item = chunks.get(timeout=_CANCEL_POLL_S)
             except queue.Empty:
+                self.wait_seconds += time.perf_counter() - began
                 if cancel is not None and cancel():
                     raise SamplingCancelled from None
                 continue
+            self.wait_seconds += time.perf_counter() - began
             if item is None:
                 return
             if isinstance(item, Exception):
@@ -180,7 +248,9 @@ class FramePrefetcher:
 
     def close(self) -> None:
         """Stop decoding ahead: the worker stops once the frame it is on is decoded."""
-        self._stop.set()
+        with self._ahead:
+            self._stop.set()
+            self._ahead.notify_all()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> FramePrefetcher:

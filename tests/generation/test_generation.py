@@ -21,6 +21,7 @@ from plugin_core.generation.loudness import integrated_loudness, true_peak_dbtp
 from plugin_core.generation.outputs import output_paths
 from plugin_core.generation.pipeline import generate
 from plugin_core.generation.request import GenerationRequest
+from plugin_core.generation.stage_clock import STAGES, StageClock
 from plugin_core.media.audio_io import read_foa
 from plugin_core.media.stem_sidecar import sha256_of
 from plugin_core.media.video import decode as decode_module
@@ -557,3 +558,44 @@ def test_progress_moves_while_frames_are_decoded_and_encoded(
     assert len(set(before_sampling)) >= 4
     assert before_sampling == sorted(before_sampling)
     assert before_sampling[-1] == steps
+
+
+def _slowed(owner, name: str, seconds: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = getattr(owner, name)
+
+    def slow(*args, **kwargs):
+        time.sleep(seconds)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, slow)
+
+
+def _stage_seconds(loaded: LoadedModel, video: Path, out: Path) -> tuple[dict[str, float], float]:
+    clock = StageClock()
+    began = time.perf_counter()
+    generate(request(video, out, end=1.0, overwrite=True), loaded, clock=clock)
+    return clock.totals(), time.perf_counter() - began
+
+
+@pytest.mark.parametrize("stage", ["frames", "sampling", "codec decode", "writing"])
+def test_timings_charge_the_stage_that_took_the_time(
+    stage: str, loaded: LoadedModel, video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before, _ = _stage_seconds(loaded, video, tmp_path / "t.wav")
+    delay = 0.4
+    generator = loaded.model.generator
+    owner, name = {
+        "frames": (loaded.model, "encode"),  # once per chunk of frames: at least 0.4 s
+        "sampling": (generator.flow, "forward"),  # every network pass
+        "codec decode": (generator.codec, "decode"),
+        "writing": (pipeline_module.StemWriter, "write"),
+    }[stage]
+    _slowed(owner, name, delay, monkeypatch)
+
+    after, wall = _stage_seconds(loaded, video, tmp_path / "t.wav")
+
+    grew = {s: after[s] - before[s] for s in STAGES}
+    assert grew[stage] >= 0.9 * delay, grew
+    assert all(grew[s] < 0.5 * delay for s in STAGES if s != stage), grew
+    # the stages follow each other: together they are the run, and never more
+    assert 0.9 * wall <= sum(after.values()) <= wall

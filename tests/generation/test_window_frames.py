@@ -1,5 +1,7 @@
 """Frame-aligned windows: neighbouring windows share whole video frames, decoded once."""
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +11,11 @@ from plugin_core.generation.window_frames import (
     CHUNK_FRAMES,
     FramePrefetcher,
     aligned_hop,
+    continuous,
     frame_spans,
 )
 from plugin_core.generation.windowing import plan_windows
+from plugin_core.media.video import decode as decode_module
 from plugin_core.media.video import decode_range, write_video
 from plugin_core.synthsphere import make_scene, render_frames
 
@@ -67,3 +71,53 @@ def test_the_prefetcher_hands_out_each_spans_new_frames_in_order(tmp_path: Path)
         rebuilt = np.concatenate([frames[name] for frames in got])
         assert len(rebuilt) == len(whole)
         np.testing.assert_array_equal(rebuilt, whole)
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+def test_windows_on_one_frame_grid_are_decoded_in_one_pass(
+    tmp_path: Path, aligned: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one keyframe for the whole 6 s (x264's default interval is 250 frames): a seek per
+    # window would decode again every frame from the start of the video
+    video = tmp_path / "long_gop.mp4"
+    write_video(video, render_frames(make_scene(2, 6.0), 256, 128, 8.0), 8.0)
+    overlap = 16000 - aligned_hop(16000, 4000, 8000, 8.0) if aligned else 3900
+    windows = plan_windows(6 * 8000, 16000, overlap)
+    spans = frame_spans(windows, 0.0, 6.0, 8000, 8.0, 2.0)
+    passes = []
+    real = decode_module._sampled_frames
+
+    def counted(*args):
+        passes.append(args[1:3])
+        return real(*args)
+
+    monkeypatch.setattr(decode_module, "_sampled_frames", counted)
+    sizes = {"panorama": (128, 64)}
+    with FramePrefetcher(video, spans, 8.0, sizes) as prefetcher:
+        got = [np.concatenate([c["panorama"] for c in prefetcher.take()]) for _ in spans]
+
+    assert len(spans) >= 3
+    assert continuous(spans, 8.0) == aligned
+    assert len(passes) == (1 if aligned else len(spans))
+    whole = decode_range(video, 0.0, 6.0, fps=8.0, size=(128, 64)).frames
+    if aligned:  # the new frames of every window, end to end, are the video's
+        np.testing.assert_array_equal(np.concatenate(got), whole)
+    else:  # each window decodes its own frames
+        for span, frames in zip(spans, got, strict=True):
+            first = round(span.decode_from * 8.0)
+            np.testing.assert_array_equal(frames, whole[first : first + len(frames)])
+
+
+def test_closing_a_one_pass_prefetcher_stops_its_worker(tmp_path: Path) -> None:
+    video = tmp_path / "v.mp4"
+    write_video(video, render_frames(make_scene(2, 6.0), 256, 128, 8.0), 8.0)
+    windows = plan_windows(6 * 8000, 16000, 16000 - aligned_hop(16000, 4000, 8000, 8.0))
+    spans = frame_spans(windows, 0.0, 6.0, 8000, 8.0, 2.0)
+    prefetcher = FramePrefetcher(video, spans, 8.0, {"panorama": (128, 64)})
+    next(prefetcher.take())  # the worker decodes the second window, then waits for the third
+    time.sleep(0.3)
+    closing = threading.Thread(target=prefetcher.close)
+    closing.start()
+    closing.join(timeout=5.0)
+
+    assert not closing.is_alive(), "close() waits for a worker nobody wakes"

@@ -16,6 +16,7 @@ from plugin_core.generation import windowing
 from plugin_core.generation.loaded_model import LoadedModel, load_model
 from plugin_core.generation.pipeline import generate
 from plugin_core.generation.request import GenerationRequest
+from plugin_core.generation.stage_clock import STAGES
 from plugin_core.media.audio_io import read_foa
 from plugin_core.media.video import write_video
 from plugin_core.spatial.direction_path import DirectionPath
@@ -123,11 +124,21 @@ def test_generate_with_visage_through_the_command_line(
     out = tmp_path / "cli.wav"
     done = run_cli(
         "generate", str(video), "-o", str(out), "--model", "visage-test", "--end", "3",
-        "--sampler", "dual", timeout=300,
+        "--sampler", "dual", "--timings", timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     audio, rate = read_foa(out)
     assert abs(audio.shape[1] / rate - 3.0) < 0.01
+    # --timings: seconds per stage on stderr; the decoding steps and the DAC decode both took time
+    seconds = {
+        line[:14].strip(): float(line[14:23])
+        for line in done.stderr.splitlines()
+        if line[:14].strip() in STAGES
+    }
+    assert list(seconds) == list(STAGES)
+    assert seconds["sampling"] > 0
+    assert seconds["codec decode"] > 0
+    assert "3.0 s of FOA" in done.stderr
     guidance = json.loads((tmp_path / "cli.wav.json").read_text())["model"]["guidance"]
     assert guidance["variant"] == "dual"
 
