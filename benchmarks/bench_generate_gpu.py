@@ -43,6 +43,7 @@ from plugin_core.generation.loaded_model import LoadedModel, load_model
 from plugin_core.generation.pipeline import generate
 from plugin_core.generation.request import GenerationRequest
 from plugin_core.generation.stage_clock import STAGES, StageClock
+from plugin_core.media.video import probe
 from plugin_core.media.video.decode import decode_range_sizes
 
 MODEL_ID = "bench-random-weights"
@@ -81,19 +82,24 @@ def random_registry(folder: Path, preset_name: str) -> Path:
 
 
 class Utilisation:
-    """``nvidia-smi`` GPU utilisation samples (perf_counter time, percent) while running."""
+    """``nvidia-smi`` GPU utilisation samples (perf_counter time, percent) while running;
+    none when ``nvidia-smi`` is missing."""
 
     def __init__(self) -> None:
         self.samples: list[tuple[float, float]] = []
-        self._process = subprocess.Popen(
-            ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits",
-             "-lms", "100"],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        try:
+            self._process: subprocess.Popen[str] | None = subprocess.Popen(
+                ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits",
+                 "-lms", "100"],
+                stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+        except OSError:
+            self._process = None
+            return
+        threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
+        assert self._process is not None
         assert self._process.stdout is not None
         for line in self._process.stdout:
             first = line.split(",")[0].strip()
@@ -101,8 +107,9 @@ class Utilisation:
                 self.samples.append((time.perf_counter(), float(first)))
 
     def stop(self) -> None:
-        self._process.terminate()
-        self._process.wait()
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait()
 
     def per_stage(self, clock: StageClock) -> dict[str, float | None]:
         """Mean utilisation of the samples that fall in each stage's intervals."""
@@ -123,7 +130,8 @@ def isolated_sample_seconds(loaded: LoadedModel, video: Path) -> float:
     model = loaded.model
     window = model.window
     with torch.inference_mode():
-        sizes = view_decode_sizes(model.views, None, _size(video))
+        info = probe(video)
+        sizes = view_decode_sizes(model.views, None, (info.width, info.height))
         distinct = sorted(set(sizes.values()))
         decoded = decode_range_sizes(video, 0.0, window.seconds, window.frame_rate, distinct)
         by_size = {s: d.frames for s, d in zip(distinct, decoded, strict=True)}
@@ -135,13 +143,6 @@ def isolated_sample_seconds(loaded: LoadedModel, video: Path) -> float:
             5,
             sync=synchronizer(model.device),
         )
-
-
-def _size(video: Path) -> tuple[int, int]:
-    from plugin_core.media.video import probe
-
-    info = probe(video)
-    return info.width, info.height
 
 
 def main() -> int:
