@@ -183,6 +183,26 @@ def test_frames_that_disagree_with_the_plan_are_decoded_again_in_full(
     assert [frame_index(f.image) for f in frames] == fps_filter_indices(b_frame_clip, 8.0, 1.0, 3.0)
 
 
+def test_a_transport_stream_seek_that_lands_late_is_redone_further_back(
+    b_frame_clip: Path, tmp_path: Path
+) -> None:
+    # MPEG-TS seeks by byte position: a seek to 1 s can land on the keyframe at 2 s, and the
+    # frames before it would all be that keyframe
+    ts = tmp_path / "clip.ts"
+    with av.open(str(b_frame_clip)) as source, av.open(str(ts), "w") as out:
+        stream = source.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        for packet in source.demux(stream):
+            if packet.dts is not None:
+                packet.stream = copy
+                out.mux(packet)
+    whole = indices(decode_range(ts, 0.0, 4.0, fps=8.0).frames)
+
+    for first, last in [(1, 31), (10, 23), (20, 30)]:  # targets k/8 s of the whole decode
+        part = decode_range(ts, first / 8, last / 8, fps=8.0)
+        assert indices(part.frames) == whole[first:last], (first, last)
+
+
 def test_ntsc_frame_rate_picks_the_right_frame(tmp_path: Path) -> None:
     path = tmp_path / "ntsc.mp4"
     write_video(path, indexed_frames(60), 30000 / 1001)

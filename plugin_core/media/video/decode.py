@@ -38,6 +38,7 @@ from plugin_core.media.video.media_input import (
     video_stream,
 )
 from plugin_core.media.video.time_range import (
+    SEEK_MARGIN_S,
     check_positive,
     check_start,
     seek_before,
@@ -213,19 +214,28 @@ def _sampled_frames(
 ) -> Iterator[tuple[float, float, av.VideoFrame]]:
     """(target time, source frame time, source frame) at start + k/fps, chosen as the fps
     filter chooses; seeks, decodes forward and stops once every target has its frame."""
-    handed = 0
-    try:
-        with contextlib.closing(_sampled(source, start, end, fps, plan_skips=True)) as frames:
-            for item in frames:
-                yield item
-                handed += 1
-    except _PlanMissed:
-        with contextlib.closing(_sampled(source, start, end, fps, plan_skips=False)) as frames:
-            yield from itertools.islice(frames, handed, None)
+    handed, plan_skips, margin = 0, True, SEEK_MARGIN_S
+    while True:
+        try:
+            frames = _sampled(source, start, end, fps, plan_skips, margin)
+            with contextlib.closing(frames):
+                for item in itertools.islice(frames, handed, None):
+                    yield item
+                    handed += 1
+            return
+        except _PlanMissed:
+            plan_skips = False
+        except _SeekedPast:  # nothing was handed out: seek further back
+            margin *= 4
 
 
 class _PlanMissed(Exception):
     """A decoded frame is not the one the packets' timestamps said a target takes."""
+
+
+class _SeekedPast(Exception):
+    """The seek landed after the first target, although the file has frames before it
+    (MPEG-TS seeks by byte position, and can land a keyframe or more too late)."""
 
 
 @dataclass(frozen=True)
@@ -236,7 +246,9 @@ class _SkipPlan:
     skipped: frozenset[int]
 
 
-def _skip_plan(source: Path, offset: float, start: float, limits: np.ndarray) -> _SkipPlan | None:
+def _skip_plan(
+    source: Path, offset: float, start: float, limits: np.ndarray, margin: float
+) -> _SkipPlan | None:
     """Which unreferenced H.264 pictures no target takes, from the packets alone (a second
     reader, so the decoding one is untouched); None when nothing can be left out or the
     packets do not say (another codec, a packet without a timestamp, a damaged file)."""
@@ -245,7 +257,7 @@ def _skip_plan(source: Path, offset: float, start: float, limits: np.ndarray) ->
         if stream.codec_context.name != "h264":
             return None
         prefix = length_prefix_size(stream.codec_context.extradata)
-        seek_before(container, stream, offset, start)
+        seek_before(container, stream, offset, start, margin)
         stamps: list[int] = []
         unreferenced: set[int] = set()
         past = 0
@@ -288,10 +300,17 @@ def _chosen_stamps(
 
 
 def _sampled(
-    source: Path, start: float, end: float | None, fps: float, plan_skips: bool
+    source: Path,
+    start: float,
+    end: float | None,
+    fps: float,
+    plan_skips: bool,
+    margin: float = SEEK_MARGIN_S,
 ) -> Iterator[tuple[float, float, av.VideoFrame]]:
-    """:func:`_sampled_frames`, leaving out the H.264 pictures no target takes when
-    ``plan_skips`` (raising _PlanMissed before handing out a frame the plan did not expect)."""
+    """:func:`_sampled_frames` after a seek ``margin`` seconds before ``start``, leaving out
+    the H.264 pictures no target takes when ``plan_skips`` (raising _PlanMissed before handing
+    out a frame the plan did not expect, and _SeekedPast when the seek landed after the first
+    target while the file has earlier frames)."""
     with open_input(source) as container:
         stream = video_stream(container, source)
         stream.thread_type = "AUTO"
@@ -301,8 +320,13 @@ def _sampled(
         # half away from zero, so frames strictly before target + half a period count.
         limits = targets + 0.5 / fps
         offset = start_offset(stream)
-        plan = _skip_plan(source, offset, start, limits) if plan_skips and len(targets) else None
-        seek_before(container, stream, offset, start)
+        plan = (
+            _skip_plan(source, offset, start, limits, margin)
+            if plan_skips and len(targets)
+            else None
+        )
+        seek_before(container, stream, offset, start, margin)
+        seeked = start - margin > 0  # as seek_before decides: the first frames were skipped
         step = 1.0 / (stream_frame_rate(stream) or 30.0)
         k = 0
         held: tuple[float, av.VideoFrame] | None = None  # the latest frame before limits[k]
@@ -317,6 +341,8 @@ def _sampled(
             when = frame.time - offset if frame.time is not None else _next_time(held, step)
             while k < len(targets) and when >= limits[k] - _TIME_EPS:
                 if held is None:  # the first decoded frame is already past the first target
+                    if seeked:
+                        raise _SeekedPast
                     held = (when, frame)
                 yield float(targets[k]), held[0], checked(k, held[1])
                 k += 1

@@ -19,10 +19,18 @@ from plugin_core.errors import InputError
 SEEK_MARGIN_S = 0.25
 
 
-def seek_before(container: InputContainer, stream: Any, offset: float, start: float) -> None:
-    """Seek to the keyframe a margin before ``start`` (seconds from the file's start), if > 0."""
-    if start > 0:
-        seconds = offset + max(0.0, start - SEEK_MARGIN_S)
+def seek_before(
+    container: InputContainer,
+    stream: Any,
+    offset: float,
+    start: float,
+    margin: float = SEEK_MARGIN_S,
+) -> None:
+    """Seek to the keyframe ``margin`` seconds before ``start`` (seconds from the file's start);
+    no seek when that is the file's start (decoding from there is exact, and an MPEG-TS seek
+    to it can land a keyframe late)."""
+    if start - margin > 0:
+        seconds = offset + start - margin
         timestamp = math.floor(seconds / stream.time_base)
         try:
             container.seek(timestamp, stream=stream, backward=True, any_frame=False)
