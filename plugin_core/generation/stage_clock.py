@@ -12,9 +12,8 @@ device work it queued.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 STAGES = ("loading", "frames", "sampling", "codec decode", "writing")
@@ -43,15 +42,6 @@ class StageClock:
         end = self.now()
         self.intervals.append((stage, start, end))
         return end
-
-    @contextlib.contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Charge ``name`` with the time the block takes."""
-        start = self.now()
-        try:
-            yield
-        finally:
-            self.record(name, start)
 
     def totals(self) -> dict[str, float]:
         """Seconds per stage, every stage listed."""

@@ -10,7 +10,8 @@ decoded, and each frame is downscaled while it is converted to RGB, to one size 
 H.264 pictures no other picture refers to (most B-frames) are not decoded unless a target
 takes them: which frames the targets take is read from the packets' timestamps first, and
 every frame handed out is checked against that plan (a file whose frames disagree with its
-packets is decoded again in full, from the target it disagreed on).
+packets is decoded again in full, from the target it disagreed on). A seek that lands after
+the first target (MPEG-TS seeks by byte position) is redone further back.
 """
 
 from __future__ import annotations
