@@ -11,7 +11,6 @@ step or 0.5 s, whichever is longer; a speed-up of 1 or more meets it.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import statistics
 import sys
@@ -20,9 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
 from bench_sources import make_source
-from timing import Table, json_option
+from timing import Table, cpu_benchmark_args
 
 from models.family import SamplingCancelled
 from plugin_core.generation import pipeline
@@ -61,13 +59,7 @@ def pressing(owner: object, name: str, button: Button) -> Callable[[], None]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="omnifoa-mini")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
-    json_option(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = cpu_benchmark_args(__doc__.splitlines()[0])
     loaded = load_model(args.model, "cpu")
     model = loaded.model
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,13 +8,12 @@ straightforward way, measured in the same run. The last line is the real-time fa
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
 import numpy as np
 import torch
-from timing import Table, json_option, median_of
+from timing import Table, cpu_benchmark_args, median_of
 
 from models.family import SamplingOptions
 from models.omniaudio.family import OmniAudioEncoders
@@ -28,13 +27,7 @@ DEMO = DEMO_DIR / "demo.mp4"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="omnifoa-mini")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
-    json_option(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = cpu_benchmark_args(__doc__.splitlines()[0])
     start = time.perf_counter()
     loaded = load_model(args.model, "cpu")
     load_s = time.perf_counter() - start

@@ -9,13 +9,12 @@ every call. Random weights: timings do not depend on training.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 from unittest import mock
 
 import torch
-from timing import Table, json_option, median_of
+from timing import Table, cpu_benchmark_args, median_of
 from torch import nn
 from torch.nn import functional
 from torch.nn.utils import parametrizations
@@ -42,13 +41,7 @@ def with_weight_norm(codec: nn.Module) -> nn.Module:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="omnifoa-mini")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
-    json_option(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = cpu_benchmark_args(__doc__.splitlines()[0], "--preset")
     torch.manual_seed(0)
     model = FoaGenerator(preset(args.preset)).eval()
     cfg = model.config

@@ -12,7 +12,6 @@ fresh service (which pays the load).
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import statistics
 import subprocess
@@ -21,8 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-from timing import Table, json_option, median_of
+from timing import Table, cpu_benchmark_args, median_of
 
 from plugin_core.generation.loaded_model import load_model
 from plugin_core.generation.pipeline import generate
@@ -43,13 +41,7 @@ SERVE = (sys.executable, "-m", "plugin_core.cli", "serve", "--device", "cpu")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="omnifoa-mini")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
-    json_option(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = cpu_benchmark_args(__doc__.splitlines()[0])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         short, long = _video(folder, 10.0), _video(folder, 60.0)

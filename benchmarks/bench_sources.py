@@ -12,7 +12,6 @@ the frames before them are encoded), so they add up to more than the whole.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from timing import Table, json_option, median_of
+from timing import Table, cpu_benchmark_args, median_of
 
 from models.family import SamplingOptions
 from plugin_core.generation.frame_features import frame_features, view_decode_sizes
@@ -47,13 +46,7 @@ def make_source(folder: Path, width: int) -> Path:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="omnifoa-mini")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
-    json_option(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = cpu_benchmark_args(__doc__.splitlines()[0])
     loaded = load_model(args.model, "cpu")
     model = loaded.model
     window = model.window
