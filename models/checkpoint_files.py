@@ -80,6 +80,12 @@ def strip_prefix(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
     return {k.removeprefix(prefix): v for k, v in tensors.items()}
 
 
-def save_safetensors(state: dict[str, Tensor], path: str | os.PathLike[str]) -> None:
-    """Write tensors (contiguous, CPU) to a safetensors file at ``path``."""
-    save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(path))
+def save_safetensors(
+    state: dict[str, Tensor],
+    path: str | os.PathLike[str],
+    metadata: dict[str, str] | None = None,
+) -> None:
+    """Write tensors (contiguous, CPU) to a safetensors file at ``path``, with text
+    ``metadata`` in its header when given."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    save_file(tensors, str(path), metadata=metadata)

@@ -23,6 +23,7 @@ from models.family import (
 )
 
 FAMILIES: dict[str, str] = {
+    "foley": "models.foley.family",
     "omniaudio": "models.omniaudio.family",
     "visage": "models.visage.family",
 }

@@ -178,3 +178,13 @@ class CodecRoundTrip(Protocol):
     def round_trip(self, audio: Tensor, seed: int) -> Tensor:
         """FOA [B, 4, N] (N a multiple of ``codec_hop``) encoded and decoded by the codec."""
         ...
+
+
+@runtime_checkable
+class VoicePlacement(Protocol):
+    """A family model that builds its field from mono voices placed along directions, so the
+    placement can be measured alone (``omnifoa eval``), as a codec is."""
+
+    def place_voice(self, voice: Tensor, azimuth: float, elevation: float) -> Tensor:
+        """AmbiX [4, N] of a mono ``voice`` [N] placed at (azimuth, elevation) degrees."""
+        ...

@@ -11,12 +11,27 @@ from plugin_core.errors import InputError
 from plugin_core.file_checks import OVERWRITE_HINT
 
 
+def _train_foley(args: argparse.Namespace) -> int:
+    from plugin_core.training.foley_run import train_foley
+
+    weights = Path(args.weights) if args.weights else Path(args.work) / "omnifoa-mini.safetensors"
+    if weights.exists() and not args.force:
+        raise InputError(f"{weights} exists; {OVERWRITE_HINT}.")
+    print(f"training omnifoa-mini (object Foley) on {args.scenes} SynthSphere scenes in {args.work}")
+    record = train_foley(Path(args.work), weights, scenes=args.scenes)
+    print(f"wrote {weights} ({record['bytes'] / 1e6:.1f} MB, {record['minutes']:.1f} min)")
+    print(f"training record: {Path(args.work) / 'training_record.json'}")
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     import torch
 
     from models.training.recipe import RECIPES
     from plugin_core.training.pipeline import train_bundled
 
+    if args.recipe == "foley":
+        return _train_foley(args)
     name = args.recipe
     if name == "auto":
         name = "gpu" if torch.cuda.is_available() else "cpu"
@@ -33,7 +48,7 @@ def _train(args: argparse.Namespace) -> int:
             f"wrote {out} and its codec; train the flow with python -m models.training.flow_inputs"
         )
         return 0
-    weights = Path(args.weights) if args.weights else Path(args.work) / "omnifoa-mini.safetensors"
+    weights = Path(args.weights) if args.weights else Path(args.work) / "omniaudio-mini.safetensors"
     if weights.exists() and not args.force:
         raise InputError(f"{weights} exists; {OVERWRITE_HINT}.")
     print(
@@ -48,14 +63,18 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from models.family import CodecRoundTrip
+    from models.family import CodecRoundTrip, VoicePlacement
     from plugin_core.atomic_files import write_atomic
     from plugin_core.evaluation import HELD_OUT_SEEDS, format_table, run_evaluation
     from plugin_core.evaluation.codec_report import (
         CODEC_REPORT_NAME,
+        PLACEMENT_REPORT_NAME,
+        codec_carrier,
         codec_round_trip,
         direction_round_trip,
         format_codec_report,
+        format_direction_trips,
+        placement_carrier,
     )
     from plugin_core.evaluation.fov_turn import (
         FOV_TURN_CLIPS,
@@ -76,7 +95,9 @@ def _eval(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.is_dir():  # an earlier report is checked before hours of evaluation, not after
-        for name in (*REPORT_NAMES, CODEC_REPORT_NAME, STEERING_NAME, FOV_TURN_NAME):
+        for name in (
+            *REPORT_NAMES, CODEC_REPORT_NAME, PLACEMENT_REPORT_NAME, STEERING_NAME, FOV_TURN_NAME,
+        ):
             output_file(out / name, args.overwrite)
     systems = {}
     seconds = args.seconds
@@ -97,10 +118,16 @@ def _eval(args: argparse.Namespace) -> int:
     print(format_table(report))
     if codec is not None:
         text = format_codec_report(
-            codec_round_trip(codec, seeds, seconds or 10.0), direction_round_trip(codec)
+            codec_round_trip(codec, seeds, seconds or 10.0),
+            direction_round_trip(codec_carrier(codec)),
         )
         print(f"\n{args.model}'s codec alone (encode → decode):\n{text}")
         write_atomic(out / CODEC_REPORT_NAME, lambda tmp: tmp.write_text(text + "\n"))
+    elif systems and isinstance(loaded.model, VoicePlacement):
+        trips = direction_round_trip(placement_carrier(loaded.model))
+        text = format_direction_trips(trips)
+        print(f"\n{args.model}'s voice placement alone (no codec):\n{text}")
+        write_atomic(out / PLACEMENT_REPORT_NAME, lambda tmp: tmp.write_text(text + "\n"))
     if systems:
         text = format_steering(steering_rows(loaded, seeds[:STEERING_CLIPS], seed=args.seed))
         print(f"\nsteered by the picture (panorama turned, first {STEERING_CLIPS} clips):\n{text}")
@@ -115,7 +142,14 @@ def _eval(args: argparse.Namespace) -> int:
 def add_training_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``train`` and ``eval`` on the top-level subcommand parser."""
     p = sub.add_parser("train", help="train the bundled model on SynthSphere (one command)")
-    p.add_argument("--recipe", default="auto", choices=["auto", "cpu", "gpu"])
+    p.add_argument(
+        "--recipe", default="foley", choices=["foley", "auto", "cpu", "gpu"],
+        help="foley: the bundled omnifoa-mini; auto/cpu/gpu: omniaudio-mini (OmniAudio, small)",
+    )  # fmt: skip
+    p.add_argument(
+        "--scenes", type=whole("--scenes", 4, 100_000), default=96,
+        help="training scenes of the foley recipe",
+    )  # fmt: skip
     p.add_argument("--work", default="out/train", help="work folder; a rerun resumes from it")
     p.add_argument("--weights", help="output safetensors (default: in the work folder)")
     p.add_argument(

@@ -10,12 +10,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from plugin_core.spatial.foa import check_foa
-from plugin_core.synthsphere import Scene, make_scene, render_foa, render_frames
+from plugin_core.synthsphere import Scene, make_scene, render_foa
+from plugin_core.synthsphere.panorama import sampled_frames
+from plugin_core.synthsphere.splits import HELD_OUT_SEEDS
 
-# The held-out split: scene seeds that the generator's training must never draw.
-HELD_OUT_SEEDS = range(1_000_000, 1_000_100)
+__all__ = ["HELD_OUT_SEEDS", "EvalClip", "GenerateFn", "fit_length", "render_clip"]
 SAMPLE_RATE = 44100
-FRAME_SIZE = (512, 256)  # ERP width, height
 FPS = 8.0
 
 
@@ -28,14 +28,16 @@ class EvalClip:
 
     @cached_property
     def frames(self) -> NDArray[np.uint8]:
-        """ERP frames [T, 256, 512, 3] at 8 fps, rendered on first use."""
+        """ERP frames [T, 256, 512, 3] at 8 fps as the pipeline takes them from the scene's
+        24 fps video, rendered on first use."""
         return self.frames_at(FPS)
 
     def frames_at(self, fps: float) -> NDArray[np.uint8]:
-        """ERP frames [T, 256, 512, 3] at ``fps`` (8 fps ones rendered once)."""
+        """ERP frames [T, 256, 512, 3] at ``fps`` as decoding takes them from the scene's
+        video (8 fps ones rendered once)."""
         if fps == FPS and "frames" in self.__dict__:
             return self.__dict__["frames"]
-        return np.stack(list(render_frames(self.scene, *FRAME_SIZE, fps)))
+        return sampled_frames(self.scene, fps)[0]
 
 
 # A system under evaluation: a clip in, AmbiX FOA [4, M] at 44.1 kHz out.

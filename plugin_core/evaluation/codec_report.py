@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from models.family import CodecRoundTrip
+from models.family import CodecRoundTrip, VoicePlacement
 from plugin_core.evaluation.artefacts import (
     frame_rate_artefacts,
     mu_law_round_trip,
@@ -40,6 +40,7 @@ ROUND_TRIP_DIRECTIONS: tuple[tuple[float, float], ...] = (
 ROUND_TRIP_SECONDS = 2.0
 ROUND_TRIP_ONSETS = (0.2, 0.9, 1.5)
 CODEC_REPORT_NAME = "codec_round_trip.txt"
+PLACEMENT_REPORT_NAME = "placement_round_trip.txt"
 
 
 @dataclass(frozen=True)
@@ -112,23 +113,52 @@ def codec_round_trip(
     return [CodecRow(name, *np.mean(values, axis=0).tolist()) for name, values in measures.items()]
 
 
+# A way of carrying a dry sound [N] at (az, el) degrees into FOA [4, N].
+Carrier = Callable[[NDArray[np.float64], float, float], NDArray[np.floating]]
+
+
+def codec_carrier(model: CodecRoundTrip) -> Carrier:
+    """The dry sound as a plane wave, through the codec."""
+    run = _round_trip(model, 0)
+    return lambda dry, az, el: run(encode_gains(az, el)[:, None] * dry[None, :])
+
+
+def placement_carrier(model: VoicePlacement) -> Carrier:
+    """The dry sound placed as the model places its voices."""
+
+    def carry(dry: NDArray[np.float64], az: float, el: float) -> NDArray[np.floating]:
+        voice = torch.from_numpy(np.ascontiguousarray(dry, dtype=np.float32))
+        return model.place_voice(voice, az, el).double().numpy()
+
+    return carry
+
+
 def direction_round_trip(
-    model: CodecRoundTrip,
+    carry: Carrier,
     directions: Sequence[tuple[float, float]] = ROUND_TRIP_DIRECTIONS,
     classes: Sequence[str] = SOUND_CLASSES,
 ) -> list[DirectionTrip]:
-    """Each class's dry sound as a plane wave from each direction, through the codec."""
-    run = _round_trip(model, 0)
+    """Each class's dry sound from each direction, carried, and where its field says it is."""
     trips = []
     samples = int(ROUND_TRIP_SECONDS * SAMPLE_RATE)
     for index, sound_class in enumerate(classes):
         dry = synthesize(sound_class, ROUND_TRIP_ONSETS, samples, SAMPLE_RATE, seed=index)
         for az, el in directions:
-            foa = encode_gains(az, el)[:, None] * dry[None, :]
-            trips.append(
-                DirectionTrip(sound_class, az, el, *whole_clip_direction(run(foa), SAMPLE_RATE))
-            )
+            heard = whole_clip_direction(carry(dry, az, el), SAMPLE_RATE)
+            trips.append(DirectionTrip(sound_class, az, el, *heard))
     return trips
+
+
+def format_direction_trips(trips: Sequence[DirectionTrip]) -> str:
+    """The direction round trip's summary as one line."""
+    errors = np.array([t.error_deg for t in trips])
+    signed = [t for t in trips if t.el != 0.0]
+    kept = sum(np.sign(t.decoded_el) == np.sign(t.el) for t in signed)
+    return (
+        f"dry sounds at {len({(t.az, t.el) for t in trips})} directions × "
+        f"{len({t.sound_class for t in trips})} classes: mean error {errors.mean():.1f}°, "
+        f"worst {errors.max():.1f}°, elevation sign kept {kept}/{len(signed)}"
+    )
 
 
 def format_codec_report(rows: Sequence[CodecRow], trips: Sequence[DirectionTrip]) -> str:
@@ -142,12 +172,5 @@ def format_codec_report(rows: Sequence[CodecRow], trips: Sequence[DirectionTrip]
             f"{r.name:<14}  {r.stft_distance:9.3f}  {r.si_sdr_db:8.1f}  {r.autocorr_hop:8.3f}  "
             f"{r.autocorr_2hop:9.3f}  {r.comb_db:7.1f}  {r.direction_error_deg:8.1f}°"
         )
-    errors = np.array([t.error_deg for t in trips])
-    signed = [t for t in trips if t.el != 0.0]
-    kept = sum(np.sign(t.decoded_el) == np.sign(t.el) for t in signed)
-    lines.append(
-        f"dry sounds at {len({(t.az, t.el) for t in trips})} directions × "
-        f"{len({t.sound_class for t in trips})} classes: mean error {errors.mean():.1f}°, "
-        f"worst {errors.max():.1f}°, elevation sign kept {kept}/{len(signed)}"
-    )
+    lines.append(format_direction_trips(trips))
     return "\n".join(lines)

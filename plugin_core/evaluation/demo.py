@@ -17,6 +17,8 @@ from plugin_core.errors import InputError
 from plugin_core.evaluation.artefacts import frame_rate_artefacts
 from plugin_core.evaluation.clips import fit_length
 from plugin_core.evaluation.onsets import detect_onsets, ground_truth_onsets, onset_f1
+from plugin_core.evaluation.sound_measures import onset_envelope_correlation, tonal_share
+from plugin_core.evaluation.spectrogram import spectrogram_figure
 from plugin_core.evaluation.spatial import spatial_scores
 from plugin_core.generation.pipeline import StepProgress, generate
 from plugin_core.generation.request import DEFAULT_MODEL, GenerationRequest
@@ -45,14 +47,20 @@ def _score_lines(generated: np.ndarray, truth: np.ndarray, rate: int) -> list[st
 
 
 def _sound_lines(generated: np.ndarray, truth: np.ndarray, rate: int, scene: Scene) -> list[str]:
-    """Onset F1 against the scene's events and the codec-buzz measures, beside the truth's."""
+    """Tonal share, onset-envelope correlation and onset F1 against the scene's events, and
+    the codec-buzz measures, beside the truth's."""
     onsets = ground_truth_onsets(scene)
-    lines = ["sound (W)     onset F1 ±50 ms   autocorr 1 hop   2 hops   frame comb"]
+    lines = [
+        "sound (W)     tonal share   onset envelope r   onset F1 ±50 ms   autocorr 1 hop"
+        "   2 hops   frame comb"
+    ]
     for name, foa in (("generated", generated), ("scene itself", truth)):
         f1 = onset_f1(onsets, detect_onsets(foa[0], rate))
         buzz = frame_rate_artefacts(foa[0])
+        envelope = onset_envelope_correlation(foa[0], truth[0], rate)
         lines.append(
-            f"{name:<12}  {'n/a' if f1 is None else f'{f1:.2f}':>15}   "
+            f"{name:<12}  {tonal_share(foa[0]):>11.2f}   {envelope:>16.2f}   "
+            f"{'n/a' if f1 is None else f'{f1:.2f}':>15}   "
             f"{buzz['autocorr_hop']:>14.2f}   {buzz['autocorr_2hop']:>6.2f}   "
             f"{buzz['comb_db']:>7.1f} dB"
         )
@@ -88,6 +96,9 @@ def run_demo(
     middle = next(iter_frames(video, scene.duration / 2, None, 8.0)).image
     png = out_dir / "demo_energy.png"
     save_png(energy_heatmap(generated, truth_rate, middle, track), png)
+    spectrogram = out_dir / "demo_spectrogram.png"
+    pair = (("generated W", generated[0]), ("the scene's own W", truth[0]))
+    save_png(spectrogram_figure(pair, truth_rate), spectrogram)
     objects = ", ".join(f"{o.sound_class} ({o.motion})" for o in scene.objects)
     report = "\n".join(
         [
@@ -95,6 +106,7 @@ def run_demo(
             f"objects: {objects})",
             f"generated with {model_id}, seed {seed}: {output}",
             f"energy map of the generated FOA over the middle frame: {png}",
+            f"spectrogram of the generated W above the scene's: {spectrogram}",
             "",
             "direction of arrival per 0.5 s (intensity vector of the generated FOA)",
             direction_table(track),

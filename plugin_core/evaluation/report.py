@@ -15,7 +15,15 @@ from plugin_core.atomic_files import write_atomic
 from plugin_core.evaluation.artefacts import ARTEFACT_METRICS
 from plugin_core.evaluation.spatial import SPATIAL_METRICS
 
-CLIP_METRICS = (*SPATIAL_METRICS, "class_match_pct", "onset_error_ms", *ARTEFACT_METRICS)
+CLIP_METRICS = (
+    *SPATIAL_METRICS,
+    "class_match_pct",
+    "onset_error_ms",
+    "onset_f1",
+    "onset_envelope_r",
+    "tonal_share",
+    *ARTEFACT_METRICS,
+)
 # Set-level metric: one value per system over all its clips (std left empty).
 FD = "fd"
 METRICS = (*CLIP_METRICS, FD)
@@ -31,6 +39,9 @@ LABELS = {
     "auc_200ms": "AUC 200 ms",
     "class_match_pct": "class match %",
     "onset_error_ms": "onset error (ms)",
+    "onset_f1": "onset F1 ±50 ms",
+    "onset_envelope_r": "onset envelope r",
+    "tonal_share": "W tonal share",
     "autocorr_hop": "W autocorr 1 hop",
     "autocorr_2hop": "W autocorr 2 hops",
     "comb_db": "frame comb (dB)",

@@ -20,7 +20,12 @@ from plugin_core.evaluation.clips import (
     fit_length,
     render_clip,
 )
-from plugin_core.evaluation.onsets import detect_onsets, ground_truth_onsets, onset_error_ms
+from plugin_core.evaluation.onsets import (
+    detect_onsets,
+    ground_truth_onsets,
+    onset_error_ms,
+    onset_f1,
+)
 from plugin_core.evaluation.report import (
     CLIP_METRICS,
     FD,
@@ -31,6 +36,7 @@ from plugin_core.evaluation.report import (
     save_report,
     summarise_metric,
 )
+from plugin_core.evaluation.sound_measures import onset_envelope_correlation, tonal_share
 from plugin_core.evaluation.spatial import spatial_scores
 from plugin_core.synthsphere import SOUND_CLASSES
 
@@ -82,13 +88,17 @@ def run_evaluation(
         truth_onsets = ground_truth_onsets(clip.scene)
         for name, generate in everything.items():
             foa = fit_length(generate(clip), clip.foa.shape[1])
+            found = detect_onsets(foa[0], SAMPLE_RATE)
             embeddings = embed(foa[0])
             segments[name].append(embeddings)
             predicted = probe.predict(embeddings)
             metrics: dict[str, float | None] = {
                 **spatial_scores(foa, clip.foa, SAMPLE_RATE),
                 "class_match_pct": 100.0 if class_match(predicted, clip.scene) else 0.0,
-                "onset_error_ms": onset_error_ms(truth_onsets, detect_onsets(foa[0], SAMPLE_RATE)),
+                "onset_error_ms": onset_error_ms(truth_onsets, found),
+                "onset_f1": onset_f1(truth_onsets, found),
+                "onset_envelope_r": onset_envelope_correlation(foa[0], clip.foa[0], SAMPLE_RATE),
+                "tonal_share": tonal_share(foa[0]),
                 **frame_rate_artefacts(foa[0], codec_hop),
             }
             metrics = {k: _finite(v) for k, v in metrics.items()}

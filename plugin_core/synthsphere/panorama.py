@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from plugin_core.errors import InputError
+from plugin_core.media.video import fps_filter_picks
 from plugin_core.spatial.directions import az_el_to_vector, erp_pixel_directions, vector_to_az_el
 from plugin_core.spatial.foa import direction_per_sample
 from plugin_core.synthsphere.backdrop import render_backdrop
@@ -71,6 +72,18 @@ def render_frames(
         for look, centres, envelope in tracks:
             draw_object(frame, dirs, centres[k], look, float(envelope[k]))
         yield frame
+
+
+def sampled_frames(scene: Scene, fps: float) -> tuple[NDArray[np.uint8], Float]:
+    """The ERP frames [T, H, W, 3] the pipeline takes at ``fps`` from a video of the scene
+    (rendered at the scene's own frame rate, picked as decoding picks them), and the time
+    (s) each one shows."""
+    source = scene.video.fps
+    count = frame_count(scene.duration, fps)
+    picks = fps_filter_picks(np.arange(frame_count(scene.duration, source)) / source, fps, count)
+    wanted = set(picks.tolist())
+    frames = {k: f for k, f in enumerate(render_frames(scene)) if k in wanted}
+    return np.stack([frames[k] for k in picks.tolist()]), picks / source
 
 
 @dataclass(frozen=True)

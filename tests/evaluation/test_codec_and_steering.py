@@ -15,6 +15,7 @@ from plugin_core.evaluation.clips import HELD_OUT_SEEDS, render_clip
 from plugin_core.evaluation.codec_report import (
     ROUND_TRIP_DIRECTIONS,
     codec_round_trip,
+    codec_carrier,
     direction_round_trip,
     format_codec_report,
 )
@@ -68,14 +69,14 @@ def test_a_perfect_codec_reads_as_the_scene_itself() -> None:
     assert codec.direction_error_deg < 0.1
     assert codec.autocorr_hop == pytest.approx(scene.autocorr_hop, abs=0.005)
     assert rows["mu-law 8-bit"].stft_distance > codec.stft_distance
-    trips = direction_round_trip(_Codec())
+    trips = direction_round_trip(codec_carrier(_Codec()))
     assert len(trips) == len(ROUND_TRIP_DIRECTIONS) * len({t.sound_class for t in trips})
     assert max(t.error_deg for t in trips) < 0.5
     assert "elevation sign kept 40/40" in format_codec_report(list(rows.values()), trips)
 
 
 def test_a_codec_that_loses_height_or_buzzes_is_reported_so() -> None:
-    trips = direction_round_trip(_Codec(_flip_height))
+    trips = direction_round_trip(codec_carrier(_Codec(_flip_height)))
     up_or_down = [t for t in trips if t.el != 0.0]
     assert all(np.sign(t.decoded_el) == -np.sign(t.el) for t in up_or_down)
     assert "elevation sign kept 0/40" in format_codec_report([], trips)

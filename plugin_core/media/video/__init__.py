@@ -11,6 +11,7 @@ from plugin_core.media.video.decode import (
     DecodedRange,
     VideoFrame,
     decode_range,
+    fps_filter_picks,
     iter_frames,
 )
 from plugin_core.media.video.encode import write_video
@@ -23,6 +24,7 @@ __all__ = [
     "VideoInfo",
     "aspect_warning",
     "decode_range",
+    "fps_filter_picks",
     "iter_frames",
     "probe",
     "read_audio_stream",

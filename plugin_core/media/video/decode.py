@@ -414,6 +414,15 @@ def _output_size(width: int, height: int, size: tuple[int, int] | int | None) ->
     return int(size[0]), int(size[1])
 
 
+def fps_filter_picks(source_times: np.ndarray, fps: float, count: int) -> np.ndarray:
+    """Index into ``source_times`` (sorted seconds from the range's start) of the source
+    frame each of ``count`` output frames takes, by the rule decoding follows: the last frame
+    strictly before its target plus half a period; the first frame before that."""
+    limits = np.arange(count) / fps + 0.5 / fps
+    picks = np.searchsorted(np.asarray(source_times, dtype=np.float64), limits, side="left") - 1
+    return np.maximum(picks, 0)
+
+
 def _target_times(start: float, end: float, fps: float) -> np.ndarray:
     """start + k/fps for k = 0, 1, ... while < end."""
     count = max(0, math.ceil((end - start) * fps - 1e-9))
