@@ -1,6 +1,6 @@
 """Model timings on this machine, each against a reference measured in the same run.
 
-Run: ``.venv/bin/python benchmarks/bench_models.py [--preset omnifoa-mini] [--threads N]``.
+Run: ``.venv/bin/python benchmarks/bench_models.py [--preset omniaudio-mini] [--threads N]``.
 Rows: one guided sampling step (conditional + unconditional pass in one batch) with fused
 SDPA attention against plain matmul-softmax attention, and one codec decode of a whole
 window with weight norm folded against torch's weight-norm parametrisation recomputed on
@@ -41,7 +41,7 @@ def with_weight_norm(codec: nn.Module) -> nn.Module:
 
 
 def main() -> int:
-    args = cpu_benchmark_args(__doc__.splitlines()[0], "--preset")
+    args = cpu_benchmark_args(__doc__.splitlines()[0], "--preset", "omniaudio-mini")
     torch.manual_seed(0)
     model = FoaGenerator(preset(args.preset)).eval()
     cfg = model.config

@@ -34,14 +34,16 @@ def median_of(
     return statistics.median(times)
 
 
-def cpu_benchmark_args(description: str, name_flag: str = "--model") -> argparse.Namespace:
-    """The flags every CPU benchmark of a model takes (``name_flag`` naming it, default the
-    bundled one; ``--threads``, ``--repeats``, ``--json``), parsed, with torch's thread
+def cpu_benchmark_args(
+    description: str, name_flag: str = "--model", default: str = "omnifoa-mini"
+) -> argparse.Namespace:
+    """The flags every CPU benchmark of a model takes (``name_flag`` naming it, ``default``
+    the bundled model; ``--threads``, ``--repeats``, ``--json``), parsed, with torch's thread
     count set from them."""
     import torch  # the timing helpers themselves do not need it
 
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument(name_flag, default="omnifoa-mini")
+    parser.add_argument(name_flag, default=default)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     json_option(parser)

@@ -4,7 +4,7 @@ The classifier looks at each pixel with its 5×5 neighbourhood (wrapping across 
 ±180° seam) and says background or one of the classes. On the panorama, each class's pixels,
 weighted by the solid angle they cover, give per frame its share of the sphere, its mean
 direction (a unit vector, so the seam needs no care) and its mean brightness; on the camera
-view, the share of the view it fills.
+view, the share of the view it fills and how far from the view's centre it sits.
 """
 
 from __future__ import annotations
@@ -64,7 +64,11 @@ def _pixel_geometry(height: int, width: int, like: Tensor) -> tuple[Tensor, Tens
     el = (0.5 - v) * math.pi
     cos_el = torch.cos(el)[:, None]
     vectors = torch.stack(
-        [cos_el * torch.cos(az)[None, :], cos_el * torch.sin(az)[None, :], torch.sin(el)[:, None].expand(height, width)],
+        [
+            cos_el * torch.cos(az)[None, :],
+            cos_el * torch.sin(az)[None, :],
+            torch.sin(el)[:, None].expand(height, width),
+        ],
         dim=0,
     ).expand(3, height, width)
     area = cos_el.expand(height, width)
@@ -86,6 +90,13 @@ def panorama_measures(band: Tensor, weights: Tensor) -> Tensor:
     return torch.cat([share[..., None], direction, brightness[..., None]], dim=-1)
 
 
-def view_shares(weights: Tensor) -> Tensor:
-    """Share of a camera view [T, classes] each class fills."""
-    return weights.mean(dim=(-2, -1))
+def view_measures(weights: Tensor) -> Tensor:
+    """Per frame and class of a camera view [T, classes, 2]: the share of the view it fills
+    and where it sits, as the mean distance of its pixels from the view's centre in half
+    widths (0 at the centre, 1 at the left and right edges; 0 where the class is absent)."""
+    size = weights.shape[-1]
+    x = (torch.arange(size, dtype=weights.dtype, device=weights.device) + 0.5) / size * 2 - 1
+    distance = torch.hypot(x[None, :], x[:, None])
+    share = weights.mean(dim=(-2, -1))
+    where = (weights * distance).mean(dim=(-2, -1)) / share.clamp(min=1e-12)
+    return torch.stack([share, torch.where(share > 0, where, torch.zeros_like(where))], dim=-1)

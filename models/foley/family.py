@@ -38,9 +38,14 @@ from models.foley.detector import (
     class_weights,
     panorama_band,
     panorama_measures,
-    view_shares,
+    view_measures,
 )
-from models.foley.events import EventReader, object_changes, onsets_from_strength, sounding_stretches
+from models.foley.events import (
+    EventReader,
+    object_changes,
+    onsets_from_strength,
+    sounding_stretches,
+)
 from models.foley.placement import path_per_sample, place
 from models.foley.vocabulary import Vocabulary, VocabularyError
 from models.foley.voices import bed_voice, grain_voice, loop_voice
@@ -62,8 +67,11 @@ def check_options(options: SamplingOptions) -> None:
     """ValueError (one sentence) for sampling settings this family does not have."""
     given = [
         flag
-        for flag, value in (("--steps", options.steps), ("--cfg", options.cfg),
-                            ("--sampler", options.sampler))
+        for flag, value in (
+            ("--steps", options.steps),
+            ("--cfg", options.cfg),
+            ("--sampler", options.sampler),
+        )
         if value is not None
     ]
     if given:
@@ -142,14 +150,14 @@ class FoleyModel:
 
     @torch.inference_mode()
     def encode(self, views: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """Panorama measures [T, classes, 5] and camera-view shares [T, classes]."""
+        """Panorama measures [T, classes, 5] and camera-view measures [T, classes, 2]."""
         out = {}
         if PANORAMA in views:
             band = panorama_band(views[PANORAMA].float())
             weights = class_weights(self.classifier(band, wrap=True))
             out[PANORAMA] = panorama_measures(band, weights)
         if FOV in views:
-            out[FOV] = view_shares(class_weights(self.classifier(views[FOV].float())))
+            out[FOV] = view_measures(class_weights(self.classifier(views[FOV].float())))
         return out
 
     def _objects(
@@ -158,10 +166,13 @@ class FoleyModel:
         """Each object of the window: class, frame vectors, onsets (s) and seen share."""
         s = self.vocabulary.settings
         frames = directions.shape[0]
-        seen = features[FOV] > s.fov_presence
+        share, distance = features[FOV][..., 0], features[FOV][..., 1]
+        seen = share > s.fov_presence
+        # how much each frame lifts a class: 1 at the view's centre, falling off outwards
+        looked_at = seen * torch.exp(-((distance / s.focus_spread) ** 2))
         if PANORAMA in without:  # the camera view alone: what it sees, where it looks
             measures = torch.zeros(frames, seen.shape[1], 5)
-            measures[..., 0] = features[FOV]
+            measures[..., 0] = share
             measures[..., 1:4] = _vectors(directions)[:, None, :]
             present = seen
         else:
@@ -181,7 +192,7 @@ class FoleyModel:
                     "class": sound_class,
                     "vectors": _filled(track[:, 1:4], present[:, c]),
                     "onsets": onsets,
-                    "seen": 0.0 if FOV in without else float(seen[:, c].float().mean()),
+                    "seen": 0.0 if FOV in without else float(looked_at[:, c].mean()),
                 }
             )
         return objects
@@ -222,6 +233,7 @@ class FoleyModel:
         Without ``panorama`` the objects are what the camera view sees, placed where it
         looks; without ``fov`` nothing is brought forward.
         """
+
         def step(done: int) -> None:
             if cancel is not None and cancel():
                 raise SamplingCancelled("cancelled")
@@ -304,7 +316,9 @@ def load_weights_file(path: str | os.PathLike[str], preset: str) -> FoleyModel:
             module.load_state_dict(_module_state(tensors, prefix))
         except RuntimeError as exc:
             first = str(exc).splitlines()[0] if str(exc) else "shapes differ"
-            raise ModelLoadError(f"{name}: its {prefix[:-1]} weights do not fit ({first}).") from None
+            raise ModelLoadError(
+                f"{name}: its {prefix[:-1]} weights do not fit ({first})."
+            ) from None
     bed = tensors.get("bed")
     if bed is None or bed.dim() != 2 or bed.shape[0] != 4 or bed.shape[1] < SAMPLE_RATE:
         raise ModelLoadError(f"{name} has no 4-channel bed of at least 1 s; retrain it.")
@@ -313,4 +327,8 @@ def load_weights_file(path: str | os.PathLike[str], preset: str) -> FoleyModel:
 
 def load(spec: LoadSpec) -> FoleyModel:
     """The object-Foley model of ``spec`` (it runs on the CPU whatever the device)."""
+    if spec.weights_copy == "ema":
+        raise ModelLoadError(
+            f"{spec.preset} has no EMA copy: its weights are not averaged; leave out --ema."
+        )
     return load_weights_file(spec.weights, spec.preset)

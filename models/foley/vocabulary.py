@@ -34,7 +34,8 @@ class FoleySettings:
 
     object_db: float  # level of an object's voice relative to the bank's reference
     bed_db: float  # level of the diffuse bed, same reference
-    focus_db: float  # lift of an object the field of view sees all the time
+    focus_db: float  # lift of an object the camera looks straight at all the time
+    focus_spread: float  # how fast the lift falls off from the view's centre, in half widths
     event_seconds: float  # how long a visual event takes to fade after its onset
     frame_lag: float  # how far after its slot (k / frame rate) a decoded frame shows, s
     event_threshold: float  # event strength above which a frame shows an event
@@ -98,6 +99,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "object_db": (-60.0, 20.0),
     "bed_db": (-80.0, 20.0),
     "focus_db": (0.0, 24.0),
+    "focus_spread": (0.01, 10.0),
     "event_seconds": (0.01, 2.0),
     "frame_lag": (0.0, 0.5),
     "event_threshold": (0.01, 0.99),

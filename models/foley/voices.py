@@ -38,7 +38,10 @@ def _choose(exemplars: Sequence[Tensor], generator: torch.Generator) -> Tensor:
 
 
 def grain_voice(
-    grains: Sequence[Tensor], onsets: Sequence[float], samples: int, rate: int,
+    grains: Sequence[Tensor],
+    onsets: Sequence[float],
+    samples: int,
+    rate: int,
     generator: torch.Generator,
 ) -> Tensor:
     """A voice [samples] with one grain starting at each onset (seconds)."""
@@ -76,7 +79,10 @@ def _continuous(loops: Sequence[Tensor], samples: int, rate: int, g: torch.Gener
 
 
 def loop_voice(
-    loops: Sequence[Tensor], stretches: Sequence[tuple[float, float]], samples: int, rate: int,
+    loops: Sequence[Tensor],
+    stretches: Sequence[tuple[float, float]],
+    samples: int,
+    rate: int,
     generator: torch.Generator,
 ) -> Tensor:
     """A voice [samples] that sounds during each (start, end) stretch (seconds)."""

@@ -109,8 +109,8 @@ PRESETS: dict[str, ModelConfig] = {
     # The bundled default: same architecture, small enough to train and run on a laptop CPU,
     # except the codec's decoder: a small waveform decoder buzzes at the frame rate, so the
     # latents are decoded spectrally (models.omniaudio.spectral_decoder).
-    "omnifoa-mini": ModelConfig(
-        name="omnifoa-mini",
+    "omniaudio-mini": ModelConfig(
+        name="omniaudio-mini",
         frame_encoder="efficientnet-lite0",
         global_frame_encoder="efficientnet-lite0-sectors",
         # Sized to train in about an hour on 2 CPU cores (models/training/recipe.py): hop 1024

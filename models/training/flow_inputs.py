@@ -6,7 +6,7 @@ compressed ``.npz`` (latents as float16; features as uint8 with a per-dimension 
 scale, about 0.4 % of each dimension's range per step), so the flow stage can run on a
 machine that holds only torch — a rented GPU, say:
 
-    python -m models.training.flow_inputs INPUTS.npz --preset omnifoa-mini --minutes 4 \\
+    python -m models.training.flow_inputs INPUTS.npz --preset omniaudio-mini --minutes 4 \\
         --out flow.safetensors
 
 It trains :class:`~models.omniaudio.dit.DualBranchFlowModel` with :func:`train_flow`
@@ -80,7 +80,7 @@ def random_batches(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train the flow model from packed inputs.")
     parser.add_argument("inputs", type=Path)
-    parser.add_argument("--preset", default="omnifoa-mini")
+    parser.add_argument("--preset", default="omniaudio-mini")
     parser.add_argument("--minutes", type=float, default=4.0, help="training time to fill")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-4)

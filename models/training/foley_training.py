@@ -28,12 +28,15 @@ ONSET_TOLERANCE_S = 0.05
 @dataclass(frozen=True)
 class TrainingScene:
     """One scene: band [T, 3, H, W] uint8, labels [T, H, W] (0 background, 1 + class),
-    the class of each object and its event strength per frame [objects, T]."""
+    the class of each object, its event strength per frame [objects, T], and a camera view
+    of each frame [T, 3, S, S] uint8 with its labels [T, S, S]."""
 
     band: Tensor
     labels: Tensor
     classes: tuple[int, ...]
     strength: Tensor
+    camera: Tensor
+    camera_labels: Tensor
 
 
 def _augment(images: Tensor, generator: torch.Generator) -> Tensor:
@@ -46,12 +49,15 @@ def _augment(images: Tensor, generator: torch.Generator) -> Tensor:
 def train_classifier(
     scenes: Sequence[TrainingScene], classes: int, steps: int, seed: int, log: Log
 ) -> PixelClassifier:
-    """The pixel classifier, trained on random batches of frames with class-balanced loss."""
+    """The pixel classifier, trained on random batches of panorama bands and of camera views
+    (each step one of each) with class-balanced loss."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = PixelClassifier(classes)
     bands = torch.cat([s.band for s in scenes])
     labels = torch.cat([s.labels for s in scenes]).long()
+    cameras = torch.cat([s.camera for s in scenes])
+    camera_labels = torch.cat([s.camera_labels for s in scenes]).long()
     counts = torch.bincount(labels.flatten(), minlength=1 + classes).float().clamp(min=1.0)
     weight = (counts.sum() / counts) ** 0.25  # rare classes count more, background still counts
     weight = weight / weight.mean()
@@ -61,6 +67,9 @@ def train_classifier(
         pick = torch.randint(bands.shape[0], (8,), generator=generator)
         images = _augment(bands[pick].float() / 255.0, generator)
         loss = functional.cross_entropy(model(images, wrap=True), labels[pick], weight=weight)
+        pick = torch.randint(cameras.shape[0], (16,), generator=generator)
+        views = _augment(cameras[pick].float() / 255.0, generator)
+        loss = loss + functional.cross_entropy(model(views), camera_labels[pick], weight=weight)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -84,7 +93,9 @@ def object_tracks(
     return out
 
 
-def train_reader(tracks: Sequence[tuple[Tensor, Tensor]], steps: int, seed: int, log: Log) -> EventReader:
+def train_reader(
+    tracks: Sequence[tuple[Tensor, Tensor]], steps: int, seed: int, log: Log
+) -> EventReader:
     """The event reader, fitted to the true strengths by squared error."""
     torch.manual_seed(seed)
     reader = EventReader()
@@ -124,7 +135,7 @@ def choose_event_timing(
     """(threshold, fade seconds, F1) that give the best onset F1 over the training objects."""
     strengths = [reader(t[0].clamp(-8.0, 8.0)) for t in tracks]
     best = (0.3, 0.15, -1.0)
-    for threshold in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
+    for threshold in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4):
         for fade in (0.08, 0.1, 0.12, 0.14, 0.16, 0.18, 0.2):
             hits = truths = founds = 0
             for strength, truth in zip(strengths, onsets, strict=True):

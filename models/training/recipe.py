@@ -1,9 +1,9 @@
-"""Recommended training settings for the bundled ``omnifoa-mini`` model, on CPU and on a GPU.
+"""Recommended training settings for the bundled ``omniaudio-mini`` model, on CPU and on a GPU.
 
 Step times measured on 2 CPU cores (torch.set_num_threads(2), the real trainers, random data):
 
 =============================================  ==========  ==========
-``omnifoa-mini`` candidate                      codec step  flow step
+``omniaudio-mini`` candidate                      codec step  flow step
 =============================================  ==========  ==========
 codec 32·(1,2,4,8), hop 512; crop 0.5 s × 4     701 ms
 codec 16·(2,4,8,16), hop 1024; crop 0.5 s × 4   394 ms       (chosen)
@@ -95,7 +95,7 @@ class TrainingRecipe:
 
 CPU_RECIPE = TrainingRecipe(
     name="cpu",
-    preset="omnifoa-mini",
+    preset="omniaudio-mini",
     device="cpu",
     threads=2,
     codec_steps=3500,  # × 410 ms ≈ 24 min
@@ -126,7 +126,7 @@ CPU_RECIPE = TrainingRecipe(
 # Minutes measured from step times on one H200 (see the module docstring).
 GPU_RECIPE = TrainingRecipe(
     name="gpu",
-    preset="omnifoa-mini",
+    preset="omniaudio-mini",
     device="cuda",
     threads=0,
     codec_steps=100_000,

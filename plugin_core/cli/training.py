@@ -17,7 +17,9 @@ def _train_foley(args: argparse.Namespace) -> int:
     weights = Path(args.weights) if args.weights else Path(args.work) / "omnifoa-mini.safetensors"
     if weights.exists() and not args.force:
         raise InputError(f"{weights} exists; {OVERWRITE_HINT}.")
-    print(f"training omnifoa-mini (object Foley) on {args.scenes} SynthSphere scenes in {args.work}")
+    print(
+        f"training omnifoa-mini (object Foley) on {args.scenes} SynthSphere scenes in {args.work}"
+    )
     record = train_foley(Path(args.work), weights, scenes=args.scenes)
     print(f"wrote {weights} ({record['bytes'] / 1e6:.1f} MB, {record['minutes']:.1f} min)")
     print(f"training record: {Path(args.work) / 'training_record.json'}")
@@ -96,7 +98,11 @@ def _eval(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.is_dir():  # an earlier report is checked before hours of evaluation, not after
         for name in (
-            *REPORT_NAMES, CODEC_REPORT_NAME, PLACEMENT_REPORT_NAME, STEERING_NAME, FOV_TURN_NAME,
+            *REPORT_NAMES,
+            CODEC_REPORT_NAME,
+            PLACEMENT_REPORT_NAME,
+            STEERING_NAME,
+            FOV_TURN_NAME,
         ):
             output_file(out / name, args.overwrite)
     systems = {}

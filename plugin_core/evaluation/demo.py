@@ -18,8 +18,8 @@ from plugin_core.evaluation.artefacts import frame_rate_artefacts
 from plugin_core.evaluation.clips import fit_length
 from plugin_core.evaluation.onsets import detect_onsets, ground_truth_onsets, onset_f1
 from plugin_core.evaluation.sound_measures import onset_envelope_correlation, tonal_share
-from plugin_core.evaluation.spectrogram import spectrogram_figure
 from plugin_core.evaluation.spatial import spatial_scores
+from plugin_core.evaluation.spectrogram import spectrogram_figure
 from plugin_core.generation.pipeline import StepProgress, generate
 from plugin_core.generation.request import DEFAULT_MODEL, GenerationRequest
 from plugin_core.install_paths import DEMO_DIR

@@ -145,7 +145,7 @@ def build_dataset(
 ) -> Path:
     """Render and cache the clips of ``seeds`` not cached yet; returns the cache folder.
 
-    ``extractor`` defaults to the ``omnifoa-mini`` preset's encoders on the CPU. A folder
+    ``extractor`` defaults to the ``omniaudio-mini`` preset's encoders on the CPU. A folder
     made with other settings is refused rather than mixed. Frames are rendered at 512 × 256:
     the global view shrinks to 224 px either way, but the FoV crop (224 px across 120°) is
     visibly sharper from 512 columns than from 256, for about 5 % more time per clip (the two
@@ -155,7 +155,7 @@ def build_dataset(
         raise InputError("A training cache needs at least one rotation and one clip per shard.")
     folder = Path(cache_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    extractor = extractor or OmniAudioEncoders(preset("omnifoa-mini"))
+    extractor = extractor or OmniAudioEncoders(preset("omniaudio-mini"))
     settings = _settings(seconds, rotations_per_clip, width, height, fps, extractor)
     index = read_index(folder) or {"settings": settings, "shards": []}
     if index["settings"] != settings:

@@ -19,25 +19,31 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from models.foley.family import FRAME_RATE, PANORAMA_SIZE, WINDOW_SECONDS
 from models.foley.detector import panorama_band
 from models.foley.events import strength_target
-from plugin_core.spatial.directions import az_el_to_vector, erp_pixel_directions
-from plugin_core.spatial.projection import global_view
+from models.foley.family import FOV_SIZE, FRAME_RATE, PANORAMA_SIZE, WINDOW_SECONDS
+from plugin_core.spatial.directions import az_el_to_vector, erp_pixel_directions, vector_to_az_el
+from plugin_core.spatial.projection import erp_to_perspective, global_view, perspective_grid
 from plugin_core.synthsphere import SOUND_CLASSES, Scene, make_scene
 from plugin_core.synthsphere.catalogue import PROFILES
 from plugin_core.synthsphere.panorama import draw_object, event_envelopes, sampled_frames
 from plugin_core.synthsphere.scene import SILENT_DB
 from plugin_core.synthsphere.soundfield import ambience
-from plugin_core.synthsphere.splits import DEMO_SEED, HELD_OUT_SEEDS
 from plugin_core.synthsphere.sounds import synthesize
+from plugin_core.synthsphere.splits import DEMO_SEED, HELD_OUT_SEEDS
 
 SAMPLE_RATE = 44100
 # Seconds of each exemplar in the bank, by class (a bell rings for 3 s; loops run long
 # enough that a siren's slow sweep is whole).
 EXEMPLAR_SECONDS = {
-    "engine": 4.0, "bird": 1.0, "bell": 3.0, "drum": 0.8,
-    "water": 4.0, "footsteps": 0.35, "siren": 8.0, "applause": 4.0,
+    "engine": 4.0,
+    "bird": 1.0,
+    "bell": 3.0,
+    "drum": 0.8,
+    "water": 4.0,
+    "footsteps": 0.35,
+    "siren": 8.0,
+    "applause": 4.0,
 }
 BED_SECONDS = 8.0
 FIRST_TRAINING_SEED = DEMO_SEED + 1
@@ -52,6 +58,8 @@ class SceneViews:
     classes: tuple[int, ...]  # class index of each object
     strength: NDArray[np.float32]  # visual event strength [objects, T]
     shown: NDArray[np.float64]  # time (s) each frame shows [T]
+    camera: NDArray[np.uint8]  # a camera view of each frame [T, 3, S, S]
+    camera_labels: NDArray[np.uint8]  # its pixel labels [T, S, S]
 
 
 def training_seeds(count: int) -> list[int]:
@@ -62,6 +70,17 @@ def training_seeds(count: int) -> list[int]:
     return seeds
 
 
+def _centres(scene: Scene, times: NDArray[np.float64]) -> list[NDArray[np.float64]]:
+    """Each object's centre [T, 3] (unit vectors) at ``times`` (s)."""
+    out = []
+    for obj in scene.objects:
+        traj = obj.trajectory
+        az = np.interp(times, traj.times, np.unwrap(np.radians(traj.az)))
+        el = np.interp(times, traj.times, traj.el)
+        out.append(az_el_to_vector(np.degrees(az), el))
+    return out
+
+
 def _labels(scene: Scene, times: NDArray[np.float64]) -> NDArray[np.uint8]:
     """Per-pixel labels [T, H, W] of the frames showing ``times`` (s), at the ERP frame size,
     later objects drawn over earlier."""
@@ -69,11 +88,7 @@ def _labels(scene: Scene, times: NDArray[np.float64]) -> NDArray[np.uint8]:
     dirs = az_el_to_vector(*erp_pixel_directions(width, height)).astype(np.float32)
     count = len(times)
     labels = np.zeros((count, height, width), dtype=np.uint8)
-    for obj in scene.objects:
-        traj = obj.trajectory
-        az = np.interp(times, traj.times, np.unwrap(np.radians(traj.az)))
-        el = np.interp(times, traj.times, traj.el)
-        centres = az_el_to_vector(np.degrees(az), el)
+    for obj, centres in zip(scene.objects, _centres(scene, times), strict=True):
         envelope = event_envelopes(obj.onsets, obj.look.event_s, times)
         label = 1 + SOUND_CLASSES.index(obj.sound_class)
         for k in range(count):
@@ -83,12 +98,41 @@ def _labels(scene: Scene, times: NDArray[np.float64]) -> NDArray[np.uint8]:
     return labels
 
 
+def _camera_views(
+    scene: Scene, frames: NDArray[np.uint8], full: NDArray[np.uint8], shown: NDArray[np.float64]
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    """A camera view of each frame and its labels: every other frame aimed near an object
+    (within 25°), the rest anywhere; the field of view from 60° to 120°."""
+    rng = np.random.default_rng(scene.seed)
+    count = len(frames)
+    yaws, pitches = rng.uniform(-180.0, 180.0, count), rng.uniform(-45.0, 45.0, count)
+    centres = _centres(scene, shown)
+    for k in range(0, count, 2):
+        az, el = vector_to_az_el(centres[rng.integers(len(centres))][k])
+        yaws[k] = az + rng.uniform(-25.0, 25.0)
+        pitches[k] = np.clip(el + rng.uniform(-25.0, 25.0), -80.0, 80.0)
+    fovs = rng.uniform(60.0, 120.0, count)
+    views, labels = [], []
+    height, width = full.shape[1:]
+    for k in range(count):
+        view = erp_to_perspective(torch.from_numpy(frames[k : k + 1]), yaws[k], pitches[k],
+                                  float(fovs[k]), FOV_SIZE)  # fmt: skip
+        views.append((view[0] * 255.0).round().to(torch.uint8).numpy())
+        uv = perspective_grid(yaws[k], pitches[k], float(fovs[k]), FOV_SIZE)[0].numpy()
+        rows = np.clip((uv[..., 1] * height).astype(np.int64), 0, height - 1)
+        cols = (uv[..., 0] * width).astype(np.int64) % width
+        labels.append(full[k][rows, cols])
+    return np.stack(views), np.stack(labels)
+
+
 def scene_views(seed: int) -> SceneViews:
     """The panorama band, pixel labels and event truth of training scene ``seed``."""
     scene = make_scene(seed, WINDOW_SECONDS)
     frames, shown = sampled_frames(scene, FRAME_RATE)
     band = panorama_band(global_view(torch.from_numpy(frames), PANORAMA_SIZE))
-    full = torch.from_numpy(_labels(scene, shown)).float()[:, None]
+    erp_labels = _labels(scene, shown)
+    camera, camera_labels = _camera_views(scene, frames, erp_labels, shown)
+    full = torch.from_numpy(erp_labels).float()[:, None]
     # Labels at the band's size: the label covering most of each block of ERP pixels.
     size = band.shape[-2:]
     votes = torch.stack(
@@ -110,6 +154,8 @@ def scene_views(seed: int) -> SceneViews:
         tuple(SOUND_CLASSES.index(o.sound_class) for o in scene.objects),
         np.array(strength, dtype=np.float32),
         shown,
+        camera,
+        camera_labels,
     )
 
 
@@ -119,15 +165,26 @@ def cached_scene_views(seed: int, folder: Path) -> SceneViews:
     if path.is_file():
         with np.load(path) as data:
             return SceneViews(
-                data["band"], data["labels"], tuple(int(c) for c in data["classes"]),
-                data["strength"], data["shown"],
+                data["band"],
+                data["labels"],
+                tuple(int(c) for c in data["classes"]),
+                data["strength"],
+                data["shown"],
+                data["camera"],
+                data["camera_labels"],
             )
     views = scene_views(seed)
     folder.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".part.npz")
     np.savez_compressed(
-        partial, band=views.band, labels=views.labels, classes=np.array(views.classes),
-        strength=views.strength, shown=views.shown,
+        partial,
+        band=views.band,
+        labels=views.labels,
+        classes=np.array(views.classes),
+        strength=views.strength,
+        shown=views.shown,
+        camera=views.camera,
+        camera_labels=views.camera_labels,
     )
     partial.replace(path)
     return views

@@ -45,14 +45,17 @@ from plugin_core.training.foley_data import (
 
 Log = Callable[[str], None]
 SCENES = 96
-CLASSIFIER_STEPS = 2000
+CLASSIFIER_STEPS = 1600
 READER_STEPS = 1500
 EXEMPLARS = 8
 # Chosen, not measured (SynthSphere's sound does not depend on the camera): how much an
-# object the camera sees all the time is brought forward.
-FOCUS_DB = 6.0
+# object the camera looks straight at all the time is brought forward, and how fast that
+# falls off away from the view's centre (in half widths: an object 0.2 half widths off it,
+# 19° in a 120° view, gets 72 %; one at 0.4, 35°, gets 27 %).
+FOCUS_DB = 4.5
+FOCUS_SPREAD = 0.35
 PRESENCE = 0.002  # share of the sphere: a third of the smallest object (9° radius)
-FOV_PRESENCE = 0.01  # share of the camera view
+FOV_PRESENCE = 0.0015  # share of the camera view: 6 pixels of a 64 px view
 # Exemplar seeds start far above the scene seeds so no training scene's sound is in the bank.
 BANK_SEED = 500_000
 
@@ -63,10 +66,14 @@ def _scene(views: SceneViews) -> TrainingScene:
         torch.from_numpy(views.labels),
         views.classes,
         torch.from_numpy(views.strength),
+        torch.from_numpy(views.camera),
+        torch.from_numpy(views.camera_labels),
     )
 
 
-def _kept(path: Path, build: Callable[[], torch.nn.Module], module: torch.nn.Module) -> torch.nn.Module:
+def _kept(
+    path: Path, build: Callable[[], torch.nn.Module], module: torch.nn.Module
+) -> torch.nn.Module:
     """``module`` loaded from ``path`` when a previous run kept it, else built and kept."""
     if path.is_file():
         module.load_state_dict(load_file(str(path)))
@@ -77,8 +84,12 @@ def _kept(path: Path, build: Callable[[], torch.nn.Module], module: torch.nn.Mod
 
 
 def train_foley(
-    work: Path, weights: Path, scenes: int = SCENES, classifier_steps: int = CLASSIFIER_STEPS,
-    reader_steps: int = READER_STEPS, log: Log = print,
+    work: Path,
+    weights: Path,
+    scenes: int = SCENES,
+    classifier_steps: int = CLASSIFIER_STEPS,
+    reader_steps: int = READER_STEPS,
+    log: Log = print,
 ) -> dict:
     """Train the bundled model in ``work`` and write it to ``weights``; return the record."""
     started = time.monotonic()
@@ -112,6 +123,7 @@ def train_foley(
         object_db=round(levels["object_db"], 2),
         bed_db=round(levels["bed_db"], 2),
         focus_db=FOCUS_DB,
+        focus_spread=FOCUS_SPREAD,
         event_seconds=fade,
         event_threshold=threshold,
         frame_lag=round(lag, 4),

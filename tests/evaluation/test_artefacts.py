@@ -87,4 +87,4 @@ def test_eight_bit_mu_law_is_a_modest_reference() -> None:
 def test_the_default_period_is_the_bundled_codecs_hop() -> None:
     from models.omniaudio.config import preset
 
-    assert preset("omnifoa-mini").codec.hop == CODEC_HOP
+    assert preset("omniaudio-mini").codec.hop == CODEC_HOP

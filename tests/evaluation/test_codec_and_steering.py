@@ -14,8 +14,8 @@ from models.family import CodecRoundTrip, SamplingOptions, Take, ViewSpec, Windo
 from plugin_core.evaluation.clips import HELD_OUT_SEEDS, render_clip
 from plugin_core.evaluation.codec_report import (
     ROUND_TRIP_DIRECTIONS,
-    codec_round_trip,
     codec_carrier,
+    codec_round_trip,
     direction_round_trip,
     format_codec_report,
 )
@@ -115,7 +115,10 @@ class _Listener:
 def test_a_model_that_follows_the_picture_turns_with_it_and_a_deaf_one_does_not() -> None:
     seeds = HELD_OUT_SEEDS[:2]
     follows = steering_rows(SimpleNamespace(model=_Listener()), seeds, options=SamplingOptions())
-    assert [r.turn_deg for r in follows] == [90.0, -90.0]
+    assert [(r.camera, r.turn_deg) for r in follows] == [
+        ("turned with it", 90.0), ("turned with it", -90.0),
+        ("left at front", 90.0), ("left at front", -90.0),
+    ]  # fmt: skip
     for row in follows:
         assert row.mean_error_deg < 5.0
         assert row.followed_pct == 100.0

@@ -61,9 +61,10 @@ def test_generate_with_ema_records_the_copy_in_the_sidecar(registry: Path, tmp_p
     assert model["views"]["fov"]["fov"] == 120.0
 
 
-def test_asking_for_an_ema_copy_a_bundled_file_lacks_is_one_sentence() -> None:
+@pytest.mark.parametrize("model_id", ["omnifoa-mini", "omniaudio-mini"])
+def test_asking_for_an_ema_copy_a_bundled_file_lacks_is_one_sentence(model_id: str) -> None:
     with pytest.raises(InputError, match="no EMA copy"):
-        load_model("omnifoa-mini", "cpu", "ema")
+        load_model(model_id, "cpu", "ema")
 
 
 def test_a_registered_file_is_checked_against_its_sha256_once(

@@ -43,7 +43,7 @@ SECTOR_CENTRES = (135.0, 45.0, -45.0, -135.0)
 @pytest.fixture(scope="module")
 def extractor() -> OmniAudioEncoders:
     torch.set_num_threads(2)
-    return OmniAudioEncoders(preset("omnifoa-mini"))
+    return OmniAudioEncoders(preset("omniaudio-mini"))
 
 
 def _sectors(extractor: OmniAudioEncoders, frames: np.ndarray) -> torch.Tensor:
@@ -69,7 +69,7 @@ def _one_object(az: float, el: float = 0.0, seconds: float = 1.0) -> tuple[Scene
 def test_mini_preset_uses_the_sector_encoder_for_the_panorama(
     extractor: OmniAudioEncoders,
 ) -> None:
-    assert preset("omnifoa-mini").global_frame_encoder == EFFICIENTNET_LITE0_SECTORS
+    assert preset("omniaudio-mini").global_frame_encoder == EFFICIENTNET_LITE0_SECTORS
     assert preset("tiny").global_frame_encoder is None
     assert extractor.names == (EFFICIENTNET_LITE0_SECTORS, "efficientnet-lite0")
     assert extractor.panorama.feature_dim == extractor.fov.feature_dim == 1280

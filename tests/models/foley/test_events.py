@@ -56,9 +56,12 @@ def test_a_hop_a_swell_and_a_flash_each_show_in_their_own_change_at_their_frame(
     changes = object_changes(m)
     assert changes.shape == (40, 6)
     size, bright, height = changes[:, 0], changes[:, 1], changes[:, 2]
-    assert height.argmax() == 10 and height[10] == pytest.approx(1.0, abs=0.01)
-    assert size.argmax() == 20 and size[20] == pytest.approx(math.log(1.8), abs=1e-4)
-    assert bright.argmax() == 30 and bright[30] > 0.5
+    assert height.argmax() == 10
+    assert height[10] == pytest.approx(1.0, abs=0.01)
+    assert size.argmax() == 20
+    assert size[20] == pytest.approx(math.log(1.8), abs=1e-4)
+    assert bright.argmax() == 30
+    assert bright[30] > 0.5
     # elsewhere nothing changes, and the previous frame's changes ride along
     quiet = [k for k in range(40) if k not in (10, 20, 30)]
     assert changes[quiet, :3].abs().max() < 1e-4

@@ -36,7 +36,10 @@ def test_the_bundled_file_loads_with_its_classes_and_settings() -> None:
     names = [c.name for c in model.vocabulary.classes]
     assert names == ["engine", "bird", "bell", "drum", "water", "footsteps", "siren", "applause"]
     assert {c.name for c in model.vocabulary.classes if c.continuous} == {
-        "engine", "water", "siren", "applause"
+        "engine",
+        "water",
+        "siren",
+        "applause",
     }
     assert all(len(model.bank[n]) >= 4 for n in names)
     assert 0.0 < model.vocabulary.settings.frame_lag < 0.0625
@@ -50,9 +53,11 @@ def test_a_file_without_its_description_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("setting", "value", "message"),
-    [("focus_db", float("nan"), "'focus_db' is not a number"),
-     ("event_seconds", 1e308, "'event_seconds' = 1e\\+308 is outside"),
-     ("presence", True, "'presence' is not a number")],
+    [
+        ("focus_db", float("nan"), "'focus_db' is not a number"),
+        ("event_seconds", 1e308, "'event_seconds' = 1e\\+308 is outside"),
+        ("presence", True, "'presence' is not a number"),
+    ],
 )
 def test_a_broken_setting_is_named(tmp_path: Path, setting: str, value, message: str) -> None:
     tensors, metadata = _parts()
@@ -73,7 +78,7 @@ def test_a_class_without_sounds_is_refused_by_name(tmp_path: Path) -> None:
 def test_non_finite_or_misshapen_weights_are_refused(tmp_path: Path) -> None:
     tensors, metadata = _parts()
     broken = dict(tensors, **{"events.out.bias": torch.tensor([float("inf")])})
-    with pytest.raises(ModelLoadError, match="non-finite numbers in events.out.bias"):
+    with pytest.raises(ModelLoadError, match=r"non-finite numbers in events\.out\.bias"):
         load_weights_file(_write(tmp_path, broken, metadata), "omnifoa-mini")
     small = dict(tensors, **{"detector.head.weight": torch.zeros(3, 16, 1, 1)})
     with pytest.raises(ModelLoadError, match="its detector weights do not fit"):

@@ -24,7 +24,8 @@ def test_a_voice_placed_at_a_direction_is_heard_there(az: float, el: float) -> N
     path = path_per_sample(_vector(az, el)[None].float(), RATE, 8.0, RATE)
     foa = place(voice, path).double().numpy()
     track = intensity_directions(foa, RATE, 0.5)
-    assert np.all(np.abs(track.az - az) < 0.5) and np.all(np.abs(track.el - el) < 0.5)
+    assert np.all(np.abs(track.az - az) < 0.5)
+    assert np.all(np.abs(track.el - el) < 0.5)
 
 
 def test_a_path_across_the_back_goes_the_short_way() -> None:
@@ -50,7 +51,8 @@ def test_grains_start_at_their_onsets_and_a_seed_gives_the_same_voice() -> None:
         assert voice[at - 200 : at].abs().max() < 1e-3 < voice[at : at + 200].abs().max()
     again = grain_voice(_grains(), onsets, RATE, RATE, torch.Generator().manual_seed(3))
     other = grain_voice(_grains(), onsets, RATE, RATE, torch.Generator().manual_seed(4))
-    assert torch.equal(voice, again) and not torch.equal(voice, other)
+    assert torch.equal(voice, again)
+    assert not torch.equal(voice, other)
 
 
 def test_a_loop_sounds_only_in_its_stretches_and_joins_without_clicks() -> None:

@@ -92,7 +92,7 @@ def test_wrong_feature_shapes_are_refused(model: FoaGenerator) -> None:
 
 def test_mini_preset_sizes() -> None:
     with torch.device("meta"):
-        mini = FoaGenerator(preset("omnifoa-mini"))
+        mini = FoaGenerator(preset("omniaudio-mini"))
     assert mini.latent_frames == 430
     assert mini.output_samples == 440320
 

@@ -58,7 +58,7 @@ def test_missing_conditioner_is_reported() -> None:
 
 
 def test_presets_and_sampler_overrides() -> None:
-    mini = preset("omnifoa-mini")
+    mini = preset("omniaudio-mini")
     assert mini.dit.io_channels == mini.codec.latent_dim
     assert preset("tiny").dit.io_channels == preset("tiny").codec.latent_dim
     heun = with_sampler(mini, method="heun", steps=8)

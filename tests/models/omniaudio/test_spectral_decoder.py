@@ -22,7 +22,7 @@ from plugin_core.spatial.directions import az_el_to_vector, great_circle_deg
 from plugin_core.spatial.foa import encode_gains, intensity_directions
 
 SR = 44100
-CONFIG = replace(PRESETS["omnifoa-mini"].codec, decoder="spectral", decoder_width=32)
+CONFIG = replace(PRESETS["omniaudio-mini"].codec, decoder="spectral", decoder_width=32)
 LATENT_FRAMES = 86  # about 2 s
 
 

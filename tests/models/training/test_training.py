@@ -358,7 +358,7 @@ def test_recipes_fit_their_preset_and_the_cpu_budget() -> None:
 def test_spectral_decoder_training_learns_where_and_how_loud_from_latents() -> None:
     """Latents that say a direction and a level (a stand-in for a frozen encoder's): after a
     short training the decoder's synthesised field comes from each direction at each level."""
-    config = replace(preset("omnifoa-mini").codec, decoder="spectral", decoder_width=32)
+    config = replace(preset("omniaudio-mini").codec, decoder="spectral", decoder_width=32)
     frames = 8
     rng = np.random.default_rng(0)
     sources = ((0.0, 0.0, 0.1), (90.0, 0.0, 0.03), (-120.0, 30.0, 0.1), (45.0, -40.0, 0.01))
