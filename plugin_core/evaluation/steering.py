@@ -57,22 +57,23 @@ def steering_rows(
     errors: dict[tuple[str, float], list[float]] = {
         (camera, turn): [] for camera in CAMERAS for turn in turns
     }
+
+    def heard(frames: np.ndarray, turn: float, yaw: float, take_seed: int, n: int) -> float:
+        """Whole-clip azimuth of the take of ``frames`` turned by ``turn``, camera at ``yaw``."""
+        yaws, pitches = np.full(count, yaw), np.full(count, EVAL_PITCH)
+        directions = torch.tensor([[yaw, EVAL_PITCH]], dtype=torch.float64).expand(count, 2)
+        turned = rotate_frames(frames, turn)
+        take = clip_take(model, turned, yaws, pitches, directions, take_seed, options, n)
+        return whole_clip_direction(take, SAMPLE_RATE)[0]
+
     for clip_seed in seeds:
         clip = render_clip(clip_seed, model.window.seconds)
         frames, n = clip.frames_at(rate), clip.foa.shape[1]
-
-        def heard(turn: float, yaw: float) -> float:
-            yaws, pitches = np.full(count, yaw), np.full(count, EVAL_PITCH)
-            directions = torch.tensor([[yaw, EVAL_PITCH]], dtype=torch.float64).expand(count, 2)
-            turned = rotate_frames(frames, turn)
-            take = clip_take(model, turned, yaws, pitches, directions, seed + clip_seed, options, n)
-            return whole_clip_direction(take, SAMPLE_RATE)[0]
-
-        start = heard(0.0, EVAL_YAW)
+        start = heard(frames, 0.0, EVAL_YAW, seed + clip_seed, n)
         for camera in CAMERAS:
             for turn in turns:
                 yaw = float(wrap_az(EVAL_YAW + turn)) if camera == CAMERAS[0] else EVAL_YAW
-                read = float(wrap_az(heard(turn, yaw) - start))
+                read = float(wrap_az(heard(frames, turn, yaw, seed + clip_seed, n) - start))
                 errors[camera, turn].append(abs(float(wrap_az(read - turn))))
     return [
         SteeringRow(
