@@ -62,11 +62,14 @@ def _equal_power(length: int) -> tuple[Tensor, Tensor]:
 
 
 def _continuous(loops: Sequence[Tensor], samples: int, rate: int, g: torch.Generator) -> Tensor:
-    """Exemplars end to end, crossfaded, the first entered at a random point: [samples]."""
+    """Exemplars end to end, crossfaded, the first entered at a random point: [samples].
+    An exemplar at least ``samples`` long is entered where it lasts the whole voice, so a
+    window needs no join (a siren's sweep is never spliced)."""
     fade = round(CROSSFADE_S * rate)
     out_curve, in_curve = _equal_power(fade)
     first = _choose(loops, g)
-    offset = int(torch.randint(max(1, first.numel() - 2 * fade), (), generator=g))
+    room = first.numel() - samples if first.numel() >= samples else first.numel() - 2 * fade
+    offset = int(torch.randint(max(1, room), (), generator=g))
     sound = first[offset:]
     while sound.numel() < samples:
         nxt = _choose(loops, g)

@@ -33,17 +33,17 @@ from plugin_core.synthsphere.sounds import synthesize
 from plugin_core.synthsphere.splits import DEMO_SEED, HELD_OUT_SEEDS
 
 SAMPLE_RATE = 44100
-# Seconds of each exemplar in the bank, by class (a bell rings for 3 s; loops run long
-# enough that a siren's slow sweep is whole).
+# Seconds of each exemplar in the bank, by class: a bell rings for 3 s; a continuous class's
+# loop outlasts a 10 s window even played 6 % fast, so a window never splices two of them.
 EXEMPLAR_SECONDS = {
-    "engine": 4.0,
+    "engine": 11.0,
     "bird": 1.0,
     "bell": 3.0,
     "drum": 0.8,
-    "water": 4.0,
+    "water": 11.0,
     "footsteps": 0.35,
-    "siren": 8.0,
-    "applause": 4.0,
+    "siren": 11.0,
+    "applause": 11.0,
 }
 BED_SECONDS = 8.0
 FIRST_TRAINING_SEED = DEMO_SEED + 1

@@ -47,7 +47,7 @@ Log = Callable[[str], None]
 SCENES = 96
 CLASSIFIER_STEPS = 1600
 READER_STEPS = 1500
-EXEMPLARS = 8
+EXEMPLARS = 6
 # Chosen, not measured (SynthSphere's sound does not depend on the camera): how much an
 # object the camera looks straight at all the time is brought forward, and how fast that
 # falls off away from the view's centre (in half widths: an object 0.2 half widths off it,

@@ -74,3 +74,17 @@ def test_the_bed_loops_for_longer_than_its_exemplar() -> None:
     assert out.shape == (4, 5 * RATE)
     level = out.pow(2).mean(dim=0).reshape(50, -1).mean(dim=1)
     assert level.min() > 0.4 * level.max()  # no holes at the joins
+
+
+def test_a_loop_longer_than_the_window_is_played_without_a_splice() -> None:
+    t = torch.arange(3 * RATE) / RATE
+    chirp = 0.3 * torch.sin(2 * np.pi * torch.cumsum(500 + 1000 * t / 3, 0) / RATE)  # 0.5→1.5 kHz
+    for seed in range(5):
+        g = torch.Generator().manual_seed(seed)
+        voice = loop_voice([chirp], [(0.0, 2.0)], 2 * RATE, RATE, g)
+        frames = voice[: 2 * RATE // 1000 * 1000].reshape(-1, 1000).numpy()
+        spectra = np.abs(np.fft.rfft(frames * np.hanning(1000), axis=1))
+        pitch = np.argmax(spectra, axis=1) * RATE / 1000
+        # the pitch only rises, smoothly: no jump back to the exemplar's start
+        assert np.diff(pitch).min() >= -RATE / 1000, seed
+        assert np.diff(pitch).max() <= 2 * RATE / 1000, seed
