@@ -210,7 +210,7 @@ class FoleyModel:
                 voice = loop_voice(exemplars, stretches, n, rate, generator)
             else:
                 voice = grain_voice(exemplars, obj["onsets"], n, rate, generator)
-            gain_db = s.object_db + s.focus_db * obj["seen"]
+            gain_db = s.object_db + sound_class.level_db + s.focus_db * obj["seen"]
             path = path_per_sample(obj["vectors"], n, FRAME_RATE, rate)
             mix += place(voice * 10.0 ** (gain_db / 20.0), path)
         return mix

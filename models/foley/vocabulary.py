@@ -26,6 +26,7 @@ class SoundClass:
 
     name: str
     continuous: bool  # sounds for stretches (loops) rather than as events (grains)
+    level_db: float = 0.0  # brings the class's voice to its level in scenes (calibrated)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,10 @@ def _classes(value: Any) -> tuple[SoundClass, ...]:
             and isinstance(item.get("continuous"), bool)
         ):
             raise VocabularyError(f"its class {item!r} needs a 'name' and 'continuous'")
-        out.append(SoundClass(item["name"], item["continuous"]))
+        level = item.get("level_db", 0.0)
+        if isinstance(level, bool) or not isinstance(level, int | float) or not -40 <= level <= 40:
+            raise VocabularyError(f"its class {item['name']!r} has no level between -40 and 40 dB")
+        out.append(SoundClass(item["name"], item["continuous"], float(level)))
     if len({c.name for c in out}) != len(out):
         raise VocabularyError("its class names repeat")
     return tuple(out)

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from models.foley.detector import panorama_band
 from models.foley.events import strength_target
 from models.foley.family import FOV_SIZE, FRAME_RATE, PANORAMA_SIZE, WINDOW_SECONDS
+from models.foley.voices import grain_voice, loop_voice
 from plugin_core.spatial.directions import az_el_to_vector, erp_pixel_directions, vector_to_az_el
 from plugin_core.spatial.projection import erp_to_perspective, global_view, perspective_grid
 from plugin_core.synthsphere import SOUND_CLASSES, Scene, make_scene
@@ -239,3 +240,27 @@ def _gaps(sounding: NDArray[np.bool_], times: NDArray[np.float64]) -> list[float
         if later.size:
             out.append(float(times[later[0]] - times[f]))
     return [g for g in out if math.isfinite(g)]
+
+
+def class_levels(
+    bank: dict[str, list[torch.Tensor]], seeds: list[int], seed: int = 0
+) -> dict[str, float]:
+    """Per class, the dB that brings the bank's voice to the class's level in the scenes: each
+    training object's dry sound against the model's voice for the same onsets (grains) or the
+    whole clip (loops), mean power over the clip, averaged in dB over the objects. Grains
+    overlap where onsets come faster than a grain lasts (drums), so this is not 0 dB."""
+    generator = torch.Generator().manual_seed(seed)
+    found: dict[str, list[float]] = {name: [] for name in bank}
+    for scene_seed in seeds:
+        scene = make_scene(scene_seed, WINDOW_SECONDS)
+        n = scene.num_samples
+        for obj in scene.objects:
+            truth = synthesize(obj.sound_class, obj.onsets, n, scene.sample_rate, obj.sound_seed)
+            exemplars = bank[obj.sound_class]
+            if PROFILES[obj.sound_class].continuous:
+                voice = loop_voice(exemplars, [(0.0, scene.duration)], n, SAMPLE_RATE, generator)
+            else:
+                voice = grain_voice(exemplars, obj.onsets, n, SAMPLE_RATE, generator)
+            ratio = np.mean(truth**2) / max(float(torch.mean(voice.double() ** 2)), 1e-20)
+            found[obj.sound_class].append(10.0 * math.log10(max(float(ratio), 1e-20)))
+    return {name: round(float(np.mean(v)), 2) if v else 0.0 for name, v in found.items()}

@@ -38,6 +38,7 @@ from plugin_core.training.foley_data import (
     SceneViews,
     bed_exemplar,
     cached_scene_views,
+    class_levels,
     measured_levels,
     sound_bank,
     training_seeds,
@@ -136,7 +137,9 @@ def train_foley(
         for name, sounds in sound_bank(EXEMPLARS, BANK_SEED).items()
     }
     bed = torch.from_numpy(bed_exemplar(BANK_SEED))
-    vocabulary = tuple(SoundClass(n, PROFILES[n].continuous) for n in SOUND_CLASSES)
+    calibration = class_levels(bank, seeds)
+    log(f"class levels (dB): {calibration}")
+    vocabulary = tuple(SoundClass(n, PROFILES[n].continuous, calibration[n]) for n in SOUND_CLASSES)
 
     def write(tmp: Path) -> None:
         assemble(tmp, vocabulary, settings, classifier, reader, bank, bed)
@@ -152,6 +155,7 @@ def train_foley(
         "classifier_steps": classifier_steps,
         "reader_steps": reader_steps,
         "training_onset_f1": round(f1, 4),
+        "class_levels_db": calibration,
         "settings": asdict(settings),
         "minutes": round((time.monotonic() - started) / 60.0, 2),
         "cpu_threads": torch.get_num_threads(),
