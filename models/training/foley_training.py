@@ -22,7 +22,6 @@ from models.foley.events import EventReader, object_changes, onsets_from_strengt
 from models.foley.vocabulary import FoleySettings, SoundClass, Vocabulary
 
 Log = Callable[[str], None]
-ONSET_TOLERANCE_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -70,13 +69,21 @@ def train_classifier(
         pick = torch.randint(cameras.shape[0], (16,), generator=generator)
         views = _augment(cameras[pick].float() / 255.0, generator)
         loss = loss + functional.cross_entropy(model(views), camera_labels[pick], weight=weight)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
+        _descend(optimiser, loss, f"classifier step {step + 1}/{steps}", step % 100 == 0, log)
         schedule.step()
-        if step % 100 == 0 or step == steps - 1:
-            log(f"classifier step {step + 1}/{steps}: loss {loss.item():.4f}")
+    log(f"classifier step {steps}/{steps}: loss {loss.item():.4f}")
     return model.eval()
+
+
+def _descend(
+    optimiser: torch.optim.Optimizer, loss: Tensor, what: str, tell: bool, log: Log
+) -> None:
+    """One optimiser step on ``loss``; logs ``what`` and the loss when ``tell``."""
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    if tell:
+        log(f"{what}: loss {loss.item():.5f}")
 
 
 @torch.inference_mode()
@@ -104,24 +111,9 @@ def train_reader(
     optimiser = torch.optim.Adam(reader.parameters(), lr=1e-2)
     for step in range(steps):
         loss = functional.mse_loss(reader(inputs), targets)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        if step % 200 == 0 or step == steps - 1:
-            log(f"event reader step {step + 1}/{steps}: loss {loss.item():.5f}")
+        _descend(optimiser, loss, f"event reader step {step + 1}/{steps}", step % 200 == 0, log)
+    log(f"event reader step {steps}/{steps}: loss {loss.item():.5f}")
     return reader.eval()
-
-
-def _f1(truth: Sequence[float], found: Sequence[float]) -> tuple[int, int, int]:
-    """(hits, true onsets, found onsets) matching each truth to the nearest free detection."""
-    free = sorted(found)
-    hits = 0
-    for t in sorted(truth):
-        near = [d for d in free if abs(d - t) <= ONSET_TOLERANCE_S]
-        if near:
-            free.remove(min(near, key=lambda d: abs(d - t)))
-            hits += 1
-    return hits, len(truth), len(found)
 
 
 @torch.inference_mode()
@@ -131,8 +123,10 @@ def choose_event_timing(
     onsets: Sequence[Sequence[float]],
     frame_rate: float,
     lag: float,
+    matched: Callable[[Sequence[float], Sequence[float]], int],
 ) -> tuple[float, float, float]:
-    """(threshold, fade seconds, F1) that give the best onset F1 over the training objects."""
+    """(threshold, fade seconds, F1) that give the best onset F1 over the training objects;
+    ``matched(truth, found)`` counts the true onsets a found one pairs with."""
     strengths = [reader(t[0].clamp(-8.0, 8.0)) for t in tracks]
     best = (0.3, 0.15, -1.0)
     for threshold in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4):
@@ -140,8 +134,8 @@ def choose_event_timing(
             hits = truths = founds = 0
             for strength, truth in zip(strengths, onsets, strict=True):
                 found = onsets_from_strength(strength, frame_rate, threshold, fade, lag)
-                h, t, f = _f1(truth, found)
-                hits, truths, founds = hits + h, truths + t, founds + f
+                hits += matched(truth, found)
+                truths, founds = truths + len(truth), founds + len(found)
             f1 = 2 * hits / max(1, truths + founds)
             if f1 > best[2]:
                 best = (threshold, fade, f1)

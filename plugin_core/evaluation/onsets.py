@@ -18,6 +18,7 @@ from scipy.ndimage import maximum_filter1d, uniform_filter1d
 from scipy.signal import stft
 
 from plugin_core.synthsphere.catalogue import PROFILES
+from plugin_core.synthsphere.onset_matching import matched_onsets
 from plugin_core.synthsphere.scene import Scene
 
 Float = NDArray[np.float64]
@@ -90,16 +91,9 @@ def onset_error_ms(truth: np.ndarray, detected: np.ndarray) -> float | None:
 def onset_f1(truth: np.ndarray, detected: np.ndarray, tolerance_s: float = 0.05) -> float | None:
     """F1 of detections matched one-to-one to true onsets within ±``tolerance_s`` (earliest
     pairs first); None when there is no true onset."""
-    truth = np.sort(np.asarray(truth, dtype=np.float64))
     if len(truth) == 0:
         return None
-    free = sorted(np.asarray(detected, dtype=np.float64).tolist())
-    hits = 0
-    for t in truth:
-        near = [d for d in free if abs(d - t) <= tolerance_s]
-        if near:
-            free.remove(min(near, key=lambda d: abs(d - t)))
-            hits += 1
+    hits = matched_onsets(truth, detected, tolerance_s)
     if hits == 0:
         return 0.0
     precision, recall = hits / len(detected), hits / len(truth)

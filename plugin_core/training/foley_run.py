@@ -34,6 +34,7 @@ from models.training.foley_training import (
 from plugin_core.atomic_files import write_atomic
 from plugin_core.synthsphere import SOUND_CLASSES, make_scene
 from plugin_core.synthsphere.catalogue import PROFILES
+from plugin_core.synthsphere.onset_matching import matched_onsets
 from plugin_core.training.foley_data import (
     SceneViews,
     bed_exemplar,
@@ -117,7 +118,9 @@ def train_foley(
     onsets = [list(obj.onsets) for seed in seeds for obj in make_scene(seed).objects]
     slots = np.arange(len(views[0].shown)) / FRAME_RATE
     lag = float(np.mean([np.mean(v.shown - slots) for v in views]))
-    threshold, fade, f1 = choose_event_timing(reader, tracks, onsets, FRAME_RATE, lag)
+    threshold, fade, f1 = choose_event_timing(
+        reader, tracks, onsets, FRAME_RATE, lag, matched_onsets
+    )
     log(f"event threshold {threshold}, fade {fade} s: training onset F1 {f1:.3f}")
     levels = measured_levels(seeds)
     settings = FoleySettings(

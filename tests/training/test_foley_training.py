@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from models.foley.family import FRAME_RATE, load_weights_file
 from plugin_core.spatial.directions import vector_to_az_el
@@ -13,6 +14,7 @@ from plugin_core.synthsphere import SOUND_CLASSES, make_scene
 from plugin_core.synthsphere.splits import DEMO_SEED, HELD_OUT_SEEDS
 from plugin_core.training.foley_data import (
     cached_scene_views,
+    class_levels,
     scene_views,
     sound_bank,
     training_seeds,
@@ -102,3 +104,17 @@ def test_a_short_run_writes_a_model_that_loads_and_resumes(tmp_path: Path) -> No
     train_foley(tmp_path / "work", weights, 4, 10, 10, lines.append)
     assert not any(line.startswith("classifier step") for line in lines)  # resumed
     assert (tmp_path / "work" / "classifier.safetensors").stat().st_mtime_ns == kept
+
+
+def test_class_levels_follow_the_bank_and_the_scenes() -> None:
+    bank = {k: [torch.from_numpy(x) for x in v] for k, v in sound_bank(2, 900_000).items()}
+    seeds = [1, 2, 3, 4]
+    present = {o.sound_class for s in seeds for o in make_scene(s).objects}
+    levels = class_levels(bank, seeds)
+    louder = class_levels({k: [2.0 * x for x in v] for k, v in bank.items()}, seeds)
+    for name in SOUND_CLASSES:
+        if name in present:
+            # a bank twice as loud is brought down by 6 dB more
+            assert louder[name] == pytest.approx(levels[name] - 6.02, abs=0.05), name
+        else:
+            assert levels[name] == 0.0, name
