@@ -161,7 +161,6 @@ def timeline(workspace, addon) -> None:
     strip.keyframe_insert("omnifoa_yaw", frame=22)
     strip.omnifoa_yaw = 90.0
     strip.keyframe_insert("omnifoa_yaw", frame=70)
-    scene.omnifoa.steps = 2
     scene.omnifoa.seed = 5
 
 
@@ -488,7 +487,8 @@ def test_a_reaper_that_never_answers_is_reported_as_such(scene, addon) -> None:
 
 def test_cancel_stops_the_job_and_adds_nothing(scene, addon, workspace) -> None:
     before = len(scene.sequence_editor.strips_all)
-    scene.omnifoa.seed, scene.omnifoa.steps = 6, 200
+    # the small OmniAudio model: its sampling steps make a job long enough to cancel
+    scene.omnifoa.model, scene.omnifoa.seed, scene.omnifoa.steps = "omniaudio-mini", 6, 200
     strip = addon.strip_source.source_strip(scene)
     strip.omnifoa_fov = 100.0  # set on the strip: sent
     try:
@@ -506,7 +506,7 @@ def test_cancel_stops_the_job_and_adds_nothing(scene, addon, workspace) -> None:
     assert scene.omnifoa.job_state == "cancelled"
     assert len(scene.sequence_editor.strips_all) == before
     assert not list(workspace["out"].glob("pano_seed6*"))
-    scene.omnifoa.steps = 2
+    scene.omnifoa.model, scene.omnifoa.steps = "omnifoa-mini", 0
 
 
 def test_aim_at_the_action_lets_the_service_follow_the_moving_object(
@@ -549,7 +549,8 @@ def test_a_job_running_when_the_file_was_saved_is_followed_after_reopening(
     assert addon.reopen.resume_after_load in bpy.app.handlers.load_post
     idle, running = workspace["root"] / "idle.blend", workspace["root"] / "running.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(idle), copy=True)
-    scene.omnifoa.seed, scene.omnifoa.steps = 8, 50  # long enough to be saved mid-way
+    # the small OmniAudio model with 50 steps: long enough to be saved mid-way
+    scene.omnifoa.model, scene.omnifoa.seed, scene.omnifoa.steps = "omniaudio-mini", 8, 50
     assert bpy.ops.omnifoa.generate() == {"FINISHED"}
     job_id = submitted(addon)
     deadline = time.monotonic() + 120
@@ -578,7 +579,7 @@ def test_a_job_running_when_the_file_was_saved_is_followed_after_reopening(
         "pano FOA seed 8"
     ]
     assert bpy.ops.omnifoa.generate.poll()
-    settings.steps, settings.seed = 2, 5
+    settings.model, settings.steps, settings.seed = "omnifoa-mini", 0, 5
 
 
 def test_work_from_before_a_reopen_that_is_lost_fails_in_one_sentence(
