@@ -1,6 +1,7 @@
-"""The bundled model end to end on the demo video: where a 10 s window's time goes.
+"""An OmniAudio model end to end on the demo video: where a 10 s window's time goes.
 
-Run: ``.venv/bin/python benchmarks/bench_generate.py [--model omnifoa-mini] [--threads 2]``.
+Run: ``.venv/bin/python benchmarks/bench_generate.py [--model omniaudio-mini] [--threads 2]``
+(the bundled object-Foley model's whole process: ``bench_demo_process.py``).
 Stages: decode at 8 fps, frame features (both branches), guided flow sampling, codec decode.
 The reference is the same job with the frame encoders fed one view at a time (batch 1), the
 straightforward way, measured in the same run. The last line is the real-time factor.
@@ -27,7 +28,7 @@ DEMO = DEMO_DIR / "demo.mp4"
 
 
 def main() -> int:
-    args = cpu_benchmark_args(__doc__.splitlines()[0])
+    args = cpu_benchmark_args(__doc__.splitlines()[0], default="omniaudio-mini")
     start = time.perf_counter()
     loaded = load_model(args.model, "cpu")
     load_s = time.perf_counter() - start

@@ -28,6 +28,7 @@ CPU_BENCHMARKS = (
     "bench_core",
     "bench_models",
     "bench_generate",
+    "bench_demo_process",
     "bench_sources",
     "bench_pipeline",
     "bench_cancel",
@@ -90,6 +91,16 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                     rtf >= 2.5,
                 )
             )
+    demo = row("bench_demo_process", "omnifoa-mini: whole process")
+    if demo:
+        rtf = demo["real_time_factor"]
+        checks.append(
+            (
+                "omnifoa generate on the demo, whole process, 2 cores >= 1.5x",
+                f"{rtf:.2f}x",
+                rtf >= 1.5,
+            )
+        )
     ten, sixty = (
         row("bench_pipeline", "generate 10 s video (reference)"),
         row("bench_pipeline", "generate 60 s video"),
