@@ -18,7 +18,6 @@ from torch.nn import functional
 HIDDEN = 16
 # A pixel counts for a class in proportion to how far its probability is above this.
 _FLOOR = 0.3
-PANORAMA_MEASURES = ("share", "x", "y", "z", "brightness")
 
 
 def _padded(x: Tensor, wrap: bool) -> Tensor:

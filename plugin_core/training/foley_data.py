@@ -239,7 +239,7 @@ def _gaps(sounding: NDArray[np.bool_], times: NDArray[np.float64]) -> list[float
         later = rises[rises > f]
         if later.size:
             out.append(float(times[later[0]] - times[f]))
-    return [g for g in out if math.isfinite(g)]
+    return out
 
 
 def class_levels(
