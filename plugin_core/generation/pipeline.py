@@ -111,9 +111,9 @@ def generate(
     """Run one request end to end and write its stem(s); nothing is left behind on failure.
     ``clock``, when given, is charged with the seconds of every stage.
 
-    ``cancel()`` is asked while frames decode (every 50 ms), after every chunk of frames
-    encoded, before every sampling step, after each window's codec decode and before every
-    block of the stems written; when it says so, SamplingCancelled ends the run (and
+    ``cancel()`` is asked before each window, while frames decode (every 50 ms), after every
+    chunk of frames encoded, before every sampling step, after each window's codec decode and
+    before every block of the stems written; when it says so, SamplingCancelled ends the run (and
     nothing is written).
     """
     request.validate()
@@ -184,6 +184,7 @@ def generate(
         frames_ahead = stack.enter_context(FramePrefetcher(request.video, spans, fps, sizes))
         continuation: Continuation | None = None
         for w, span in zip(windows, spans, strict=True):
+            heard_cancel()  # a cancel while the last window was written stops the run here
             began = started()
             directions = conditioning.directions(span)
 

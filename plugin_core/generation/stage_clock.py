@@ -27,13 +27,17 @@ class StageClock:
     intervals: list[tuple[str, float, float]] = field(default_factory=list)
     decode_busy: float = 0.0  # the decoding thread's seconds (they overlap the stages)
     frame_wait: float = 0.0  # seconds of ``frames`` spent waiting for that thread
-    origin: float = field(default_factory=time.perf_counter)
+    timer: Callable[[], float] = time.perf_counter  # where the seconds come from
+    origin: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.origin = self.timer()
 
     def now(self) -> float:
         """Seconds since the clock was made, after the device's queued work is done."""
         if self.sync is not None:
             self.sync()
-        return time.perf_counter() - self.origin
+        return self.timer() - self.origin
 
     def record(self, stage: str, start: float) -> float:
         """Charge ``stage`` with the time from ``start`` to now; returns now."""
