@@ -76,6 +76,15 @@ def check_complete_riff(path: Path) -> None:
         )
 
 
+def check_has_samples(path: Path, samples: int) -> None:
+    """InputError when an audio file holds no samples (a header alone): there is nothing to
+    analyse, convert, play or place on a track."""
+    if samples == 0:
+        raise InputError(
+            f"{path.name} has no audio (0 samples); export the sound again or give another file."
+        )
+
+
 @contextlib.contextmanager
 def write_failures(path: Path, *kinds: type[Exception]) -> Iterator[None]:
     """Turn a writer's vague failure (libsndfile's "System error", a serializer's I/O error)

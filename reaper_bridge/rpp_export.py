@@ -20,6 +20,8 @@ import soundfile as sf
 from rpp import Element
 
 from plugin_core.atomic_files import undone_folders
+from plugin_core.errors import InputError
+from plugin_core.file_checks import input_file
 from reaper_bridge.bridge_config import BridgeError
 from reaper_bridge.job_file import Stem, prepare_stem
 from reaper_bridge.stem_files import write_bytes
@@ -138,8 +140,13 @@ def export_rpp(stems: list[Stem], output: Path, merge: bool = False) -> Path:
         raise BridgeError("Give at least one stem to put in the project.")
     if output.suffix.lower() != ".rpp":
         raise BridgeError(f"Name the project *.rpp, not {output.name}.")
-    if output.exists() and not merge:
-        raise BridgeError(f"{output} exists; pass --merge to add the stems to it.")
+    if output.exists():
+        try:
+            input_file(output, "project")  # a pipe, a folder or a device: refused, never opened
+        except InputError as exc:
+            raise BridgeError(str(exc)) from None
+        if not merge:
+            raise BridgeError(f"{output} exists; pass --merge to add the stems to it.")
     media = output.parent / f"{output.stem}_media"
     with undone_folders(media):  # conversions made before a refused stem leave no folder
         if merge and output.exists():

@@ -10,7 +10,12 @@ import soundfile as sf
 
 from plugin_core.atomic_files import atomic_output, write_atomic
 from plugin_core.errors import InputError
-from plugin_core.file_checks import check_complete_riff, input_file, write_failures
+from plugin_core.file_checks import (
+    check_complete_riff,
+    check_has_samples,
+    input_file,
+    write_failures,
+)
 from reaper_bridge.bridge_config import BridgeError
 
 
@@ -19,10 +24,10 @@ def read_stem(path: Path) -> tuple[np.ndarray, int]:
     try:
         input_file(path, "stem")
         check_complete_riff(path)
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+        check_has_samples(path, data.shape[0])
     except InputError as exc:
         raise BridgeError(str(exc)) from None
-    try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise BridgeError(f"Cannot read {path.name} as audio ({exc}).") from None
     if data.shape[1] != 4:

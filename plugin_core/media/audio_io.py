@@ -12,7 +12,12 @@ import soxr
 
 from plugin_core.atomic_files import write_atomic
 from plugin_core.errors import InputError
-from plugin_core.file_checks import check_complete_riff, input_file, write_failures
+from plugin_core.file_checks import (
+    check_complete_riff,
+    check_has_samples,
+    input_file,
+    write_failures,
+)
 
 Subtype = Literal["float32", "pcm24", "pcm16"]
 _SUBTYPES = {"float32": "FLOAT", "pcm24": "PCM_24", "pcm16": "PCM_16"}
@@ -77,6 +82,7 @@ def read_audio(path: str | os.PathLike[str], channels: int | None = None) -> tup
         raise InputError(
             f"Cannot read {p.name} as audio ({exc}); give a WAV or FLAC file."
         ) from None
+    check_has_samples(p, data.shape[0])
     if channels is not None and data.shape[1] != channels:
         raise InputError(
             f"{p.name} has {data.shape[1]} channel(s) but {channels} are needed"

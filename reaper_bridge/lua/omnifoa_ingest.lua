@@ -191,6 +191,8 @@ local function open_sources(job, errors)
       local channels = reaper.GetMediaSourceNumChannels(source)
       if channels ~= 4 then
         errors[#errors + 1] = "stem " .. i .. ": has " .. channels .. " channels, not 4"
+      elseif reaper.GetMediaSourceLength(source) <= 0 then -- seconds (its first value)
+        errors[#errors + 1] = "stem " .. i .. ": " .. stem.path .. " has no audio (0 samples)"
       end
       sources[i] = source
     end

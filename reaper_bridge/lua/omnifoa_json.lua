@@ -58,12 +58,26 @@ local function decode_string(text, pos)
   end
 end
 
+-- A number as JSON writes it: -?(0|[1-9]digits)(.digits)?([eE][-+]?digits)?, nothing looser
+-- (no 01, no 1., no .5, no +1), so a job REAPER takes is one any JSON reader takes.
 local function decode_number(text, pos)
-  local s = text:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
-  if not s or s == "" or s == "-" then fail(text, pos, "bad number") end
-  local n = tonumber(s)
-  if not n then fail(text, pos, "bad number") end
-  return n, pos + #s
+  local i = pos
+  if text:sub(i, i) == "-" then i = i + 1 end
+  local whole = text:match("^0", i) or text:match("^[1-9]%d*", i)
+  if not whole then fail(text, pos, "bad number") end
+  i = i + #whole
+  if whole == "0" and text:match("^%d", i) then fail(text, pos, "number with a leading zero") end
+  local fraction = text:match("^%.%d*", i)
+  if fraction then
+    if fraction == "." then fail(text, pos, "bad number") end
+    i = i + #fraction
+  end
+  local exponent = text:match("^[eE][-+]?%d*", i)
+  if exponent then
+    if not exponent:match("%d$") then fail(text, pos, "bad number") end
+    i = i + #exponent
+  end
+  return tonumber(text:sub(pos, i - 1)), i
 end
 
 local function decode_array(text, pos, depth)

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 import rpp
 import rppxml
+import soundfile as sf
 from cli_runner import run_cli
+from lupa import lua54
 from reaper_stub import OscSurface, Reaper, run_script
 
 from plugin_core.install_paths import LUA_DIR
@@ -463,3 +465,56 @@ def test_an_ack_that_cannot_be_written_leaves_the_job_pending_and_the_batch_goes
     assert [t.name for t in reaper.tracks][1:] == ["s"]  # only the job with an ack was applied
     assert (config.spool / "pending" / f"{blocked}.json").is_file()  # left for the next run
     assert any("cannot write" in m for m in reaper.console)
+
+
+def test_a_stem_without_samples_is_rejected_before_any_change(reaper, surface, tmp_path) -> None:
+    config = config_for(reaper, surface)
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros((0, 4), np.float32), RATE, subtype="FLOAT")
+    ack = ring(config, hostile_job(config.spool, good_job(empty)), timeout=5)
+    assert ack["status"] == "rejected"
+    assert ack["errors"] == [f"stem 1: {empty} has no audio (0 samples)"]
+    assert reaper.tracks == []
+    assert reaper.undo_blocks == []
+
+
+def test_drop_refuses_a_stem_without_samples_before_writing_a_job(
+    reaper, surface, tmp_path
+) -> None:
+    config = config_for(reaper, surface)
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros((0, 4), np.float32), RATE, subtype="FLOAT")
+    with pytest.raises(BridgeError, match=r"empty\.wav has no audio \(0 samples\)"):
+        drop_stems([Stem(empty, "s", 0.0)], config)
+    assert list((config.spool / "pending").iterdir()) == []
+    assert reaper.tracks == []
+
+
+@pytest.mark.parametrize("number", ["01", "-01", "00", "1.", "-1.", "1.e3"])
+def test_a_number_json_does_not_allow_is_rejected(reaper, surface, tmp_path, number) -> None:
+    config = config_for(reaper, surface)
+    text = json.dumps(good_job(stem_file(tmp_path)))
+    assert '"position": 1.0' in text
+    body = text.replace('"position": 1.0', f'"position": {number}')
+    ack = ring(config, hostile_job(config.spool, body), timeout=5)
+    assert ack["status"] == "rejected"
+    assert any("not valid JSON" in e for e in ack["errors"]), ack["errors"]
+    assert reaper.tracks == []
+
+
+JSON_NUMBERS = ["0", "-0", "7", "-12", "10", "1.5", "-0.25", "1e3", "1E-3", "2.5e+2", "0.0e0",
+                "01", "-01", "00", "1.", "-1.", "1.e3", ".5", "+1", "1e", "1e+", "-", "0x1",
+                "1.5.2", "--1", "1ee3"]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", JSON_NUMBERS)
+def test_the_lua_json_reader_takes_exactly_the_numbers_json_allows(text: str) -> None:
+    lua = lua54.LuaRuntime(unpack_returned_tuples=True, register_eval=False)
+    decode = lua.execute(f"return dofile({str(LUA_DIR / 'omnifoa_json.lua')!r}).decode")
+    try:
+        expected = json.loads(f"[{text}]")[0]
+    except json.JSONDecodeError:
+        with pytest.raises(lua54.LuaError, match="json: "):
+            decode(f"[{text}]")
+    else:
+        assert decode(f"[{text}]")[1] == expected

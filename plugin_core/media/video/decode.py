@@ -46,9 +46,8 @@ from plugin_core.media.video.time_range import (
     start_offset,
     time_range,
 )
+from plugin_core.media.video.truncation import TIME_EPS, cut_short, promised_end
 
-# A frame counts as "at" a target time when its timestamp is within this many seconds.
-_TIME_EPS = 1e-4
 # H.264 reorders at most 16 pictures: once this many packets past the last target are read,
 # every frame before it has been seen.
 _REORDER_PACKETS = 16
@@ -271,7 +270,7 @@ def _skip_plan(
                 stamps.append(packet.pts)
                 if is_unreferenced_picture(memoryview(packet), prefix):
                     unreferenced.add(packet.pts)
-                if float(packet.pts * stream.time_base) - offset >= limits[-1] - _TIME_EPS:
+                if float(packet.pts * stream.time_base) - offset >= limits[-1] - TIME_EPS:
                     past += 1
                     if past >= _REORDER_PACKETS:
                         break
@@ -292,7 +291,7 @@ def _chosen_stamps(
     held: int | None = None
     for stamp in stamps:
         when = stamp * time_base - offset
-        while len(chosen) < len(limits) and when >= limits[len(chosen)] - _TIME_EPS:
+        while len(chosen) < len(limits) and when >= limits[len(chosen)] - TIME_EPS:
             chosen.append(stamp if held is None else held)
         if len(chosen) == len(limits):
             return chosen
@@ -340,7 +339,7 @@ def _sampled(
         keep = None if plan is None else lambda packet: packet.pts not in plan.skipped
         for frame in decoded_frames(container, stream, source, keep):
             when = frame.time - offset if frame.time is not None else _next_time(held, step)
-            while k < len(targets) and when >= limits[k] - _TIME_EPS:
+            while k < len(targets) and when >= limits[k] - TIME_EPS:
                 if held is None:  # the first decoded frame is already past the first target
                     if seeked:
                         raise _SeekedPast
@@ -351,7 +350,7 @@ def _sampled(
                 return
             held = (when, frame)
         if k < len(targets):
-            _check_not_truncated(held, stream, offset, end, step, source)
+            _check_not_truncated(held, stream, offset, end, source)
             assert held is not None
             for target in targets[k:]:
                 yield float(target), held[0], checked(k, held[1])
@@ -383,7 +382,6 @@ def _check_not_truncated(
     stream: Any,
     offset: float,
     end: float,
-    step: float,
     source: Path,
 ) -> None:
     """Raise when decoding stopped well before the frames the file's index or header promise."""
@@ -392,17 +390,9 @@ def _check_not_truncated(
             f"No video frame of {source.name} could be decoded in the requested range; "
             "the file is probably truncated or damaged, so re-export or re-download it."
         )
-    entries = stream.index_entries
-    if len(entries):  # the last indexed sample's decode time is a lower bound on the last frame
-        promised = min(end, float(entries[len(entries) - 1].timestamp * stream.time_base) - offset)
-        tolerance = 2 * step + _TIME_EPS
-    else:
-        promised, tolerance = end, max(1.0, 5 * step)
+    promised, tolerance = promised_end(stream, offset, end)
     if held[0] < promised - tolerance:
-        raise InputError(
-            f"The video in {source.name} stops at {held[0]:.2f} s although the file says it "
-            f"runs to {promised:.2f} s; it is probably truncated, so re-export or re-download it."
-        )
+        raise cut_short(source, held[0], promised)
 
 
 def _output_size(width: int, height: int, size: tuple[int, int] | int | None) -> tuple[int, int]:

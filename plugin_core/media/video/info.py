@@ -27,6 +27,7 @@ from plugin_core.media.video.spherical import (
     spherical_from_frame,
     spherical_from_metadata,
 )
+from plugin_core.media.video.truncation import check_whole
 
 
 class NotEquirectangularWarning(UserWarning):
@@ -68,7 +69,8 @@ class VideoInfo:
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Describe a video file; warns (NotEquirectangularWarning) when the frame is not 2:1."""
+    """Describe a video file; warns (NotEquirectangularWarning) when the frame is not 2:1.
+    A file whose video stops well before what it promises (cut short) is refused."""
     source = readable_path(path)
     with open_input(source) as container:
         stream = video_stream(container, source)
@@ -97,6 +99,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             rotation=_rotation(first, stream),
             spherical=spherical_from_frame(first) or spherical_from_metadata(stream),
         )
+    check_whole(source)
     if info.spherical is None:
         info = replace(info, spherical=spherical_from_boxes(source))
     spatial = spatial_audio_from_boxes(source)

@@ -1,7 +1,8 @@
 """Opening a media file for reading, and the stream facts both probing and decoding need.
 
 Each helper turns what a user can get wrong (a missing path, an unreadable or video-less
-file, a codec FFmpeg cannot decode, a damaged stream) into one ``InputError`` sentence.
+file, a still image, a codec FFmpeg cannot decode, a damaged stream) into one ``InputError``
+sentence.
 """
 
 from __future__ import annotations
@@ -57,7 +58,18 @@ def video_stream(container: InputContainer, source: Path) -> Any:
             f"The video codec of {source.name} cannot be decoded by this FFmpeg build; "
             "convert the video to H.264, HEVC, VP9 or ProRes first."
         )
+    if _is_image_format(container.format.name):
+        raise InputError(
+            f"{source.name} is a still image ({stream.codec_context.name.upper()}), not a video; "
+            "give the video file itself."
+        )
     return stream
+
+
+def _is_image_format(name: str) -> bool:
+    """Whether FFmpeg read the file with one of its still-image readers (whatever its name
+    says): ``image2``, ``image2pipe`` or ``<codec>_pipe`` (png_pipe, jpeg_pipe, ...)."""
+    return name.startswith("image2") or name.endswith("_pipe")
 
 
 def decoded_frames(
