@@ -115,6 +115,32 @@ def test_a_replayed_job_changes_nothing(reaper, surface, tmp_path) -> None:
     assert [t.folder_depth for t in reaper.tracks] == [1, 0, -1]
 
 
+def test_each_drop_gets_the_ack_of_its_own_job(reaper, surface, tmp_path) -> None:
+    config = config_for(reaper, surface)
+    stale = "ef" * 16  # an earlier job's final ack, still in the spool
+    (config.spool / "acks" / f"{stale}.ack.json").write_text(
+        json.dumps(
+            {
+                "schema": "omnifoa-reaper-ack",
+                "version": 1,
+                "job_id": stale,
+                "status": "ok",
+                "tracks": [{"name": "old", "guid": "{0}"}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    acks = {n: drop_stems([Stem(stem_file(tmp_path, f"{n}.wav"), n, 0.0)], config) for n in "ab"}
+    done = {p.stem: json.loads(p.read_text()) for p in (config.spool / "done").iterdir()}
+    assert len(done) == 2
+    for name, ack in acks.items():
+        job = done[ack["job_id"]]  # the job file REAPER applied carries the ack's id
+        assert job["job_id"] == ack["job_id"] != stale
+        assert [s["name"] for s in job["stems"]] == [name]
+        assert [t["name"] for t in ack["tracks"]] == [name]
+    assert acks["a"]["job_id"] != acks["b"]["job_id"]
+
+
 def test_a_missing_plugin_is_reported_not_fatal(tmp_path) -> None:
     resource = tmp_path / "REAPER"
     shutil.copytree(LUA_DIR, resource / "Scripts")
