@@ -3,13 +3,16 @@
 The job fields are the request's own (:mod:`plugin_core.generation.request`: same names,
 types, defaults, ranges and sentences as the CLI), plus where the stem goes. Path policy: the
 job reads only the video it names (an absolute path to an existing file) and writes only
-inside the output folder it names (absolute, existing); the stem's file name is a plain name
-— no folders, no leading dot — ending in .wav or .flac.
+inside the output folder it names (absolute, existing), one that the service's user owns and no
+other user could swap for a link (see :func:`_check_unswappable`); the stem's file name is a
+plain name — no folders, no leading dot — ending in .wav or .flac.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +69,35 @@ def _output(folder_text: str, name: str) -> Path:
     real = folder.resolve()  # links followed now; the job writes to this real folder
     if (real / name).resolve().parent != real:
         raise InputError(f"The stem name {name!r} leads outside the output folder.")
+    if hasattr(os, "geteuid"):  # POSIX owners and modes; Windows has ACLs instead
+        _check_unswappable(real)
     return real / name
+
+
+def _check_unswappable(real: Path) -> None:
+    """InputError unless the service's user owns the output folder ``real`` (links already
+    followed) and no other user could swap it for a link: every folder above it is this
+    user's or root's, and none of them, nor ``real``, is writable by every user without the
+    sticky bit."""
+    me = os.geteuid()
+    for folder in (real, *real.parents):
+        info = folder.stat()
+        if folder == real and info.st_uid != me:
+            raise InputError(
+                f"The output folder {real} belongs to another user; the service writes only "
+                "into folders its own user owns."
+            )
+        where = "is" if folder == real else f"lies in {folder}, which is"
+        if info.st_uid not in (me, 0):
+            raise InputError(
+                f"The output folder {real} {where} another user's: they could swap it for a "
+                "link; choose a folder of your own."
+            )
+        if info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_ISVTX:
+            raise InputError(
+                f"The output folder {real} {where} writable by every user, who could swap it "
+                "for a link; choose a folder only you can change."
+            )
 
 
 def request_from_job(body: Any) -> tuple[GenerationRequest, str | None]:

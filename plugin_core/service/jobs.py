@@ -148,6 +148,7 @@ class JobQueue:
         self._records: dict[str, dict[str, Any]] = {}  # finished jobs of earlier runs
         self._lock = threading.Lock()
         self._ended = threading.Condition(self._lock)  # notified whenever a job ends
+        self._closed = False
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._recover()
         self._worker = threading.Thread(target=self._run, name="omnifoa-worker", daemon=True)
@@ -218,7 +219,8 @@ class JobQueue:
         return None
 
     def wait_final(self, job_id: str, seconds: float) -> dict[str, Any] | None:
-        """The job's record once it has ended, or after ``seconds`` (None: no such job)."""
+        """The job's record once it has ended, or after ``seconds``, or as the queue closes
+        (None: no such job)."""
         deadline = time.monotonic() + seconds
         with self._ended:
             while True:
@@ -226,7 +228,7 @@ class JobQueue:
                     return None
                 record = self._record(job_id)
                 left = deadline - time.monotonic()
-                if record["state"] in FINAL or left <= 0:
+                if record["state"] in FINAL or left <= 0 or self._closed:
                     return record
                 self._ended.wait(left)
 
@@ -250,7 +252,13 @@ class JobQueue:
         return sorted({model_id for model_id, _ in self._models})
 
     def close(self) -> None:
-        self._queue.put(None)
+        """Stop the worker after the jobs already queued; whoever waits for a job is answered
+        now."""
+        with self._ended:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(None)
+            self._ended.notify_all()
 
     # ---------------------------------------------------------------- worker
     def _finish(self, job: Job, state: str, error: str | None) -> None:

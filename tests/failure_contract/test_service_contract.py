@@ -1,23 +1,33 @@
 """The failure contract on the local service, against a real ``omnifoa serve`` process: every
 request field with non-finite, absurd or mistyped values, every endpoint without its token,
 malformed HTTP, deeply nested bodies, idle and trickling connections, a client that hangs up,
-and an output folder swapped for a link after submit. Each refusal is a 4xx with one sentence
-naming what is wrong; no job is accepted that could only fail later, no file appears, and the
-service keeps answering and never prints a traceback."""
+more long-polls than it answers at once, bad ``?wait=`` values, foreign ``Host`` names, output
+folders another user owns or could swap, and an output folder swapped for a link after submit.
+Each refusal is a 4xx (or a 503 with ``Retry-After``) with one sentence naming what is wrong; no
+job is accepted that could only fail later, no file appears, and the service keeps answering
+(health above all) and never prints a traceback."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import os
 import socket
+import threading
 import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from hostile_inputs import snapshot
 from service_process import Service, exchange, job_body
 
 from plugin_core.generation.request import field_specs
-from plugin_core.service.http_server import REQUEST_DEADLINE_S
+from plugin_core.service.connections import REQUEST_DEADLINE_S
 
 
 def post(service: Service, text: str | bytes) -> tuple[int, dict]:
@@ -177,7 +187,7 @@ def authorised(service: Service) -> bytes:
 def test_a_bad_content_length_is_a_clear_4xx(service, length: bytes, status: bytes) -> None:
     reply = send_raw(
         service,
-        b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\n"
+        b"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         + authorised(service)
         + b"Content-Length: "
         + length
@@ -200,7 +210,7 @@ def test_a_client_that_hangs_up_mid_body_costs_nothing(service) -> None:
     for _ in range(5):
         with socket.create_connection((host, int(port)), timeout=5) as sock:
             sock.sendall(
-                b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\n"
+                b"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 + authorised(service)
                 + b'Content-Length: 5000\r\n\r\n{"video":'
             )
@@ -279,3 +289,185 @@ def test_a_folder_swapped_for_a_link_after_submit_gets_no_stem(
     assert final["state"] == "failed"
     assert "link" in final["error"]
     assert list(elsewhere.iterdir()) == []
+
+
+class Answer(NamedTuple):
+    status: int | None
+    reply: dict
+    retry_after: str | None
+
+
+def answer(service: Service, path: str, headers: dict[str, str] | None = None) -> Answer:
+    """One GET with the token: its status, JSON and ``Retry-After`` (status None: the
+    connection was closed without an HTTP answer)."""
+    request = urllib.request.Request(service.client.url + path)
+    request.add_header("Authorization", f"Bearer {service.client.token}")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return Answer(response.status, json.loads(response.read()), None)
+    except urllib.error.HTTPError as exc:
+        return Answer(exc.code, json.loads(exc.read()), exc.headers.get("Retry-After"))
+    except (urllib.error.URLError, OSError, http.client.HTTPException):
+        return Answer(None, {}, None)
+
+
+def test_past_the_request_limit_long_polls_are_told_when_to_retry_and_health_answers(
+    service, assets, tmp_path: Path
+) -> None:
+    blocker = service.client.submit(job_body(assets, tmp_path, steps=400))
+    wait = f"/v1/jobs/{blocker['id']}?wait=4"
+    try:
+        with ThreadPoolExecutor(40) as pool:
+            polls = [pool.submit(answer, service, wait) for _ in range(40)]
+            time.sleep(1.5)  # they are all waiting (or refused) now
+            health = [answer(service, "/v1/health").status for _ in range(5)]
+            answers = [poll.result() for poll in polls]
+    finally:
+        service.client.cancel(blocker["id"])
+        service.client.wait(blocker["id"], 60)
+    assert health == [200] * 5
+    assert None not in [a.status for a in answers], "a connection was closed without an answer"
+    busy = [a for a in answers if a.status == 503]
+    assert busy, "40 long-polls at once are past the limit"
+    assert {a.status for a in answers} == {200, 503}
+    for refused in busy:
+        assert refused.retry_after is not None
+        assert refused.retry_after.isdigit()
+        assert refused.reply["error"].endswith(".")
+
+
+def test_forty_trickling_requests_do_not_starve_health(service) -> None:
+    host, port = service.client.url.removeprefix("http://").split(":")
+    slow = [socket.create_connection((host, int(port)), timeout=5) for _ in range(40)]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        for sock in slow:
+            sock.sendall(b"GET /v1/health HTTP/1.1\r\nX-Slow: ")
+        while not stop.wait(0.2):
+            for sock in slow:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"a")
+
+    trickler = threading.Thread(target=trickle, daemon=True)
+    trickler.start()
+    try:
+        time.sleep(0.5)
+        answered = [answer(service, "/v1/health").status for _ in range(20)]
+    finally:
+        stop.set()
+        trickler.join()
+        for sock in slow:
+            sock.close()
+    assert answered == [200] * 20
+
+
+BAD_WAITS = ["-1", "nan", ".5", "9.9999", "abc", "", "11", "1e3", "inf", "1,5", "2&wait=3"]
+
+
+def test_wait_is_0_to_10_seconds_and_anything_else_is_a_400_naming_it(service) -> None:
+    for wait in BAD_WAITS:
+        status, reply = exchange(service, "GET", f"/v1/jobs/{'0' * 32}?wait={wait}")
+        assert status == 400, (wait, status, reply)
+        message = json.loads(reply)["error"]
+        for word in ("wait", "0", "10"):
+            assert word in message, (wait, message)
+    for wait in ("0", "0.5", "10", "2.125"):
+        assert exchange(service, "GET", f"/v1/jobs/{'0' * 32}?wait={wait}")[0] == 404  # no job
+
+
+def test_only_loopback_host_names_are_answered(service) -> None:
+    port = service.client.url.rsplit(":", 1)[1]
+    foreign = ["evil.example", f"evil.example:{port}", f"127.0.0.1.nip.io:{port}"]
+    foreign += ["127.0.0.1:1", f"localhost.evil.example:{port}", f"10.0.0.1:{port}", ""]
+    for host in foreign:
+        reply = send_raw(
+            service,
+            f"GET /v1/health HTTP/1.1\r\nHost: {host}\r\n".encode()
+            + authorised(service)
+            + b"Connection: close\r\n\r\n",
+        )
+        status = int(reply.split(b" ")[1])
+        assert 400 <= status < 500, (host, reply[:200])
+        assert "Host" in json.loads(reply[reply.index(b"{") :])["error"]
+    for host in (
+        "127.0.0.1",
+        f"127.0.0.1:{port}",
+        "localhost",
+        f"LocalHost:{port}",
+        f"[::1]:{port}",
+    ):
+        assert exchange(service, "GET", "/v1/health", headers={"Host": host})[0] == 200, host
+
+
+NOBODY = 65534
+
+
+def given_away(folder: Path, mode: int = 0o700) -> Path:
+    """``folder`` (made now) owned by another user (uid 65534), as only root can do."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can give a folder to another user")
+    folder.mkdir(mode=mode)
+    os.chown(folder, NOBODY, NOBODY)
+    return folder
+
+
+def open_to_all(folder: Path) -> Path:
+    """``folder`` (made now) writable by every user, without the sticky bit."""
+    folder.mkdir()
+    folder.chmod(0o777)
+    return folder
+
+
+def theirs(tmp: Path) -> tuple[Path, Path]:
+    folder = given_away(tmp / "theirs")
+    return folder, folder
+
+
+def link_to_theirs(tmp: Path) -> tuple[Path, Path]:
+    folder = given_away(tmp / "theirs")
+    (tmp / "link").symlink_to(folder, target_is_directory=True)
+    return tmp / "link", folder
+
+
+def mine_inside_theirs(tmp: Path) -> tuple[Path, Path]:
+    shared = given_away(tmp / "theirs", mode=0o755)
+    (shared / "mine").mkdir()  # mine, but they can rename it and put a link in its place
+    return shared / "mine", shared
+
+
+def mine_through_a_link_to_theirs(tmp: Path) -> tuple[Path, Path]:
+    _, shared = mine_inside_theirs(tmp)
+    (tmp / "via").symlink_to(shared, target_is_directory=True)
+    return tmp / "via" / "mine", shared
+
+
+def open_folder(tmp: Path) -> tuple[Path, Path]:
+    folder = open_to_all(tmp / "open")
+    return folder, folder
+
+
+def mine_inside_an_open_folder(tmp: Path) -> tuple[Path, Path]:
+    parent = open_to_all(tmp / "open")
+    (parent / "mine").mkdir()
+    return parent / "mine", parent
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        theirs,
+        link_to_theirs,
+        mine_inside_theirs,
+        mine_through_a_link_to_theirs,
+        open_folder,
+        mine_inside_an_open_folder,
+    ],
+)
+def test_an_output_folder_another_user_owns_or_could_swap_is_refused(
+    service, assets, tmp_path: Path, make
+) -> None:
+    output_dir, watched = make(tmp_path)
+    assert_refused(service, watched, json.dumps(job_body(assets, output_dir)), "output folder")

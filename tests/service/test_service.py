@@ -9,9 +9,12 @@ import os
 import shutil
 import signal
 import stat
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -208,7 +211,7 @@ def test_waiting_for_a_job_is_answered_as_it_ends_without_polling(
     assert answers <= 3  # a long job costs a request every 10 s, not one every poll
     # answered the moment the job ended (its record says when), not up to a poll later
     assert heard - answer["job"]["finished"] < 0.25
-    for wait, code in (("11", 400), ("-1", 404), ("1e3", 404), ("", 404)):
+    for wait, code in (("11", 400), ("-1", 400), ("1e3", 400), ("", 400)):
         assert raw(service, "GET", f"/v1/jobs/{record['id']}?wait={wait}", None, token)[0] == code
     assert raw(service, "GET", f"/v1/jobs/{'0' * 32}?wait=1", None, token)[0] == 404
 
@@ -292,3 +295,48 @@ def test_cancel_needs_no_body(service, assets, tmp_path) -> None:
     assert status == 200, reply
     assert service.client.wait(record["id"], 60)["state"] == "cancelled"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_taken_port_is_refused_and_sigterm_stops_the_service_cleanly(
+    assets, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    state = tmp_path_factory.mktemp("stopped")
+    running = Service(state, assets["registry"])
+    port = running.client.url.rsplit(":", 1)[1]
+    second = tmp_path_factory.mktemp("second")
+    taken = subprocess.run(
+        [sys.executable, "-m", "plugin_core.cli", "serve", "--port", port, "--state-dir", second],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert taken.returncode == 2
+    assert f"Cannot listen on 127.0.0.1:{port}" in taken.stderr
+    assert not (second / "service.json").exists()
+    running.process.send_signal(signal.SIGTERM)
+    _, err = running.stop()
+    assert running.process.returncode == 0, err
+    assert not (state / "service.json").exists()
+    with pytest.raises(ServiceError, match="does not answer"):
+        running.client.health()
+
+
+def test_a_stopping_service_answers_the_clients_waiting_on_a_job(
+    assets, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    state, out = tmp_path_factory.mktemp("stopping"), tmp_path_factory.mktemp("stopping_out")
+    running = Service(state, assets["registry"])
+    record = running.client.submit(job(assets, out, steps=400))
+    token = running.client.token
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(raw, running, "GET", f"/v1/jobs/{record['id']}?wait=10", None, token)
+        time.sleep(1.0)
+        stopped = time.monotonic()
+        running.process.send_signal(signal.SIGTERM)
+        status, answer = waiting.result()
+    assert status == 200
+    assert answer["job"]["state"] in ("queued", "running")
+    assert time.monotonic() - stopped < 5  # answered as the service stopped, not 10 s later
+    _, err = running.stop()  # the job it ran ends with it; the journal reports it on restart
+    assert "Traceback" not in err
+    assert not (state / "service.json").exists()

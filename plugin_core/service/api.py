@@ -1,0 +1,222 @@
+"""The service's HTTP API: a Starlette application, JSON in and out.
+
+Routes (all under ``/v1``, all needing ``Authorization: Bearer <token>``):
+``GET health``, ``GET schema`` (the job fields, their defaults and ranges), ``GET models``,
+``GET jobs``, ``POST jobs``, ``GET jobs/<id>`` (``?wait=S``: answered when the job ends or
+after S ≤ 10 seconds, so a client waits without polling), ``POST jobs/<id>/cancel``,
+``POST jobs/<id>/reaper``. Bodies are at most 64 KiB of JSON; errors are
+``{"error": "<one sentence>"}`` with a 4xx status. Endpoints that touch files, the job lock
+or the network run on worker threads, so the event loop (and health) is never held up.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from models.families import camera_fov
+from plugin_core import __version__
+from plugin_core.errors import InputError
+from plugin_core.generation.model_registry import load_registry, local_path
+from plugin_core.generation.request import SCHEMA_VERSION, schema_document
+from plugin_core.service.guards import HEALTH, LoopbackHost, RequestLimit, TokenCheck
+from plugin_core.service.job_schema import request_from_job
+from plugin_core.service.jobs import JobQueue
+from plugin_core.service.replies import Refused, refusal, reply
+
+MAX_BODY = 64 * 1024
+MAX_IN_FLIGHT = 32  # requests answered at once, under the worker threads' 40 (anyio's default)
+MAX_WAIT_S = 10.0
+_WAIT = re.compile(r"wait=([0-9]{1,3}(?:\.[0-9]{1,3})?)")
+_LENGTH = re.compile(r"[0-9]{1,9}")
+_CLOSE = {"Connection": "close"}  # a body left unread is not read as the next request
+NO_JOB = "There is no job with that id."
+
+
+def service_app(token: str, jobs: JobQueue, port: int) -> Starlette:
+    """The API over ``jobs``, for clients with ``token`` that address loopback ``port``."""
+    api = Api(jobs)
+    app = Starlette(
+        routes=[
+            Route(HEALTH, api.health, methods=["GET"]),
+            Route("/v1/schema", api.schema, methods=["GET"]),
+            Route("/v1/models", api.models, methods=["GET"]),
+            Route("/v1/jobs", api.jobs, methods=["GET"]),
+            Route("/v1/jobs", api.submit, methods=["POST"]),
+            Route("/v1/jobs/{job_id}", api.job, methods=["GET"]),
+            Route("/v1/jobs/{job_id}/cancel", api.cancel, methods=["POST"]),
+            Route("/v1/jobs/{job_id}/reaper", api.to_reaper, methods=["POST"]),
+        ],
+        middleware=[
+            Middleware(LoopbackHost, port=port),
+            Middleware(TokenCheck, token=token),
+            Middleware(RequestLimit, limit=MAX_IN_FLIGHT),
+        ],
+        exception_handlers={Refused: _refused, HTTPException: _no_route, Exception: _bug},
+    )
+    app.router.redirect_slashes = False  # /v1/jobs/ is no endpoint, not a redirect
+    return app
+
+
+class Api:
+    """The endpoints, over one job queue."""
+
+    def __init__(self, jobs: JobQueue) -> None:
+        self._jobs = jobs
+
+    async def health(self, request: Request) -> Response:
+        body = {
+            "status": "ok",
+            "version": __version__,
+            "schema_version": SCHEMA_VERSION,
+            "models": self._jobs.loaded_models(),
+        }
+        return reply(HTTPStatus.OK, body)
+
+    async def schema(self, request: Request) -> Response:
+        return reply(HTTPStatus.OK, schema_document())
+
+    async def models(self, request: Request) -> Response:
+        return reply(HTTPStatus.OK, {"models": await run_in_threadpool(models_document)})
+
+    async def jobs(self, request: Request) -> Response:
+        return reply(HTTPStatus.OK, {"jobs": await run_in_threadpool(self._jobs.list)})
+
+    async def job(self, request: Request) -> Response:
+        job_id, query = request.path_params["job_id"], request.url.query
+        if not query:
+            return _job(await run_in_threadpool(self._jobs.get, job_id))
+        match = _WAIT.fullmatch(query)
+        if match is None or float(match.group(1)) > MAX_WAIT_S:
+            raise Refused(
+                HTTPStatus.BAD_REQUEST,
+                f"wait is a number of seconds from 0 to {MAX_WAIT_S:g} with at most 3 "
+                f"decimals (?wait=2.5), not {query[:40]!r}; wait again to wait longer.",
+            )
+        wait = float(match.group(1))
+        return _job(await run_in_threadpool(self._jobs.wait_final, job_id, wait))
+
+    async def submit(self, request: Request) -> Response:
+        body = await _json_body(request)
+        return await run_in_threadpool(self._submit, body)
+
+    def _submit(self, body: Any) -> Response:
+        key = body.get("client_key") if isinstance(body, dict) else None
+        if isinstance(key, str) and (earlier := self._jobs.find_key(key)):
+            return reply(HTTPStatus.OK, {"job": earlier})
+        try:
+            request, key = request_from_job(body)
+        except InputError as exc:
+            raise Refused(HTTPStatus.BAD_REQUEST, str(exc)) from None
+        record, created = self._jobs.submit(request, key)
+        return reply(HTTPStatus.ACCEPTED if created else HTTPStatus.OK, {"job": record})
+
+    async def cancel(self, request: Request) -> Response:
+        """Needs no body; one that comes is not read."""
+        return _job(await run_in_threadpool(self._jobs.cancel, request.path_params["job_id"]))
+
+    async def to_reaper(self, request: Request) -> Response:
+        body = await _json_body(request)
+        ack = await run_in_threadpool(self._to_reaper, request.path_params["job_id"], body)
+        return reply(HTTPStatus.OK, {"ack": ack})
+
+    def _to_reaper(self, job_id: str, body: Any) -> dict[str, Any]:
+        """Hand a finished job's stems to the REAPER bridge; REAPER's ack comes back."""
+        from reaper_bridge.bridge_config import DEFAULT_PORT, BridgeError, load_config
+        from reaper_bridge.doorbell import NoAnswer
+        from reaper_bridge.drop import drop_stems
+        from reaper_bridge.job_file import Stem
+
+        record = self._jobs.get(job_id)
+        if record is None:
+            raise Refused(HTTPStatus.NOT_FOUND, NO_JOB)
+        if record["state"] != "done":
+            raise Refused(HTTPStatus.CONFLICT, f"The job is {record['state']}, not done.")
+        if not isinstance(body, dict) or set(body) - {"position", "port"}:
+            raise Refused(HTTPStatus.BAD_REQUEST, 'Send {"position": s, "port": n}.')
+        start = record["request"].get("start") or 0.0  # where the stem sits in the video
+        position, port = body.get("position", start), body.get("port", DEFAULT_PORT)
+        if isinstance(position, bool) or not isinstance(position, int | float):
+            raise Refused(HTTPStatus.BAD_REQUEST, "The position must be a number of seconds.")
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise Refused(HTTPStatus.BAD_REQUEST, "The port must be an integer.")
+        stems = [Stem(Path(p), Path(p).stem, float(position)) for p in record["outputs"]]
+        try:
+            return drop_stems(stems, load_config(None, port), timeout=10.0)
+        except BridgeError as exc:
+            raise Refused(HTTPStatus.BAD_REQUEST, str(exc)) from None
+        except NoAnswer as exc:
+            raise Refused(HTTPStatus.GATEWAY_TIMEOUT, str(exc)) from None
+
+
+def models_document() -> list[dict[str, Any]]:
+    """``GET /v1/models``: the registry, which models are here, each generator's FoV."""
+    return [
+        {
+            "id": e.id,
+            "name": e.name,
+            "kind": e.kind,
+            "installed": local_path(e) is not None,
+            **({"family": e.family, "fov": camera_fov(e.family)} if e.kind == "generator" else {}),
+        }
+        for e in load_registry().values()
+    ]
+
+
+def _job(record: dict[str, Any] | None) -> Response:
+    if record is None:
+        raise Refused(HTTPStatus.NOT_FOUND, NO_JOB)
+    return reply(HTTPStatus.OK, {"job": record})
+
+
+async def _json_body(request: Request) -> Any:
+    """The request's JSON body: a Content-Length of at most ``MAX_BODY``, then valid JSON."""
+    length = request.headers.get("Content-Length")
+    if length is None:
+        raise Refused(HTTPStatus.LENGTH_REQUIRED, "Send a Content-Length with the body.", _CLOSE)
+    if not _LENGTH.fullmatch(length.strip()):
+        raise Refused(HTTPStatus.BAD_REQUEST, "The Content-Length must be ASCII digits.", _CLOSE)
+    if int(length) > MAX_BODY:
+        raise Refused(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            f"A request body is at most {MAX_BODY} bytes.",
+            _CLOSE,
+        )
+    try:
+        raw = await request.body()
+    except ClientDisconnect:
+        raise Refused(HTTPStatus.BAD_REQUEST, "The request body ended early.") from None
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise Refused(HTTPStatus.BAD_REQUEST, "The request body is not valid JSON.") from None
+    except RecursionError:
+        raise Refused(HTTPStatus.BAD_REQUEST, "The request body is nested too deeply.") from None
+
+
+async def _refused(request: Request, exc: Refused) -> Response:
+    return refusal(exc.status, exc.sentence, exc.headers)
+
+
+async def _no_route(request: Request, exc: HTTPException) -> Response:
+    """Starlette's own 404 and 405 as the same JSON sentence every other refusal is."""
+    where = f"{request.method} {request.url.path[:100]}"
+    if exc.status_code == HTTPStatus.NOT_FOUND:
+        return refusal(exc.status_code, f"No such endpoint: {where}.")
+    return refusal(exc.status_code, f"{exc.detail}: {where}.", exc.headers)
+
+
+async def _bug(request: Request, exc: Exception) -> Response:
+    """A bug answers a sentence too (its traceback goes to the service's log)."""
+    return refusal(HTTPStatus.INTERNAL_SERVER_ERROR, f"Internal error: {exc!r}.")
