@@ -22,6 +22,7 @@ from torch import Tensor
 from models.family import ModelLoadError
 
 PICKLE_SUFFIXES = frozenset({".ckpt", ".pt", ".pth", ".bin"})
+DDP_PREFIX = "module."  # what DistributedDataParallel puts before every key it saves
 
 
 class CheckpointError(ModelLoadError):
@@ -66,17 +67,51 @@ def read_checkpoint(path: str | os.PathLike[str]) -> object:
 
 
 def read_tensors(path: str | os.PathLike[str]) -> dict[str, Tensor]:
-    """All tensors of a checkpoint's state dict (``["state_dict"]`` when it has one)."""
+    """All tensors of a checkpoint's state dict (``["state_dict"]`` when it has one): named,
+    dense and real, or CheckpointError saying which key is not."""
+    name = Path(path).name
     raw = read_checkpoint(path)
     if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
         raw = raw["state_dict"]
     if not isinstance(raw, dict) or not raw:
-        raise CheckpointError(f"{Path(path).name} holds no state dict of tensors.")
-    return {k: v for k, v in raw.items() if isinstance(v, Tensor)}
+        raise CheckpointError(f"{name} holds no state dict of tensors.")
+    for key in raw:
+        if not isinstance(key, str):
+            raise CheckpointError(
+                f"{name} is not a state dict: its key {key!r} is not a weight name; export "
+                "the model's state_dict() again."
+            )
+    tensors = {k: v for k, v in raw.items() if isinstance(v, Tensor)}
+    if not tensors:
+        raise CheckpointError(f"{name} holds no tensors, only other values; it is no model.")
+    for key, tensor in tensors.items():
+        if tensor.layout != torch.strided:
+            raise CheckpointError(
+                f"{name} holds {key} as a sparse tensor; save it dense (to_dense()) first."
+            )
+        if tensor.is_complex():
+            raise CheckpointError(
+                f"{name} holds {key} as a complex tensor; no omnifoa model has complex weights."
+            )
+    return tensors
+
+
+def shared_storage(tensors: dict[str, Tensor]) -> tuple[str, str] | None:
+    """Two keys whose tensors share storage (tied or sliced weights), or None."""
+    owners: dict[tuple[torch.device, int], str] = {}
+    for key, tensor in tensors.items():
+        storage = tensor.untyped_storage()
+        if storage.nbytes() == 0:
+            continue
+        where = (tensor.device, storage.data_ptr())
+        if where in owners:
+            return owners[where], key
+        owners[where] = key
+    return None
 
 
 def strip_prefix(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
-    """The tensors with ``prefix`` removed from every key that has it (DDP's ``module.``)."""
+    """The tensors with ``prefix`` removed from every key that has it (:data:`DDP_PREFIX`)."""
     return {k.removeprefix(prefix): v for k, v in tensors.items()}
 
 

@@ -2,17 +2,21 @@
 
 Each family names the module that builds its models (``load(spec) -> FamilyModel``),
 converts its checkpoints (``convert(source, target, weights_copy) -> ConversionReport``),
-checks sampling options before a model is loaded (``check_options(options)``) and says its
-camera view's default field of view (``camera_fov()``); the module is imported only when it
-is needed.
+checks sampling options before a model is loaded (``check_options(options)``), says its
+camera view's default field of view (``camera_fov()``) and the key prefixes its checkpoints
+are known by (``CHECKPOINT_PREFIXES``, what :func:`checkpoint_family` reads); the module is
+imported only when it is needed.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterable
+from pathlib import Path
 from types import ModuleType
 
+from models.checkpoint_files import DDP_PREFIX, CheckpointError, read_tensors, shared_storage
 from models.family import (
     ConversionReport,
     FamilyModel,
@@ -54,13 +58,47 @@ def check_options(family: str, options: SamplingOptions) -> None:
     _family(family).check_options(options)
 
 
+def checkpoint_family(keys: Iterable[str]) -> str | None:
+    """The family whose checkpoint prefixes most of ``keys`` start with (a DDP prefix aside);
+    None when no family knows any of them."""
+    names = [key.removeprefix(DDP_PREFIX) for key in keys]
+    prefixes = {family: _family(family).CHECKPOINT_PREFIXES for family in FAMILIES}
+    counts = {
+        family: sum(name.startswith(known) for name in names) for family, known in prefixes.items()
+    }
+    best = max(counts, key=lambda family: counts[family])
+    return best if counts[best] else None
+
+
 def convert_checkpoint(
-    family: str,
+    family: str | None,
     source: str | os.PathLike[str],
     target: str | os.PathLike[str],
     weights_copy: WeightsCopy = "model",
 ) -> ConversionReport:
-    """Convert a family's checkpoint to safetensors with omnifoa's names (CheckpointError,
-    a ModelLoadError, when the file cannot be used)."""
-    report: ConversionReport = _family(family).convert(source, target, weights_copy)
+    """Convert a checkpoint to safetensors with omnifoa's names, as the family its keys say
+    (``family``, when given, must agree); CheckpointError, a ModelLoadError, when the file
+    cannot be used, and nothing is written."""
+    name = Path(source).name
+    tensors = read_tensors(source)
+    shared = shared_storage(tensors)
+    if shared is not None:
+        raise CheckpointError(
+            f"{name} holds weights that share their storage ({' and '.join(shared)}), which a "
+            "safetensors file cannot hold; save each as a tensor of its own (a clone) first."
+        )
+    found = checkpoint_family(tensors)
+    if found is None:
+        first = ", ".join(sorted(tensors)[:3])
+        raise CheckpointError(
+            f"{name} holds no weights of a model family omnifoa knows ({', '.join(FAMILIES)}): "
+            f"its keys begin {first}; give a checkpoint of one of those families."
+        )
+    if family is not None and family != found:
+        raise CheckpointError(
+            f"{name} holds {found} weights, not {family} ones; convert it as {found} (or leave "
+            "the family out)."
+        )
+    del tensors  # the family reads the file its own way
+    report: ConversionReport = _family(found).convert(source, target, weights_copy)
     return report

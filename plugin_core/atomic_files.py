@@ -128,6 +128,25 @@ def undone_folders(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 @contextmanager
+def undone_additions(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """If the block fails, remove what it added under the folder ``path`` (files, folders,
+    ``path`` itself and its new parents) and keep everything that was there before."""
+    folder = Path(path)
+    before = set(folder.rglob("*")) if folder.is_dir() else set()
+    with undone_folders(folder):
+        try:
+            yield folder
+        except BaseException:
+            added = set(folder.rglob("*")) - before if folder.is_dir() else set()
+            for entry in sorted(added, reverse=True):  # a folder's entries before the folder
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+            raise
+
+
+@contextmanager
 def new_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Make ``path`` (and missing parents) for a command's files; removed if the block fails."""
     with undone_folders(path) as folder:

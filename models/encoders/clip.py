@@ -9,7 +9,6 @@ strictly from the local Hugging Face cache or a local directory; never downloade
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from models.encoders.base import (
     resize_center_crop,
 )
 from models.hub_cache import hub_cache_dir
+from models.pretrained_parts import load_part, part_config, quiet_transformers
 
 # CLIP image normalisation (RGB, values in [0, 1]); the same numbers as the reference extractor.
 CLIP_MEAN: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
@@ -60,21 +60,11 @@ class MetaClipEncoder(ChunkedEncoder):
         return self.model(pixel_values=pixels.to(dtype)).image_embeds
 
 
-def _quiet_transformers() -> Callable[[], None]:
-    """Silence transformers' load report and progress bars; returns the undo function."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-
-    def restore() -> None:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-    return restore
+def _top_level_projection(vision: Any, document: dict[str, Any]) -> None:
+    """Give a vision config the projection size of its folder's config.json: in a full CLIP
+    checkpoint (as on the hub) that is the top-level one."""
+    if "vision_config" in document and "projection_dim" in document:
+        vision.projection_dim = int(document["projection_dim"])
 
 
 def _looks_like_path(source: str) -> bool:
@@ -128,20 +118,15 @@ def load_metaclip(
         f"MetaCLIP weights {source!r} are not in {where}: fetch them once with "
         f"{_DOWNLOAD_HINT}, with HF_HOME pointing at the cache omnifoa should use."
     )
-    restore = _quiet_transformers()
     try:
-        vision = CLIPVisionConfig.from_pretrained(load_from, **kwargs)
-        raw, _ = PretrainedConfig.get_config_dict(load_from, **kwargs)
-        if "vision_config" in raw and "projection_dim" in raw:
-            # A full CLIP checkpoint (as on the hub): the projection size is the top-level one.
-            vision.projection_dim = int(raw["projection_dim"])
-        model, info = CLIPVisionModelWithProjection.from_pretrained(
-            load_from, config=vision, output_loading_info=True, **kwargs
-        )
+        with quiet_transformers():
+            vision = CLIPVisionConfig.from_pretrained(load_from, **kwargs)
+            _top_level_projection(vision, PretrainedConfig.get_config_dict(load_from, **kwargs)[0])
+            model, info = CLIPVisionModelWithProjection.from_pretrained(
+                load_from, config=vision, output_loading_info=True, **kwargs
+            )
     except OSError as exc:
         raise missing from exc
-    finally:
-        restore()
     if info.get("missing_keys"):
         raise EncoderUnavailable(
             f"MetaCLIP checkpoint {source!r} lacks vision weights "
@@ -151,6 +136,8 @@ def load_metaclip(
 
 
 CLIP_B32_REPO = "openai/clip-vit-base-patch32"
+CLIP_B32_PART = "CLIP ViT-B/32 frame encoder"
+CLIP_B32_FETCH = "fetch it again with `omnifoa models download visage`"
 
 
 class ClipPatchEncoder:
@@ -180,22 +167,26 @@ class ClipPatchEncoder:
         return torch.cat(embeds), torch.cat(patches)
 
 
+def clip_b32_config(source: str | os.PathLike[str]) -> Any:
+    """The vision config of the CLIP ViT-B/32 saved in ``source`` (its embedding width is
+    ``projection_dim``), read without loading a weight; ModelLoadError naming the file."""
+    from transformers import CLIPVisionConfig, PretrainedConfig
+
+    vision = part_config(CLIPVisionConfig, source, CLIP_B32_PART, CLIP_B32_FETCH)
+    document, _ = PretrainedConfig.get_config_dict(os.fspath(source), local_files_only=True)
+    _top_level_projection(vision, document)
+    return vision
+
+
 def load_clip_patch_encoder(
     source: str | os.PathLike[str], device: torch.device | str = "cpu"
 ) -> ClipPatchEncoder:
-    """CLIP ViT-B/32 (vision tower + projection) from a local folder; never downloaded."""
+    """CLIP ViT-B/32 (vision tower + projection) from a local folder, every weight present;
+    never downloaded."""
     from transformers import CLIPVisionModelWithProjection
 
-    restore = _quiet_transformers()
-    try:
-        model = CLIPVisionModelWithProjection.from_pretrained(
-            os.fspath(source), local_files_only=True
-        )
-    except OSError as exc:
-        raise EncoderUnavailable(
-            f"CLIP ViT-B/32 is not in {source}: fetch it once with "
-            f"`omnifoa models download visage` ({exc.__class__.__name__})."
-        ) from None
-    finally:
-        restore()
+    config = clip_b32_config(source)
+    model = load_part(
+        CLIPVisionModelWithProjection, source, CLIP_B32_PART, CLIP_B32_FETCH, config=config
+    )
     return ClipPatchEncoder(model, torch.device(device))

@@ -50,6 +50,8 @@ from models.foley.placement import path_per_sample, place
 from models.foley.vocabulary import Vocabulary, VocabularyError
 from models.foley.voices import bed_voice, grain_voice, loop_voice
 
+# What models.families knows an object-Foley file by: detector, event reader, sound bank, bed.
+CHECKPOINT_PREFIXES = ("detector.", "events.", "bank.", "bed")
 PANORAMA = "panorama"
 FOV = "fov"
 DEFAULT_FOV = 120.0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from torch import Tensor, nn
 
@@ -32,8 +33,8 @@ UNUSED_AT_INFERENCE = re.compile(
     r"|^conditioner\.conditioners\.[^.]+\.proj_out\.|^conditioner\.conditioners\.video_360\.global_proj\."
     r"|_norm\.beta$|\.rotary_pos_emb\.inv_freq$)"
 )
-_LIGHTNING_PREFIX = "diffusion."
-_EMA_PREFIX = "diffusion_ema.ema_model."
+LIGHTNING_PREFIX = "diffusion."
+EMA_PREFIX = "diffusion_ema.ema_model."
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class LoadReport:
 def select_weights(tensors: dict[str, Tensor], ema: bool = False) -> tuple[dict[str, Tensor], str]:
     """Strip the Lightning prefixes: the ``diffusion.`` weights, or the EMA copy when asked
     (CheckpointError when the file has none)."""
-    ema_keys = {k[len(_EMA_PREFIX) :]: v for k, v in tensors.items() if k.startswith(_EMA_PREFIX)}
+    ema_keys = {k[len(EMA_PREFIX) :]: v for k, v in tensors.items() if k.startswith(EMA_PREFIX)}
     if ema:
         if not ema_keys:
             raise CheckpointError(
@@ -56,9 +57,7 @@ def select_weights(tensors: dict[str, Tensor], ema: bool = False) -> tuple[dict[
             )
         return ema_keys, "lightning (EMA weights)"
     plain = {
-        k[len(_LIGHTNING_PREFIX) :]: v
-        for k, v in tensors.items()
-        if k.startswith(_LIGHTNING_PREFIX)
+        k[len(LIGHTNING_PREFIX) :]: v for k, v in tensors.items() if k.startswith(LIGHTNING_PREFIX)
     }
     if plain:
         return plain, "lightning"
@@ -126,8 +125,14 @@ def load_state(
 def convert_to_safetensors(
     source: str | os.PathLike[str], target: str | os.PathLike[str], ema: bool = False
 ) -> LoadReport:
-    """Convert any accepted checkpoint to a safetensors file with omnifoa's names."""
+    """Convert any accepted checkpoint to a safetensors file with omnifoa's names; a file
+    holding none of the weights inference uses is refused, and nothing is written."""
     weights, kind = select_weights(read_tensors(source), ema=ema)
     state, unused = to_omnifoa_names(weights)
+    if not state:
+        raise CheckpointError(
+            f"{Path(source).name} holds none of the weights OmniAudio's inference uses (it "
+            f"leaves out all {len(unused)}); nothing to convert."
+        )
     save_safetensors(state, target)
     return LoadReport(len(state), unused, kind)

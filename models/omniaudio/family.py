@@ -33,10 +33,25 @@ from models.family import (
     WindowSpec,
 )
 from models.omniaudio.acceleration import accelerate, compile_mode
-from models.omniaudio.checkpoint import convert_to_safetensors, load_weights
+from models.omniaudio.checkpoint import (
+    EMA_PREFIX,
+    LIGHTNING_PREFIX,
+    OWN_PREFIXES,
+    REFERENCE_PREFIXES,
+    convert_to_safetensors,
+    load_weights,
+)
 from models.omniaudio.config import SAMPLER_METHODS, ConfigError, ModelConfig, preset, with_sampler
 from models.omniaudio.generator import FoaGenerator
 
+# What models.families knows an OmniAudio checkpoint by: Lightning's prefixes (weights and EMA
+# copy), the reference's module names and omnifoa's own.
+CHECKPOINT_PREFIXES = (
+    LIGHTNING_PREFIX,
+    EMA_PREFIX,
+    *(reference for reference, _ in REFERENCE_PREFIXES),
+    *OWN_PREFIXES,
+)
 PANORAMA = "panorama"
 FOV = "fov"
 DEFAULT_FOV = 120.0  # the reference extractor's FoV crop

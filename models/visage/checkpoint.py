@@ -10,29 +10,52 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from models.checkpoint_files import CheckpointError, read_tensors, save_safetensors, strip_prefix
-from models.visage.config import VisageConfig, VisageConfigError, from_release_config
+from models.checkpoint_files import (
+    DDP_PREFIX,
+    CheckpointError,
+    read_tensors,
+    save_safetensors,
+    strip_prefix,
+)
+from models.visage.config import VisageConfig, from_release_config
 from models.visage.network import VisageNetwork
 
-DDP_PREFIX = "module."
 CONFIG_NAME = "config.json"
 
 
 def release_config(weights: str | os.PathLike[str], fallback: VisageConfig) -> VisageConfig:
-    """The config.json beside a weights file, read as ViSAGe's; ``fallback`` when there is none."""
+    """The config.json beside a weights file, read as ViSAGe's; ``fallback`` when there is none.
+
+    Looked at before it is opened: a folder or a pipe in its place is refused, never read."""
     path = Path(weights).with_name(CONFIG_NAME)
-    if not path.is_file():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
         return fallback
+    except OSError as exc:
+        raise CheckpointError(f"Cannot look at {path} ({exc.strerror}).") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a pipe, device or socket"
+        raise CheckpointError(
+            f"{path} is {kind}, not a file; put the config.json released with the weights there."
+        )
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         return from_release_config(document, fallback.name)
-    except (OSError, json.JSONDecodeError, VisageConfigError) as exc:
-        raise CheckpointError(f"{path} is not a ViSAGe config ({exc}).") from None
+    except UnicodeDecodeError:
+        reason = "it is not UTF-8 text"
+    except (OSError, ValueError, RecursionError) as exc:  # JSON, a field, the file system
+        reason = str(exc)
+    raise CheckpointError(
+        f"{path} cannot be used as ViSAGe's config ({reason}); put the config.json released "
+        "with the weights there."
+    )
 
 
 def _names(keys: list[str], limit: int = 3) -> str:

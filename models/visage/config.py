@@ -4,11 +4,13 @@ the release's ``config.json``.
 The release saves its config through ``BartConfig.save_pretrained``, so the file says
 ``model_type: "bart"``; what makes it ViSAGe are the fields BART does not have (``d_clip``,
 ``num_rvq``, ``dac_vocab_size``, …). :func:`from_release_config` requires them and refuses a
-plain BART config instead of building one.
+plain BART config instead of building one. Every field must lie in its range (:data:`LIMITS`)
+and agree with the others before anything is built; the error names the field and its value.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -75,18 +77,99 @@ class VisageConfig:
     def window_seconds(self) -> float:
         return self.max_source_length / self.clip_frame_rate
 
+    @property
+    def parameters(self) -> int:
+        """Parameters of the network these sizes build (358,626,868 as released)."""
+        d, f, streams = self.d_model, self.ffn_dim, self.streams
+        attention = 4 * (d * d + d)
+        feed_forward = 2 * f * d + f + d
+        encoder_layer = attention + feed_forward + 4 * d
+        decoder_layer = 2 * attention + feed_forward + 6 * d
+        direction_mlp = 3 * d + d + d * d + d
+        energy_mlp = ENERGY_PATCHES * d + d + d * d + d
+        encoder = (
+            self.encoder_layers * encoder_layer
+            + (self.d_clip + 1) * d  # the CLIP projection
+            + (self.max_source_length + 4 + 2 + 2) * d  # positions, embed_spatial, BOS/EOS, LN
+            + direction_mlp
+            + energy_mlp
+        )
+        decoder = (
+            self.decoder_layers * decoder_layer
+            + streams * self.embedding_rows * d
+            + (1 + self.max_target_length + 2 + 2) * d  # BOS, positions (offset 2), LN
+        )
+        heads = streams * (d * self.dac_vocab_size + self.dac_vocab_size)
+        return encoder + decoder + heads + self.d_clip + 3 + ENERGY_PATCHES
+
     def check(self) -> VisageConfig:
-        """This config if it is consistent, else VisageConfigError naming the field."""
+        """This config if every field lies in :data:`LIMITS` and the fields agree with each
+        other, else VisageConfigError naming the field and its value."""
+        for spec in fields(self):
+            if spec.name in LIMITS:
+                check_field(spec.name, getattr(self, spec.name), spec.name)
         if self.d_model % self.attention_heads:
-            raise VisageConfigError("d_model must be a multiple of the attention heads")
-        if self.dac_pad_token_id < self.dac_vocab_size:
-            raise VisageConfigError("dac_pad_token_id must lie outside the code vocabulary")
+            raise VisageConfigError(
+                f"d_model is {self.d_model}, not a multiple of the {self.attention_heads} "
+                "attention heads"
+            )
+        if not self.dac_vocab_size <= self.dac_pad_token_id < self.embedding_rows:
+            raise VisageConfigError(
+                f"dac_pad_token_id is {self.dac_pad_token_id}, not past the "
+                f"{self.dac_vocab_size} codes and within the {self.embedding_rows} table rows"
+            )
+        if self.top_k > self.dac_vocab_size:
+            raise VisageConfigError(
+                f"top_k is {self.top_k}, more than the {self.dac_vocab_size} codes there are"
+            )
         if self.max_target_length != 2 * self.code_frames + 1:
             raise VisageConfigError(
-                f"max_target_length {self.max_target_length} does not hold the interleaved "
-                f"{self.code_frames} frames (2·frames + 1 = {2 * self.code_frames + 1})"
+                f"max_target_length is {self.max_target_length}, which does not hold the "
+                f"interleaved {self.code_frames} frames (2·frames + 1 = {2 * self.code_frames + 1})"
+            )
+        if self.parameters > MAX_PARAMETERS:
+            raise VisageConfigError(
+                f"these sizes make {self.parameters:,} parameters, more than the "
+                f"{MAX_PARAMETERS:,} omnifoa loads (the release has {VisageConfig().parameters:,})"
             )
         return self
+
+
+# The range of each field: the released value lies well inside it, and no value in it divides
+# by zero or asks for more memory than a machine has (the whole network is capped by
+# MAX_PARAMETERS besides). Fields whose default is an int must be whole numbers.
+LIMITS: dict[str, tuple[float, float]] = {
+    "d_model": (1, 8192),
+    "encoder_layers": (1, 64),
+    "decoder_layers": (1, 64),
+    "attention_heads": (1, 128),
+    "ffn_dim": (1, 32768),
+    "d_clip": (1, 4096),
+    "num_rvq": (1, 32),
+    "dac_vocab_size": (1, 65536),
+    "dac_pad_token_id": (1, 65536),
+    "max_source_length": (1, 1024),
+    "max_target_length": (3, 65537),
+    "dac_sample_rate": (8000, 192000),
+    "dac_hop": (1, 8192),
+    "clip_frame_rate": (0.25, 120),
+    "guidance_scale": (0, 100),
+    "spatial_guidance_scale": (0, 100),
+    "top_k": (1, 65536),
+}
+MAX_PARAMETERS = 2_000_000_000  # 8 GB of fp32 weights, 5.6 times the release
+
+
+def check_field(name: str, value: object, label: str) -> None:
+    """VisageConfigError unless ``value`` is a number in the range :data:`LIMITS` gives
+    ``name`` (a whole one where the field is), saying ``label`` is ``value``."""
+    low, high = LIMITS[name]
+    whole = isinstance(getattr(VisageConfig, name), int)
+    kinds = int if whole else int | float
+    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+        shown = json.dumps(value, default=repr)
+        kind = "a whole number" if whole else "a number"
+        raise VisageConfigError(f"{label} is {shown}, not {kind} from {low:g} to {high:g}")
 
 
 PRESETS: dict[str, VisageConfig] = {
@@ -134,19 +217,15 @@ def from_release_config(document: dict[str, Any], name: str = "visage") -> Visag
             f"config.json lacks {', '.join(missing)}: it describes a plain "
             f"{document.get('model_type', 'unknown')} model, not ViSAGe"
         )
+    known = {f.name for f in fields(VisageConfig)} - {"name"}
+    values: dict[str, Any] = {"name": name}
+    for key, value in document.items():
+        target = _RELEASE_NAMES.get(key, key)
+        if target in known:
+            check_field(target, value, f"field {key}")
+            values[target] = value
     for a, b in (("encoder_attention_heads", "decoder_attention_heads"),
                  ("encoder_ffn_dim", "decoder_ffn_dim")):  # fmt: skip
         if a in document and b in document and document[a] != document[b]:
             raise VisageConfigError(f"{a} and {b} differ; ViSAGe uses one value for both")
-    known = {f.name: f.type for f in fields(VisageConfig)}
-    values: dict[str, Any] = {"name": name}
-    for key, value in document.items():
-        target = _RELEASE_NAMES.get(key, key)
-        if target in known and target != "name":
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise VisageConfigError(f"config.json field {key!r} must be a number")
-            values[target] = value
-    try:
-        return replace(VisageConfig(), **values).check()
-    except TypeError as exc:
-        raise VisageConfigError(f"config.json does not fit ViSAGe ({exc})") from None
+    return replace(VisageConfig(), **values).check()

@@ -8,12 +8,13 @@ file order W, Y, Z, X (AmbiX). The codec always runs in fp32.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from models.pretrained_parts import load_part, part_config
 from models.visage.config import CHANNELS
-from models.visage.loading import quiet_transformers
 
 
 class DacDecoder:
@@ -21,10 +22,6 @@ class DacDecoder:
 
     def __init__(self, model: nn.Module, num_rvq: int) -> None:
         config = model.config
-        if config.n_codebooks < num_rvq:
-            raise ValueError(
-                f"the codec has {config.n_codebooks} codebooks, ViSAGe needs {num_rvq}"
-            )
         self.model = model.eval().requires_grad_(False)
         self.num_rvq = num_rvq
         self.hop = int(config.hop_length)
@@ -46,10 +43,22 @@ class DacDecoder:
         return torch.stack(channels, dim=1)
 
 
+DAC_PART = "DAC codec"
+DAC_FETCH = "fetch it again with `omnifoa models download visage`"
+
+
+def dac_config(source: str | os.PathLike[str]) -> Any:
+    """The config of the DAC model saved in ``source``, read without loading a weight;
+    ModelLoadError naming the file."""
+    from transformers import DacConfig
+
+    return part_config(DacConfig, source, DAC_PART, DAC_FETCH)
+
+
 def load_dac(source: str | os.PathLike[str], num_rvq: int, device: torch.device) -> DacDecoder:
-    """The DAC model saved in ``source`` (a folder: config.json + weights), never downloaded."""
+    """The DAC model saved in ``source`` (a folder: config.json + weights), every weight
+    present; never downloaded."""
     from transformers import DacModel
 
-    with quiet_transformers():
-        model = DacModel.from_pretrained(os.fspath(source), local_files_only=True)
+    model = load_part(DacModel, source, DAC_PART, DAC_FETCH)
     return DacDecoder(model.to(device).float(), num_rvq)

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from models.checkpoint_files import CheckpointError
-from models.encoders.clip import ClipPatchEncoder, load_clip_patch_encoder
+from models.encoders.clip import ClipPatchEncoder, clip_b32_config, load_clip_patch_encoder
 from models.family import (
     Cancel,
     Continuation,
@@ -34,8 +34,8 @@ from models.family import (
     WindowSpec,
 )
 from models.visage.checkpoint import convert_visage, load_visage_weights, release_config
-from models.visage.config import VisageConfigError, visage_preset
-from models.visage.dac_codec import DacDecoder, load_dac
+from models.visage.config import VisageConfig, VisageConfigError, visage_preset
+from models.visage.dac_codec import DacDecoder, dac_config, load_dac
 from models.visage.direction import mean_direction
 from models.visage.energy_map import energy_maps
 from models.visage.network import VisageNetwork
@@ -47,6 +47,16 @@ from models.visage.sampling import (
     repeat_last_frame,
 )
 
+# What models.families knows a ViSAGe checkpoint by (after any DDP prefix): its null vectors,
+# encoder, decoder and code heads.
+CHECKPOINT_PREFIXES = (
+    "null_embedding",
+    "dir_null_embedding",
+    "energy_null_embedding",
+    "model.encoder.",
+    "model.decoder.",
+    "dac_heads.",
+)
 FOV = "fov"
 PATCHES = "fov.patches"
 VIEW_FOV = 90.0  # the release's perspective crop
@@ -203,9 +213,41 @@ def convert(
     return ConversionReport(convert_visage(source, target), 0, "transformers (ViSAGe)")
 
 
+def _check_parts(config: VisageConfig, clip_folder: str, codec_folder: str) -> None:
+    """ModelLoadError unless CLIP's embeddings are ``d_clip`` wide and the DAC has the
+    codebooks, hop and rate the config names: read from the parts' configs, before anything
+    is built or loaded."""
+    width = int(clip_b32_config(clip_folder).projection_dim)
+    if config.d_clip != width:
+        raise ModelLoadError(
+            f"ViSAGe's d_clip is {config.d_clip} but the CLIP ViT-B/32 in {clip_folder} gives "
+            f"{width}-wide embeddings; use the config.json released with the weights and "
+            "`omnifoa models download visage` for its parts."
+        )
+    codec = dac_config(codec_folder)
+    needs = (  # ViSAGe's field, its value, the DAC's field, whether the DAC's value fits
+        ("num_rvq", config.num_rvq, "n_codebooks", codec.n_codebooks >= config.num_rvq),
+        ("dac_downsample_rate", config.dac_hop, "hop_length", codec.hop_length == config.dac_hop),
+        (
+            "dac_sample_rate",
+            config.dac_sample_rate,
+            "sampling_rate",
+            codec.sampling_rate == config.dac_sample_rate,
+        ),
+    )
+    for field, value, theirs, fits in needs:
+        if not fits:
+            raise ModelLoadError(
+                f"ViSAGe's {field} is {value} but the DAC codec in {codec_folder} has {theirs} "
+                f"{getattr(codec, theirs)}; fetch the 44.1 kHz DAC with "
+                "`omnifoa models download visage`."
+            )
+
+
 def load(spec: LoadSpec) -> VisageModel:
     """The network from its weights (and the config.json beside them), CLIP and the DAC from
-    the parts the registry found; ModelLoadError names what is missing."""
+    the parts the registry found, every size checked against the parts before anything is
+    built; ModelLoadError names what is missing or does not fit."""
     if spec.weights_copy == "ema":
         raise ModelLoadError("ViSAGe checkpoints have no EMA copy; leave out the EMA option.")
     missing = [role for role in ("codec", "frame_encoder") if role not in spec.parts]
@@ -214,18 +256,14 @@ def load(spec: LoadSpec) -> VisageModel:
             f"ViSAGe needs its {' and '.join(missing)}; run `omnifoa models download visage`."
         )
     try:
-        config = release_config(spec.weights, visage_preset(spec.preset))
+        preset = visage_preset(spec.preset)
     except VisageConfigError as exc:
         raise ModelLoadError(f"{str(exc).capitalize()}.") from None
+    config = release_config(spec.weights, preset)
+    clip_folder, codec_folder = spec.parts["frame_encoder"], spec.parts["codec"]
+    _check_parts(config, clip_folder, codec_folder)
+    clip = load_clip_patch_encoder(clip_folder, spec.device)
+    codec = load_dac(codec_folder, config.num_rvq, spec.device)
     network = VisageNetwork(config)
     load_visage_weights(network, spec.weights)
-    network = network.to(spec.device).eval()
-    clip = load_clip_patch_encoder(spec.parts["frame_encoder"], spec.device)
-    try:
-        codec = load_dac(spec.parts["codec"], config.num_rvq, spec.device)
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(
-            f"The DAC codec in {spec.parts['codec']} cannot be used ({exc}); "
-            "run `omnifoa models download visage`."
-        ) from None
-    return VisageModel(network, clip, codec, spec.device)
+    return VisageModel(network.to(spec.device).eval(), clip, codec, spec.device)

@@ -40,12 +40,13 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    ids = [args.model] if args.model else list(load_registry())
+    # a model named: it and the parts it loads with; else every registered model
+    entries = with_parts(get_entry(args.model)) if args.model else load_registry().values()
     failed = False
-    for model_id in ids:
-        result = verify(get_entry(model_id))
+    for entry in entries:
+        result = verify(entry)
         detail = f"sha256 {result.sha256}" if result.sha256 else "no local file"
-        print(f"{model_id}: {result.status} ({detail})")
+        print(f"{entry.id}: {result.status} ({detail})")
         failed |= result.status == "mismatch" or (bool(args.model) and result.status == "missing")
     return 1 if failed else 0
 
@@ -82,7 +83,9 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     p = msub.add_parser("download", help="fetch a model through huggingface_hub")
     p.add_argument("model")
     p.set_defaults(run=_download)
-    p = msub.add_parser("verify", help="check model files against their registered sha256")
+    p = msub.add_parser(
+        "verify", help="check model files (a model's parts too) against their registered sha256"
+    )
     p.add_argument("model", nargs="?")
     p.set_defaults(run=_verify)
     p = msub.add_parser("convert", help="convert a checkpoint to safetensors (one time)")
@@ -93,6 +96,9 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="take the EMA copy (default: the weights the reference loads)",
     )
-    p.add_argument("--family", default="omniaudio", help="the checkpoint's model family")
+    p.add_argument(
+        "--family",
+        help="the checkpoint's model family (default: the one its weight names belong to)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.set_defaults(run=_convert, transactional=True)

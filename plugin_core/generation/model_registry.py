@@ -12,12 +12,16 @@ replaces the bundled entry of the same id.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from plugin_core.atomic_files import undone_additions
 from plugin_core.errors import InputError
+from plugin_core.file_checks import input_file
 from plugin_core.install_paths import MANIFEST, PACKAGE_ROOT
 from plugin_core.media.stem_sidecar import sha256_of
 
@@ -116,17 +120,24 @@ def _complete(weights: Path, entry: ModelEntry) -> bool:
     return all((weights.parent / name).is_file() for name in entry.companions)
 
 
-def local_path(entry: ModelEntry, root: Path = PACKAGE_ROOT) -> Path | None:
-    """The model's weights file on this machine (its companions beside it), or None."""
+def _candidates(entry: ModelEntry, root: Path) -> Iterator[Path]:
+    """Where the model's weights file may be, in the order it is looked for."""
     folder = _models_dir()
     for name in (entry.file, *entry.alternatives):
-        candidates = [folder / entry.id / name] if folder else []
+        if folder:
+            yield folder / entry.id / name
         if entry.path and name == entry.file:
-            candidates.append(root / entry.path)
+            yield root / entry.path
         cached = _cached_file(entry, name)
-        for candidate in [*candidates, *([cached] if cached else [])]:
-            if candidate.is_file() and _complete(candidate, entry):
-                return candidate
+        if cached:
+            yield cached
+
+
+def local_path(entry: ModelEntry, root: Path = PACKAGE_ROOT) -> Path | None:
+    """The model's weights file on this machine (its companions beside it), or None."""
+    for candidate in _candidates(entry, root):
+        if candidate.is_file() and _complete(candidate, entry):
+            return candidate
     return None
 
 
@@ -156,11 +167,23 @@ def with_parts(entry: ModelEntry) -> list[ModelEntry]:
 
 
 def require_local(entry: ModelEntry, root: Path = PACKAGE_ROOT) -> Path:
-    """The model's file, or an InputError saying what to download and where to put it."""
+    """The model's file, or an InputError saying what to download and where to put it; when
+    the weights are here but a companion is not usable, what is wrong with that file."""
     found = local_path(entry, root)
-    if found is None:
-        raise InputError(f"Model {entry.id} is not on this machine: {where_to_put(entry)}.")
-    return found
+    if found is not None:
+        return found
+    weights = next((c for c in _candidates(entry, root) if c.is_file()), None)
+    if weights is not None:
+        for name in entry.companions:
+            companion = weights.parent / name
+            if not companion.exists():
+                raise InputError(
+                    f"{weights} is here but the {name} that belongs beside it is missing; put "
+                    f"{entry.id}'s {name} in {weights.parent} or run "
+                    f"`omnifoa models download {entry.id}`."
+                )
+            input_file(companion, f"{name} of {entry.id}")  # a folder, a pipe, unreadable
+    raise InputError(f"Model {entry.id} is not on this machine: {where_to_put(entry)}.")
 
 
 def _weights_name(entry: ModelEntry) -> str:
@@ -196,12 +219,15 @@ def download(entry: ModelEntry) -> Path:
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     folder = _models_dir()
-    local_dir = str(folder / entry.id) if folder else None
-    try:
-        for companion in entry.companions:
-            hf_hub_download(entry.repo, companion, revision=entry.revision, local_dir=local_dir)
-        name = _weights_name(entry)
-        fetched = hf_hub_download(entry.repo, name, revision=entry.revision, local_dir=local_dir)
+    local_dir = folder / entry.id if folder else None
+    try:  # a failed download leaves the model's folder as it was (no lock files, no parts)
+        with undone_additions(local_dir) if local_dir else contextlib.nullcontext():
+            for companion in entry.companions:
+                hf_hub_download(entry.repo, companion, revision=entry.revision, local_dir=local_dir)
+            name = _weights_name(entry)
+            fetched = hf_hub_download(
+                entry.repo, name, revision=entry.revision, local_dir=local_dir
+            )
     except LocalEntryNotFoundError:
         reason = "Hugging Face cannot be reached and the file is not in the local cache"
     except _Unreachable as exc:

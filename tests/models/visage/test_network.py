@@ -41,6 +41,19 @@ def test_the_full_size_network_has_the_released_keys_and_shapes() -> None:
     assert sum(math.prod(s) for s in ours.values()) == 358_626_868
 
 
+def test_the_parameter_count_a_config_is_capped_by_is_the_networks() -> None:
+    tiny = visage_preset("visage-tiny")
+    odd = replace(tiny, d_clip=24, num_rvq=3, dac_vocab_size=100, dac_pad_token_id=100, top_k=50)
+    for config in (VisageConfig(), tiny, odd):
+        with torch.device("meta"):
+            network = VisageNetwork(config)
+        assert config.parameters == sum(v.numel() for v in network.state_dict().values())
+    # every field within its range, together far more than a machine holds: refused unbuilt
+    huge = replace(VisageConfig(), d_model=8192, ffn_dim=32768, decoder_layers=64)
+    with pytest.raises(VisageConfigError, match=r"these sizes make [\d,]+ parameters"):
+        huge.check()
+
+
 @pytest.mark.parametrize(("fmt", "prefix"), [("safetensors", ""), ("bin", ""), ("bin", "module.")])
 def test_a_tiny_model_saved_as_the_release_saves_it_loads_exactly(
     tmp_path: Path, fmt: str, prefix: str
