@@ -47,11 +47,18 @@ from models.foley.events import (
     sounding_stretches,
 )
 from models.foley.placement import path_per_sample, place
-from models.foley.vocabulary import Vocabulary, VocabularyError
+from models.foley.vocabulary import (
+    BANK_KEYS,
+    BED_KEY,
+    DETECTOR_KEYS,
+    EVENT_KEYS,
+    Vocabulary,
+    VocabularyError,
+)
 from models.foley.voices import bed_voice, grain_voice, loop_voice
 
 # What models.families knows an object-Foley file by: detector, event reader, sound bank, bed.
-CHECKPOINT_PREFIXES = ("detector.", "events.", "bank.", "bed")
+CHECKPOINT_PREFIXES = (DETECTOR_KEYS, EVENT_KEYS, BANK_KEYS, BED_KEY)
 PANORAMA = "panorama"
 FOV = "fov"
 DEFAULT_FOV = 120.0
@@ -284,7 +291,7 @@ def _describe_object(obj: dict[str, Any]) -> dict[str, Any]:
 def _bank(tensors: dict[str, Tensor], vocabulary: Vocabulary, name: str) -> dict[str, list[Tensor]]:
     bank: dict[str, list[Tensor]] = {}
     for sound_class in vocabulary.classes:
-        prefix = f"bank.{sound_class.name}."
+        prefix = f"{BANK_KEYS}{sound_class.name}."
         keys = sorted((k for k in tensors if k.startswith(prefix)), key=lambda k: k[len(prefix) :])
         exemplars = [tensors[k] for k in keys]
         if not exemplars or any(e.dim() != 1 or e.numel() < 64 for e in exemplars):
@@ -313,7 +320,7 @@ def load_weights_file(path: str | os.PathLike[str], preset: str) -> FoleyModel:
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise ModelLoadError(f"{name} holds non-finite numbers in {key}; retrain it.")
     classifier, reader = PixelClassifier(len(vocabulary.classes)), EventReader()
-    for module, prefix in ((classifier, "detector."), (reader, "events.")):
+    for module, prefix in ((classifier, DETECTOR_KEYS), (reader, EVENT_KEYS)):
         try:
             module.load_state_dict(_module_state(tensors, prefix))
         except RuntimeError as exc:
@@ -321,7 +328,7 @@ def load_weights_file(path: str | os.PathLike[str], preset: str) -> FoleyModel:
             raise ModelLoadError(
                 f"{name}: its {prefix[:-1]} weights do not fit ({first})."
             ) from None
-    bed = tensors.get("bed")
+    bed = tensors.get(BED_KEY)
     if bed is None or bed.dim() != 2 or bed.shape[0] != 4 or bed.shape[1] < SAMPLE_RATE:
         raise ModelLoadError(f"{name} has no 4-channel bed of at least 1 s; retrain it.")
     return FoleyModel(preset, vocabulary, classifier, reader, _bank(tensors, vocabulary, name), bed)

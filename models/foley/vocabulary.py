@@ -14,6 +14,9 @@ from typing import Any
 
 METADATA_KEY = "omnifoa-foley"
 FORMAT_VERSION = 1
+# The weights file's keys: the detector's and the event reader's weights, each class's sound
+# bank (``bank.<class>.<nn>``) and the FOA bed.
+DETECTOR_KEYS, EVENT_KEYS, BANK_KEYS, BED_KEY = "detector.", "events.", "bank.", "bed"
 
 
 class VocabularyError(ValueError):

@@ -19,7 +19,15 @@ from torch.nn import functional
 from models.checkpoint_files import save_safetensors
 from models.foley.detector import PixelClassifier, class_weights, panorama_measures
 from models.foley.events import EventReader, object_changes, onsets_from_strength
-from models.foley.vocabulary import FoleySettings, SoundClass, Vocabulary
+from models.foley.vocabulary import (
+    BANK_KEYS,
+    BED_KEY,
+    DETECTOR_KEYS,
+    EVENT_KEYS,
+    FoleySettings,
+    SoundClass,
+    Vocabulary,
+)
 
 Log = Callable[[str], None]
 
@@ -153,10 +161,10 @@ def assemble(
 ) -> None:
     """Write the model file: weights, the bank (float16) and the vocabulary as metadata."""
     state: dict[str, Tensor] = {}
-    state.update({f"detector.{k}": v for k, v in classifier.state_dict().items()})
-    state.update({f"events.{k}": v for k, v in reader.state_dict().items()})
+    state.update({f"{DETECTOR_KEYS}{k}": v for k, v in classifier.state_dict().items()})
+    state.update({f"{EVENT_KEYS}{k}": v for k, v in reader.state_dict().items()})
     for name, exemplars in bank.items():
         for i, sound in enumerate(exemplars):
-            state[f"bank.{name}.{i:02d}"] = sound.to(torch.float16)
-    state["bed"] = bed.to(torch.float16)
+            state[f"{BANK_KEYS}{name}.{i:02d}"] = sound.to(torch.float16)
+    state[BED_KEY] = bed.to(torch.float16)
     save_safetensors(state, path, metadata=Vocabulary(tuple(classes), settings).to_metadata())

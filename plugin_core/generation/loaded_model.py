@@ -11,7 +11,12 @@ from models.families import load_family_model
 from models.family import FamilyModel, LoadSpec, ModelLoadError, WeightsCopy
 from plugin_core.errors import InputError
 from plugin_core.generation.file_hashes import file_sha256
-from plugin_core.generation.model_registry import ModelEntry, get_entry, require_local
+from plugin_core.generation.model_registry import (
+    ModelEntry,
+    expected_sha256,
+    get_entry,
+    require_local,
+)
 
 
 @dataclass
@@ -57,12 +62,15 @@ def load_model(
 
 
 def checked_sha256(entry: ModelEntry, path: Path) -> str:
-    """The file's SHA-256; InputError when the registry knows another."""
+    """The file's SHA-256; InputError when the registry (or, for a part, the hub when it was
+    downloaded) gave another."""
     digest = file_sha256(path)
-    if entry.sha256 and digest != entry.sha256:
+    expected = expected_sha256(entry, path)
+    if expected is not None and digest != expected[0]:
+        known, whose = expected
         raise InputError(
-            f"{path} is not the file registered as {entry.id} (its sha256 is {digest[:12]}…, the "
-            f"registry's {entry.sha256[:12]}…); download it again with "
+            f"{path} is not the file registered as {entry.id} (its sha256 is {digest[:12]}…, "
+            f"{whose} {known[:12]}…); download it again with "
             f"`omnifoa models download {entry.id}`."
         )
     return digest

@@ -254,12 +254,24 @@ class Verification:
     status: str  # "ok", "mismatch", "missing", "no known hash"
 
 
+def expected_sha256(entry: ModelEntry, path: Path) -> tuple[str, str] | None:
+    """The SHA-256 ``path`` must have, and whose word it is: the registry's, or (for a part
+    the registry names by repository and revision) the hub's for the file it downloaded."""
+    if entry.sha256:
+        return entry.sha256, "the registry's"
+    from models.hub_cache import hub_recorded_sha256
+
+    recorded = hub_recorded_sha256(path)
+    return (recorded, f"the one {entry.repo} gave when it was downloaded") if recorded else None
+
+
 def verify(entry: ModelEntry, root: Path = PACKAGE_ROOT) -> Verification:
-    """Check the local file of ``entry`` against its registered SHA-256."""
+    """Check the local file of ``entry`` against its registered (or hub-recorded) SHA-256."""
     path = local_path(entry, root)
     if path is None:
         return Verification(entry, None, None, "missing")
     digest = sha256_of(path)
-    if entry.sha256 is None:
+    expected = expected_sha256(entry, path)
+    if expected is None:
         return Verification(entry, path, digest, "no known hash")
-    return Verification(entry, path, digest, "ok" if digest == entry.sha256 else "mismatch")
+    return Verification(entry, path, digest, "ok" if digest == expected[0] else "mismatch")

@@ -21,6 +21,7 @@ from visage_fixtures import save_release, tiny_network, tiny_registry
 from models.visage.checkpoint import load_visage_weights
 from models.visage.config import visage_preset
 from models.visage.network import VisageNetwork
+from plugin_core.media.stem_sidecar import sha256_of
 from plugin_core.media.video import write_video
 from plugin_core.synthsphere import make_scene, render_frames
 
@@ -143,6 +144,47 @@ def test_verifying_a_model_verifies_its_parts(release: Path, tmp_path: Path) -> 
     assert set(lines) == {"visage-test", "dac-test", "clip-test"}
     assert lines["clip-test"].startswith("mismatch")
     assert lines["dac-test"].startswith("no known hash")
+
+
+def _as_downloaded(weights: Path, recorded: str, how: str) -> None:
+    """Make ``weights`` look as huggingface_hub leaves a download for which the hub gave
+    the SHA-256 ``recorded``: a cache snapshot's link to ``blobs/<sha256>``, or a folder
+    download's metadata file (commit, ETag, time)."""
+    if how == "hub cache":
+        blob = weights.parent.parent / "blobs" / recorded
+        blob.parent.mkdir(exist_ok=True)
+        weights.rename(blob)
+        weights.symlink_to(blob)
+    else:
+        metadata = weights.parent / ".cache" / "huggingface" / "download"
+        metadata.mkdir(parents=True)
+        (metadata / f"{weights.name}.metadata").write_text(f"{'c' * 40}\n{recorded}\n1.0\n")
+
+
+@pytest.mark.parametrize("how", ["hub cache", "folder download"])
+def test_a_downloaded_part_that_no_longer_has_the_hubs_hash_is_refused(
+    release: Path, video: Path, tmp_path: Path, how: str
+) -> None:
+    weights = release / "dac" / "model.safetensors"
+    _as_downloaded(weights, "ab" * 32, how)  # the bytes changed since the hub sent them
+    sentence = refused(tmp_path, generate(video, tmp_path))
+    assert "is not the file registered as dac-test" in sentence
+    assert "abababababab" in sentence
+    assert "when it was downloaded" in sentence
+    done = run_main(["models", "verify", "dac-test"])
+    assert done.status == 1
+    assert done.stdout.startswith("dac-test: mismatch")
+
+
+@pytest.mark.parametrize("how", ["hub cache", "folder download"])
+def test_a_downloaded_part_with_the_hubs_hash_verifies(
+    release: Path, tmp_path: Path, how: str
+) -> None:
+    weights = release / "clip" / "model.safetensors"
+    _as_downloaded(weights, sha256_of(weights), how)
+    done = run_main(["models", "verify", "clip-test"])
+    assert done.status == 0, done.stdout
+    assert done.stdout.startswith("clip-test: ok")
 
 
 # --- config.json missing, a folder, a pipe, not text ----------------------------------------
