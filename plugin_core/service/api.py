@@ -52,8 +52,7 @@ def service_app(token: str, jobs: JobQueue, port: int) -> Starlette:
             Route(HEALTH, api.health, methods=["GET"]),
             Route("/v1/schema", api.schema, methods=["GET"]),
             Route("/v1/models", api.models, methods=["GET"]),
-            Route("/v1/jobs", api.jobs, methods=["GET"]),
-            Route("/v1/jobs", api.submit, methods=["POST"]),
+            Route("/v1/jobs", api.jobs, methods=["GET", "POST"]),
             Route("/v1/jobs/{job_id}", api.job, methods=["GET"]),
             Route("/v1/jobs/{job_id}/cancel", api.cancel, methods=["POST"]),
             Route("/v1/jobs/{job_id}/reaper", api.to_reaper, methods=["POST"]),
@@ -91,6 +90,10 @@ class Api:
         return reply(HTTPStatus.OK, {"models": await run_in_threadpool(models_document)})
 
     async def jobs(self, request: Request) -> Response:
+        """``GET /v1/jobs`` lists them, ``POST /v1/jobs`` queues one (one route: a 405 on it
+        names both methods)."""
+        if request.method == "POST":
+            return await self.submit(request)
         return reply(HTTPStatus.OK, {"jobs": await run_in_threadpool(self._jobs.list)})
 
     async def job(self, request: Request) -> Response:

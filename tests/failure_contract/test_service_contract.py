@@ -471,3 +471,20 @@ def test_an_output_folder_another_user_owns_or_could_swap_is_refused(
 ) -> None:
     output_dir, watched = make(tmp_path)
     assert_refused(service, watched, json.dumps(job_body(assets, output_dir)), "output folder")
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [("/v1/jobs", {"GET", "POST"}), ("/v1/health", {"GET"}), (f"/v1/jobs/{'a' * 32}", {"GET"})],
+)
+def test_a_method_an_endpoint_does_not_take_is_a_405_naming_the_ones_it_does(
+    service, path: str, allowed: set[str]
+) -> None:
+    request = urllib.request.Request(service.client.url + path, method="DELETE")
+    request.add_header("Authorization", f"Bearer {service.client.token}")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 405
+    named = {m.strip() for m in refused.value.headers["Allow"].split(",")} - {"HEAD"}
+    assert named == allowed
+    assert "error" in json.loads(refused.value.read())
