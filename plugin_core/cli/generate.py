@@ -88,14 +88,19 @@ def _generate(args: argparse.Namespace) -> int:
     from plugin_core.cli.progress import step_bar
     from plugin_core.generation.pipeline import generate
     from plugin_core.generation.stage_clock import StageClock
+    from plugin_core.media.stem_takes import takes_folder
 
     request = request_from_args(args)
     clock = StageClock() if args.timings else None
     with step_bar("generating") as progress:
         result = generate(request, progress=progress, clock=clock)
     total = clock.now() if clock is not None else 0.0
-    for path in result.paths:
-        print(f"wrote {path} (and {path.name}.json)")
+    takes = (
+        f" with {len(result.paths)} takes in {takes_folder(request.output)}"
+        if len(result.paths) > 1
+        else ""
+    )
+    print(f"wrote {request.output} (and {request.output.name}.json){takes}")
     if clock is not None:
         print(clock.table(total, result.span[1] - result.span[0]), file=sys.stderr)
     return 0

@@ -22,6 +22,7 @@ from plugin_core.cli.preview import add_preview_commands
 from plugin_core.cli.reaper import add_reaper_commands
 from plugin_core.cli.service import add_service_commands
 from plugin_core.cli.synth import add_synth_commands
+from plugin_core.cli.takes import add_takes_commands
 from plugin_core.cli.training import add_training_commands
 from plugin_core.errors import OmnifoaError
 
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_media_commands,
         add_synth_commands,
         add_generate_commands,
+        add_takes_commands,
         add_model_commands,
         add_training_commands,
         add_service_commands,

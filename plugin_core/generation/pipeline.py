@@ -27,18 +27,20 @@ import numpy as np
 
 from models.device import synchronizer
 from models.family import Cancel, Continuation, SamplingCancelled, SamplingOptions
+from plugin_core.atomic_files import new_folder
 from plugin_core.errors import InputError
 from plugin_core.generation.conditioning import WindowConditioning
 from plugin_core.generation.frame_features import view_decode_sizes, view_fov
 from plugin_core.generation.loaded_model import LoadedModel, load_model
 from plugin_core.generation.loudness import StemLevel, StemMeter, stem_level
-from plugin_core.generation.outputs import check_outputs, output_paths
+from plugin_core.generation.outputs import check_outputs, take_files
 from plugin_core.generation.request import MIN_SPAN_SECONDS, GenerationRequest
 from plugin_core.generation.sidecar import generation_sidecar
 from plugin_core.generation.stage_clock import StageClock
 from plugin_core.generation.window_frames import FramePrefetcher, aligned_hop, frame_spans
 from plugin_core.generation.windowing import CrossfadeJoiner, Window, plan_windows, window_seed
 from plugin_core.media.stem_sidecar import sha256_of, write_sidecar
+from plugin_core.media.stem_takes import Take, takes_folder, takes_record
 from plugin_core.media.stem_writer import StemAbandoned, StemWriter
 from plugin_core.media.video import probe
 from plugin_core.notices import warn_once
@@ -54,7 +56,7 @@ StepProgress = Callable[[int, int], None]
 class GenerationResult:
     """The stems written, the windows they were made of and the gain each stem got."""
 
-    paths: list[Path]
+    paths: list[Path]  # the audio of each variation: the stem, or its takes
     span: tuple[float, float]  # seconds of the video
     windows: list[Window]
     levels: list[StemLevel] = field(default_factory=list)  # per variation
@@ -108,7 +110,8 @@ def generate(
     cancel: Cancel | None = None,
     clock: StageClock | None = None,
 ) -> GenerationResult:
-    """Run one request end to end and write its stem(s); nothing is left behind on failure.
+    """Run one request end to end and write its stem (with a take per variation when there
+    are several, the first one chosen); nothing is left behind on failure.
     ``clock``, when given, is charged with the seconds of every stage.
 
     ``cancel()`` is asked before each window, while frames decode (every 50 ms), after every
@@ -117,7 +120,7 @@ def generate(
     nothing is written).
     """
     request.validate()
-    paths = output_paths(request.output, request.seed, request.variations)
+    paths = take_files(request.output, request.variations)
     check_outputs(request)
     source = _source(request)
     if request.aim:
@@ -173,6 +176,8 @@ def generate(
     joiners = [CrossfadeJoiner(windows) for _ in paths]
     meters = [StemMeter(rate) for _ in paths]
     with contextlib.ExitStack() as stack:
+        if paths != [request.output]:
+            stack.enter_context(new_folder(takes_folder(request.output)))
         writers = [
             stack.enter_context(
                 StemWriter(
@@ -181,6 +186,19 @@ def generate(
             )
             for p in paths
         ]
+        # several takes: the stem itself is the first (the chosen one), written alongside
+        chosen = None
+        if paths != [request.output]:
+            chosen = stack.enter_context(
+                StemWriter(
+                    request.output,
+                    rate,
+                    request.sample_rate,
+                    request.subtype,
+                    request.convention,
+                    comment,
+                )
+            )
         frames_ahead = stack.enter_context(FramePrefetcher(request.video, spans, fps, sizes))
         continuation: Continuation | None = None
         for w, span in zip(windows, spans, strict=True):
@@ -234,6 +252,8 @@ def generate(
                     final = np.concatenate([final, np.zeros((4, pad), final.dtype)], axis=-1)
                 meters[v].add(final)
                 writers[v].write(final)
+                if v == 0 and chosen is not None:
+                    chosen.write(final)
             timed("writing", began)
         began = started()
         for meter, writer in zip(meters, writers, strict=True):
@@ -242,6 +262,8 @@ def generate(
             )
             try:
                 writer.finish(level.gain_db, cancel)
+                if chosen is not None and not result.levels:
+                    chosen.finish(level.gain_db, cancel)
             except StemAbandoned:
                 raise SamplingCancelled from None
             result.levels.append(level)
@@ -284,17 +306,32 @@ def _write_sidecars(
     spans = [(start + w.start / rate, start + w.end / rate) for w in result.windows]
     model = _model_record(loaded, options, sizes, request.fov)
     video_sha256 = sha256_of(request.video)  # once per request: the video may be gigabytes
-    for v, path in enumerate(result.paths):
-        document = generation_sidecar(
-            request,
-            path,
-            v,
-            model,
-            video_sha256,
-            result.span,
-            spans,
-            result.levels[v].as_dict(),
-            result.amplitude_joins[v],
-            result.window_records,
-        )
-        write_sidecar(path, document)
+    document = generation_sidecar(
+        request,
+        request.output,
+        0,
+        model,
+        video_sha256,
+        result.span,
+        spans,
+        result.levels[0].as_dict(),
+        result.amplitude_joins[0],
+        result.window_records,
+    )
+    if result.paths != [request.output]:  # one take per variation, the first chosen
+        takes = [
+            Take(
+                v + 1,
+                str(path.relative_to(request.output.parent)),
+                request.seed,
+                {
+                    "by": "generate",
+                    "variation": v,
+                    "level": result.levels[v].as_dict(),
+                    "amplitude_crossfades": result.amplitude_joins[v],
+                },
+            )
+            for v, path in enumerate(result.paths)
+        ]
+        document.update(takes_record(takes, 1))
+    write_sidecar(request.output, document)

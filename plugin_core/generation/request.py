@@ -93,7 +93,7 @@ class GenerationRequest:
     )
     seed: int = field(default=0, metadata=_meta(FieldSpec("int", "sampling seed", 0, MAX_SEED)))
     variations: int = field(
-        default=1, metadata=_meta(FieldSpec("int", "seeds in one run, one file each", 1, 16))
+        default=1, metadata=_meta(FieldSpec("int", "takes of the stem (variations)", 1, 16))
     )
     steps: int | None = field(
         default=None,
@@ -316,6 +316,24 @@ def request_record(request: GenerationRequest) -> dict[str, Any]:
             value = value.to_json()
         record[f.name] = value
     return record
+
+
+def request_from_record(record: Any, output: Path) -> GenerationRequest:
+    """The request a sidecar's ``request`` record describes (the inverse of
+    :func:`request_record`), writing to ``output``; InputError when it is not one."""
+    if not isinstance(record, dict) or "video" not in record:
+        raise InputError("The sidecar holds no request omnifoa can make the stem again from.")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(GenerationRequest):
+        if f.name in ("video", "output") or f.name not in record:
+            continue
+        value = record[f.name]
+        if f.name == "path" and value is not None:
+            value = DirectionPath.from_json(value)
+        values[f.name] = value
+    request = GenerationRequest(video=Path(str(record["video"])), output=output, **values)
+    request.validate()
+    return request
 
 
 def schema_document() -> dict[str, Any]:

@@ -25,7 +25,7 @@ from models.family import SamplingCancelled, WeightsCopy
 from plugin_core.atomic_files import output_transaction
 from plugin_core.errors import InputError, OmnifoaError
 from plugin_core.generation.loaded_model import LoadedModel
-from plugin_core.generation.outputs import output_paths
+from plugin_core.generation.outputs import planned_files
 from plugin_core.generation.pipeline import generate
 from plugin_core.generation.request import GenerationRequest, request_record
 from plugin_core.media.stem_sidecar import sidecar_path
@@ -60,7 +60,7 @@ class Job:
 
     def planned_outputs(self) -> list[Path]:
         r = self.request
-        return output_paths(r.output, r.seed, r.variations)
+        return planned_files(r.output, r.variations)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,11 +92,13 @@ def check_output_folder(request: GenerationRequest) -> None:
 
 
 def _recover_commit(record: dict[str, Any], planned: list[Path]) -> None:
-    """A job cut while its files were being moved into place: done if every stem is there
-    (saying which sidecars are missing), failed (and its moved files removed) otherwise."""
-    stems = [p for p in planned if p.suffix.lower() in (".wav", ".flac")]
-    replaced = {p: _set_aside(p) for p in [*stems, *map(sidecar_path, stems)]}
-    if stems and all(p.is_file() for p in stems):
+    """A job cut while its files were being moved into place: done if the stem and its
+    takes are there (saying when the sidecar is missing), failed (and its moved files
+    removed) otherwise."""
+    audio = [p for p in planned if p.suffix.lower() in (".wav", ".flac")]
+    stems = audio[:1]  # the stem; any others are its takes, listed by its sidecar
+    replaced = {p: _set_aside(p) for p in [*audio, *map(sidecar_path, stems)]}
+    if audio and all(p.is_file() for p in audio):
         missing = [sidecar_path(p).name for p in stems if not sidecar_path(p).is_file()]
         record.update(state="done", stage="done", outputs=[str(p) for p in stems], error=None)
         if missing:  # the stems are whole; say what is not there
@@ -300,7 +302,7 @@ class JobQueue:
             progress(0, 1)
             with output_transaction():  # the stems and sidecars appear together, or none
                 check_output_folder(job.request)
-                result = generate(job.request, loaded, progress, job.cancel.is_set)
+                generate(job.request, loaded, progress, job.cancel.is_set)
                 check_output_folder(job.request)  # no link retargeted while it ran
                 with self._lock:
                     job.stage = "committing"  # a crash from here on is recovered as such
@@ -319,6 +321,6 @@ class JobQueue:
                 self._finish(job, "failed", f"Internal error: {exc!r}")
             return
         with self._lock:
-            job.outputs = [str(p) for p in result.paths]
+            job.outputs = [str(job.request.output)]  # the stem (its takes: its sidecar)
             job.percent = 100.0
             self._finish(job, "done", None)

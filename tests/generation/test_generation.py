@@ -18,7 +18,6 @@ from plugin_core.generation import conditioning, frame_features, window_frames, 
 from plugin_core.generation import pipeline as pipeline_module
 from plugin_core.generation.loaded_model import LoadedModel, unregistered
 from plugin_core.generation.loudness import integrated_loudness, true_peak_dbtp
-from plugin_core.generation.outputs import output_paths
 from plugin_core.generation.pipeline import generate
 from plugin_core.generation.request import GenerationRequest
 from plugin_core.generation.stage_clock import STAGES, StageClock
@@ -134,16 +133,28 @@ def test_joins_crossfade_each_window_into_the_next(
         np.testing.assert_allclose(audio[:, w.start + n], cur[:, n], atol=2e-6 * scale)
 
 
-def test_same_seed_same_file_and_variations_get_their_own_files(
+def test_same_seed_same_file_and_variations_are_takes_of_one_stem(
     loaded: LoadedModel, video: Path, tmp_path: Path
 ) -> None:
     a = generate(request(video, tmp_path / "a.wav", end=1.5), loaded).paths[0]
     b = generate(request(video, tmp_path / "b.wav", end=1.5), loaded).paths[0]
     np.testing.assert_array_equal(read_foa(a)[0], read_foa(b)[0])
-    several = generate(request(video, tmp_path / "v.wav", end=1.5, variations=2, seed=5), loaded)
-    assert several.paths == output_paths(tmp_path / "v.wav", 5, 2)
-    first, second = (read_foa(p)[0] for p in several.paths)
-    assert not np.array_equal(first, second)
+    stem = tmp_path / "v" / "v.wav"
+    stem.parent.mkdir()
+    several = generate(request(video, stem, end=1.5, variations=3, seed=5), loaded)
+    assert sorted(p.name for p in stem.parent.iterdir()) == ["v.wav", "v.wav.json", "v.wav.takes"]
+    assert several.paths == [stem.parent / "v.wav.takes" / f"take{i}.wav" for i in (1, 2, 3)]
+    takes = [read_foa(p)[0] for p in several.paths]
+    assert all(t.shape == takes[0].shape for t in takes)  # same length, same span
+    assert not np.array_equal(takes[0], takes[1])
+    assert not np.array_equal(takes[1], takes[2])
+    np.testing.assert_array_equal(read_foa(stem)[0], takes[0])  # the stem plays the chosen
+    sidecar = json.loads((stem.parent / "v.wav.json").read_text())
+    assert sidecar["chosen"] == 1
+    assert [
+        (t["number"], t["file"], t["seed"], t["made"]["variation"]) for t in sidecar["takes"]
+    ] == [(i + 1, f"v.wav.takes/take{i + 1}.wav", 5, i) for i in range(3)]
+    assert sidecar["request"]["variations"] == 3
 
 
 def test_fuma_delivery_is_the_ambix_stem_in_fuma_order_and_44k1_pcm24_works(

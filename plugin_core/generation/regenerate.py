@@ -1,0 +1,224 @@
+"""Regenerate part of a stem: new audio inside a time range, joined to the audio around it
+with an equal-power crossfade at each end (both inside the range), every sample outside the
+range bit-identical. Each result is a new take of the stem and the first becomes the chosen
+one; the audio it replaces stays a take.
+
+The video, model, camera path and settings come from the stem's sidecar. The model is given
+the range with context around it (at least a window's worth where the stem has it), and the
+new audio gets the gain the stem's level stage gave the take it replaces, so both sides of a
+join are at the same level. A range that covers the whole stem is a normal generation.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from models.family import Cancel
+from plugin_core.atomic_files import new_folder, output_transaction, write_atomic
+from plugin_core.errors import InputError
+from plugin_core.generation.loaded_model import LoadedModel, load_model
+from plugin_core.generation.pipeline import StepProgress, generate
+from plugin_core.generation.request import MAX_SEED, request_from_record
+from plugin_core.media.stem_sidecar import write_sidecar
+from plugin_core.media.stem_takes import (
+    Take,
+    read_sidecar,
+    stem_takes,
+    take_path,
+    takes_folder,
+    takes_record,
+)
+
+CROSSFADE_S = 0.05  # each join's equal-power crossfade, inside the range
+MIN_RANGE_S = 4 * CROSSFADE_S
+CONTEXT_S = 0.5  # audio the model makes on each side of the range at least (then discarded)
+
+
+@dataclass(frozen=True)
+class RangeEdit:
+    """What to regenerate: seconds into the stem, the seed of the first new take, how many."""
+
+    stem: Path
+    start: float
+    end: float
+    seed: int = 0
+    takes: int = 1
+
+    def check(self, duration: float) -> None:
+        """InputError (one sentence) for a range the stem cannot take."""
+        name = self.stem.name
+        if not (math.isfinite(self.start) and math.isfinite(self.end)):
+            raise InputError(f"--from and --to must be numbers of seconds into {name}.")
+        if not 0.0 <= self.start < self.end <= duration + 1e-6:
+            raise InputError(
+                f"The range {self.start:g} to {self.end:g} s must lie within {name} "
+                f"(0 to {duration:.3f} s) and end after it starts."
+            )
+        if self.end - self.start < MIN_RANGE_S:
+            raise InputError(
+                f"Regenerate at least {MIN_RANGE_S:g} s (asked for {self.end - self.start:g} s); "
+                "the range holds a crossfade at each end."
+            )
+        if not 0 <= self.seed <= MAX_SEED or not 1 <= self.takes <= 16:
+            raise InputError(f"--seed must be 0 to {MAX_SEED} and --takes 1 to 16.")
+
+
+def regenerate(
+    edit: RangeEdit,
+    loaded: LoadedModel | None = None,
+    progress: StepProgress | None = None,
+    cancel: Cancel | None = None,
+    device: str = "auto",
+) -> list[Take]:
+    """Add ``edit.takes`` takes of the stem, new inside the range; returns them (the first
+    is now the chosen take). Nothing is written when it fails or is cancelled."""
+    stem = edit.stem
+    document = read_sidecar(stem)
+    takes, chosen = stem_takes(stem, document)
+    base_take = next(t for t in takes if t.number == chosen)
+    base_file = stem.parent / base_take.file
+    info = sf.info(str(base_file))
+    rate, frames = info.samplerate, info.frames
+    edit.check(frames / rate)
+    next_number = max(t.number for t in takes) + 1
+    for number in range(next_number, next_number + edit.takes):
+        if take_path(stem, number).exists():  # a file the sidecar does not list: not ours
+            raise InputError(
+                f"{take_path(stem, number)} is in the way of the new take {number}; move it."
+            )
+    original = request_from_record(document["request"], stem)
+    loaded = loaded or load_model(original.model, device, "ema" if original.ema else "model")
+    whole = edit.start <= 0.5 / rate and edit.end >= (frames - 0.5) / rate
+    window_s = loaded.model.window.seconds
+    pad = max(CONTEXT_S, (window_s - (edit.end - edit.start)) / 2)
+    first, last = (
+        (0.0, frames / rate)
+        if whole
+        else (
+            max(0.0, edit.start - pad),
+            min(frames / rate, edit.end + pad),
+        )
+    )
+    source_start = float(document["source"]["start"])
+    level = base_take.made.get("level") or document.get("level") or {}  # one take: the stem's
+    gain_db = 0.0 if whole else float(level.get("gain_db") or 0.0)
+    with tempfile.TemporaryDirectory(prefix="omnifoa-regenerate-") as scratch:
+        section = replace(
+            original,
+            output=Path(scratch) / "section.wav",
+            start=source_start + first,
+            end=source_start + last,
+            seed=edit.seed,
+            variations=edit.takes,
+            subtype="float32",
+            overwrite=False,
+            **({} if whole else {"level": "off"}),
+        )
+        result = generate(section, loaded, progress, cancel)
+        sections = [sf.read(str(p), dtype="float64", always_2d=True)[0] for p in result.paths]
+        levels = [level.as_dict() for level in result.levels]
+    base, native = _read_exact(base_file)
+    offset = round(first * rate)
+    start, end = round(edit.start * rate), round(edit.end * rate)
+    fade = 0 if whole else round(min(CROSSFADE_S, (edit.end - edit.start) / 4) * rate)
+    made_takes: list[tuple[Take, np.ndarray]] = []
+    for i, audio in enumerate(sections):
+        new = audio[start - offset : end - offset] * 10 ** (gain_db / 20)
+        joined = _spliced(base, native, new, start, end, fade)
+        made: dict[str, Any] = {
+            "by": "regenerate",
+            "from_take": chosen,
+            "range": [edit.start, edit.end],
+            "context": [first, last],
+            "variation": i,
+            "join": "whole" if whole else "crossfade",
+            "crossfade_s": fade / rate,
+            "level": levels[i] if whole else {"gain_db": gain_db, "from_take": chosen},
+        }
+        number = next_number + i
+        made_takes.append(
+            (Take(number, _relative(stem, take_path(stem, number)), edit.seed, made), joined)
+        )
+    _commit(stem, document, takes, made_takes, info)
+    return [take for take, _ in made_takes]
+
+
+def _read_exact(path: Path) -> tuple[np.ndarray, bool]:
+    """The file's frames [n, 4] as stored: integers for PCM (exactly the stored values) or
+    floats; and whether they are integers."""
+    subtype = sf.info(str(path)).subtype
+    native = subtype.startswith("PCM")
+    dtype = "int32" if native else ("float64" if subtype == "DOUBLE" else "float32")
+    data, _ = sf.read(str(path), dtype=dtype, always_2d=True)
+    return data, native
+
+
+def _spliced(
+    base: np.ndarray, native: bool, new: np.ndarray, start: int, end: int, fade: int
+) -> np.ndarray:
+    """``base`` with ``new`` in frames [start, end), equal-power crossfades of ``fade``
+    frames at both ends inside them; every other frame is base's, untouched."""
+    scale = 2.0**31 if native else 1.0
+    old = base[start:end].astype(np.float64) / scale
+    n = min(len(new), len(old))
+    theta = np.full(n, np.pi / 2)  # 0: the old audio alone, π/2: the new alone
+    if fade:
+        ramp = (np.arange(fade) + 0.5) / fade * (np.pi / 2)
+        theta[:fade] = ramp
+        theta[n - fade :] = np.minimum(theta[n - fade :], ramp[::-1])
+    mixed = old[:n] * np.cos(theta)[:, None] + new[:n] * np.sin(theta)[:, None]
+    out = base.copy()
+    if native:
+        out[start : start + n] = np.clip(np.round(mixed * scale), -(2.0**31), 2.0**31 - 1)
+    else:
+        out[start : start + n] = mixed.astype(base.dtype)
+    return out
+
+
+def _relative(stem: Path, path: Path) -> str:
+    return str(path.relative_to(stem.parent))
+
+
+def _commit(
+    stem: Path,
+    document: dict[str, Any],
+    takes: list[Take],
+    made: list[tuple[Take, np.ndarray]],
+    info: Any,
+) -> None:
+    """The new takes, the stem (now the first new take) and the sidecar, written together;
+    a stem that had one take gets its takes folder, its audio kept as take 1."""
+
+    with sf.SoundFile(str(stem)) as playing:
+        comment = playing.comment  # the convention label generate wrote
+
+    def write(path: Path, audio: np.ndarray) -> None:
+        def to(tmp: Path) -> None:
+            with sf.SoundFile(
+                str(tmp), "w", info.samplerate, 4, info.subtype, format=info.format
+            ) as out:
+                if comment:
+                    out.comment = comment
+                out.write(audio)
+
+        write_atomic(path, to)
+
+    kept = list(takes)
+    with output_transaction(), new_folder(takes_folder(stem)):
+        if len(takes) == 1 and takes[0].file == stem.name:  # the stem itself becomes take 1
+            first = take_path(stem, takes[0].number)
+            base_audio, _ = _read_exact(stem)
+            write(first, base_audio)
+            kept = [replace(takes[0], file=_relative(stem, first))]
+        for take, audio in made:
+            write(stem.parent / take.file, audio)
+        write(stem, made[0][1])
+        listed = kept + [take for take, _ in made]
+        write_sidecar(stem, {**document, **takes_record(listed, made[0][0].number)})
