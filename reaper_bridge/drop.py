@@ -29,7 +29,10 @@ def describe_ack(ack: dict[str, Any]) -> list[str]:
     lines = [f"REAPER: {ack.get('status', '?')} (job {ack.get('job_id', '?')[:8]})"]
     for track in ack.get("tracks", []):
         again = " (already there)" if track.get("replayed") else ""
-        lines.append(f"  track {track.get('name')} {track.get('guid')}{again}")
+        takes = ""
+        if "takes" in track:
+            takes = f", {track['takes']} takes, take {track.get('active', -1) + 1} plays"
+        lines.append(f"  track {track.get('name')} {track.get('guid')}{takes}{again}")
     for fx in ack.get("fx", []):
         lines.append(f"  monitor FX {fx.get('name')}: {'added' if fx.get('ok') else 'NOT FOUND'}")
     lines += [f"  error: {e}" for e in ack.get("errors", [])]

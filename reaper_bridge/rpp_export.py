@@ -4,7 +4,8 @@ A new project gets 48 kHz, a 4-channel master and a 4-channel folder track (the 
 bus) holding one 4-channel track per stem. Merging into an existing project adds the stems
 at the end of its omnifoa monitor folder when it has one (only the folder's old last track's
 ISBUS line changes), or appends a new folder before the project's closing line; every other
-line stays byte for byte. Text is written with ``rpp`` (RPP quoting rules) and replaced
+line stays byte for byte. A stem with takes is one item with a take per file, the chosen one
+selected (``TAKE SEL``). Text is written with ``rpp`` (RPP quoting rules) and replaced
 atomically. Monitoring plug-ins are not written
 into the file (REAPER stores plug-in state as opaque blobs); add IEM SceneRotator →
 BinauralDecoder on the bus, or use ``omnifoa reaper drop``, which adds them.
@@ -16,14 +17,13 @@ import uuid
 from pathlib import Path
 
 import rpp
-import soundfile as sf
 from rpp import Element
 
 from plugin_core.atomic_files import undone_folders
 from plugin_core.errors import InputError
 from plugin_core.file_checks import input_file
 from reaper_bridge.bridge_config import BridgeError
-from reaper_bridge.job_file import Stem, prepare_stem
+from reaper_bridge.job_file import Prepared, Stem, prepare_stem
 from reaper_bridge.stem_files import write_bytes
 
 BUS_NAME = "omnifoa FOA monitor"
@@ -41,33 +41,47 @@ def _quotable(text: str) -> str:
     return text
 
 
-def _stem_track(stem: Stem, path: Path, depth: int) -> Element:
-    # The stem's own length: a FuMa stem's AmbiX copy, which ``path`` names, is only moved
-    # into place when the command's files are committed.
-    length = sf.info(str(stem.path.expanduser().resolve())).duration
-    source = Element("SOURCE", ["WAVE"], [["FILE", _quotable(str(path))]])
-    item = Element(
-        "ITEM",
-        [],
-        [
-            ["POSITION", f"{stem.position:.6f}"],
-            ["LENGTH", f"{length:.6f}"],
-            ["NAME", _quotable(stem.name)],
-            source,
-        ],
-    )
-    children = [["NAME", _quotable(stem.name)], ["NCHAN", "4"], ["ISBUS", "0", str(depth)], item]
+def _take_lines(name: str, path: Path) -> list[list[str] | Element]:
+    """A take's name and source, as the item (first take) or a ``TAKE`` line holds them."""
+    return [
+        ["NAME", _quotable(name)],
+        Element("SOURCE", ["WAVE"], [["FILE", _quotable(str(path))]]),
+    ]
+
+
+def _item(stem: Stem, prepared: list[Prepared]) -> Element:
+    """One item: the first take's lines, then ``TAKE`` (``TAKE SEL``: the one that plays) and
+    each further take's lines, as REAPER writes them."""
+    playing = prepared[stem.active]
+    children: list[list[str] | Element] = [
+        ["POSITION", f"{stem.position:.6f}"],
+        ["LENGTH", f"{playing.frames / playing.rate:.6f}"],
+        *_take_lines(prepared[0].name or stem.name, prepared[0].path),
+    ]
+    for k, take in enumerate(prepared[1:], start=1):
+        children += [["TAKE", "SEL"] if k == stem.active else ["TAKE"]]
+        children += _take_lines(take.name, take.path)
+    return Element("ITEM", [], children)
+
+
+def _stem_track(stem: Stem, prepared: list[Prepared], depth: int) -> Element:
+    children = [
+        ["NAME", _quotable(stem.name)],
+        ["NCHAN", "4"],
+        ["ISBUS", "0", str(depth)],
+        _item(stem, prepared),
+    ]
     return Element("TRACK", [_guid()], children)
 
 
 def _stem_tracks(stems: list[Stem], media: Path) -> list[Element]:
     """One track per stem, the last one closing the monitor folder."""
     key = uuid.uuid4().hex
-    paths = [prepare_stem(s, media, key, i) for i, s in enumerate(stems)]
+    prepared = [prepare_stem(s, media, key, i) for i, s in enumerate(stems)]
     last = len(stems) - 1
     return [
         _stem_track(s, p, -1 if i == last else 0)
-        for i, (s, p) in enumerate(zip(stems, paths, strict=True))
+        for i, (s, p) in enumerate(zip(stems, prepared, strict=True))
     ]
 
 

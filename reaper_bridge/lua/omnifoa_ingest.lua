@@ -2,7 +2,8 @@
 --
 -- omnifoa writes a job file into <spool>/pending/<job id>.json and rings this action over
 -- OSC. Every pending job is read, checked, and (if sound) applied inside one undo block:
--- a 4-channel AmbiX track per stem, tagged with the job so a replayed job changes nothing,
+-- a 4-channel AmbiX track per stem (one item; a stem with takes gets one REAPER take per file,
+-- the chosen one active), tagged with the job so a replayed job changes nothing,
 -- under a 4-channel monitoring folder (IEM SceneRotator -> IEM BinauralDecoder by default;
 -- a missing plug-in is reported, not fatal). The job file then moves to <spool>/done/ and an
 -- ack, <spool>/acks/<job id>.ack.json, tells omnifoa what happened.
@@ -11,6 +12,7 @@ local SECTION = "omnifoa"
 local BUS_TAG = "P_EXT:omnifoa_bus"
 local JOB_TAG = "P_EXT:omnifoa_stem"
 local MAX_STEMS = 64
+local MAX_TAKES = 64
 local MAX_POSITION = 1e6 -- seconds: anything further is a broken job, not a project
 local MAX_JOB_BYTES = 256 * 1024 -- a job file is a few hundred bytes a stem; more is not ours
 local DEFAULT_FX = { "VST3:IEM SceneRotator (IEM)", "VST3:IEM BinauralDecoder (IEM)" }
@@ -69,6 +71,32 @@ local function is_absolute(path)
   return path:sub(1, 1) == "/" or path:match("^%a:[/\\]") ~= nil or path:sub(1, 2) == "\\\\"
 end
 
+-- A stem's takes, when it lists them: 1 to MAX_TAKES files with names, the active one (a
+-- 0-based index) being the stem's own path.
+local function check_takes(stem, bad)
+  if stem.takes == nil then
+    if stem.active ~= nil then bad("active names a take, but the stem lists none") end
+    return
+  end
+  if type(stem.takes) ~= "table" or #stem.takes < 1 or #stem.takes > MAX_TAKES then
+    bad("takes must be a list of 1 to " .. MAX_TAKES .. " takes")
+    return
+  end
+  for k, take in ipairs(stem.takes) do
+    if type(take) ~= "table" or not is_text(take.path, 4096) or not is_absolute(take.path) then
+      bad("take " .. k .. ": the path must be an absolute file path without control characters")
+    elseif not is_text(take.name, 256) then
+      bad("take " .. k .. ": the name must be plain text")
+    end
+  end
+  local a = stem.active
+  if math.type(a) ~= "integer" or a < 0 or a >= #stem.takes then
+    bad("active must be the index of one of its takes (0 to " .. #stem.takes - 1 .. ")")
+  elseif type(stem.takes[a + 1]) == "table" and stem.takes[a + 1].path ~= stem.path then
+    bad("the path must be the active take's file")
+  end
+end
+
 local function check_job(job, expected_id)
   local errors = {}
   local function bad(message) errors[#errors + 1] = message end
@@ -95,6 +123,7 @@ local function check_job(job, expected_id)
         bad(where .. "the position must be between 0 and " .. MAX_POSITION .. " seconds")
       end
       if stem.format ~= "ambix" then bad(where .. "only AmbiX stems can be dropped") end
+      check_takes(stem, function(message) bad(where .. message) end)
     end
   end
   if job.fx ~= nil then
@@ -180,42 +209,100 @@ local function is_regular_audio_file(path)
   end
 end
 
--- Every stem's file opened and checked before anything in the project changes.
+-- The files a stem puts in its item: its takes, or the stem itself as its one take.
+local function take_files(stem)
+  return stem.takes or { { path = stem.path } }
+end
+
+-- One take's file opened and checked (4 channels, samples); nil after an error.
+local function open_source(path, where, errors)
+  local source = is_regular_audio_file(path) and reaper.PCM_Source_CreateFromFile(path)
+  if not source then
+    errors[#errors + 1] = where .. "REAPER cannot read " .. path
+    return nil
+  end
+  local channels = reaper.GetMediaSourceNumChannels(source)
+  if channels ~= 4 then
+    errors[#errors + 1] = where .. "has " .. channels .. " channels, not 4"
+  elseif reaper.GetMediaSourceLength(source) <= 0 then -- seconds (its first value)
+    errors[#errors + 1] = where .. path .. " has no audio (0 samples)"
+  else
+    return source
+  end
+end
+
+-- Takes share one item: each must last as long as the first, within one sample.
+local function check_one_length(sources, i, errors)
+  local first = sources[1] and reaper.GetMediaSourceLength(sources[1])
+  for k = 2, #sources do
+    local source = sources[k]
+    if first and source then
+      local rate = math.min(reaper.GetMediaSourceSampleRate(sources[1]),
+                            reaper.GetMediaSourceSampleRate(source))
+      if math.abs(reaper.GetMediaSourceLength(source) - first) > 1 / rate + 1e-9 then
+        errors[#errors + 1] = "stem " .. i .. ", take " .. k .. ": not as long as take 1 ("
+          .. reaper.GetMediaSourceLength(source) .. " s, not " .. first .. " s)"
+      end
+    end
+  end
+end
+
+-- Every file of every stem opened and checked before anything in the project changes.
 local function open_sources(job, errors)
   local sources = {}
   for i, stem in ipairs(job.stems) do
-    local source = is_regular_audio_file(stem.path) and reaper.PCM_Source_CreateFromFile(stem.path)
-    if not source then
-      errors[#errors + 1] = "stem " .. i .. ": REAPER cannot read " .. stem.path
-    else
-      local channels = reaper.GetMediaSourceNumChannels(source)
-      if channels ~= 4 then
-        errors[#errors + 1] = "stem " .. i .. ": has " .. channels .. " channels, not 4"
-      elseif reaper.GetMediaSourceLength(source) <= 0 then -- seconds (its first value)
-        errors[#errors + 1] = "stem " .. i .. ": " .. stem.path .. " has no audio (0 samples)"
-      end
-      sources[i] = source
+    local files = take_files(stem)
+    sources[i] = {}
+    for k, take in ipairs(files) do
+      local where = stem.takes and ("stem " .. i .. ", take " .. k .. ": ") or ("stem " .. i .. ": ")
+      sources[i][k] = open_source(take.path, where, errors) or false
     end
+    check_one_length(sources[i], i, errors)
   end
   return sources
 end
 
-local function place_stem(job, index, stem, source, bus, report)
+-- The item's takes, each with its source (and its name, for a stem that lists takes), the
+-- stem's active take made the one that plays.
+local function add_takes(item, stem, sources)
+  for k, file in ipairs(take_files(stem)) do
+    local take = reaper.AddTakeToMediaItem(item)
+    reaper.SetMediaItemTake_Source(take, sources[k])
+    if file.name then reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", file.name, true) end
+  end
+  if stem.takes then reaper.SetActiveTake(reaper.GetMediaItemTake(item, stem.active)) end
+end
+
+-- What REAPER holds: how many takes the item has, and which one is active (0-based).
+local function takes_report(item)
+  local active = reaper.GetActiveTake(item)
+  for k = 0, reaper.CountTakes(item) - 1 do
+    if reaper.GetMediaItemTake(item, k) == active then return reaper.CountTakes(item), k end
+  end
+  return reaper.CountTakes(item), -1
+end
+
+local function place_stem(job, index, stem, sources, bus, report)
   local key = job.job_id .. ":" .. index
   local existing = track_with_tag(JOB_TAG, key)
+  local entry = { name = stem.name, replayed = existing ~= nil }
   if existing then
-    report.tracks[#report.tracks + 1] = { name = stem.name, guid = reaper.GetTrackGUID(existing), replayed = true }
+    entry.guid = reaper.GetTrackGUID(existing)
+    if stem.takes then entry.takes, entry.active = #stem.takes, stem.active end
+    report.tracks[#report.tracks + 1] = entry
     return
   end
-  local length = reaper.GetMediaSourceLength(source) -- (length, lengthIsQN): the first is seconds
+  local playing = sources[(stem.active or 0) + 1]
+  local length = reaper.GetMediaSourceLength(playing) -- (length, lengthIsQN): the first is seconds
   local track = add_to_folder(bus, stem.name)
   reaper.GetSetMediaTrackInfo_String(track, JOB_TAG, key, true)
   local item = reaper.AddMediaItemToTrack(track)
-  local take = reaper.AddTakeToMediaItem(item)
-  reaper.SetMediaItemTake_Source(take, source)
+  add_takes(item, stem, sources)
   reaper.SetMediaItemInfo_Value(item, "D_POSITION", stem.position)
   reaper.SetMediaItemInfo_Value(item, "D_LENGTH", length)
-  report.tracks[#report.tracks + 1] = { name = stem.name, guid = reaper.GetTrackGUID(track), replayed = false }
+  if stem.takes then entry.takes, entry.active = takes_report(item) end
+  entry.guid = reaper.GetTrackGUID(track)
+  report.tracks[#report.tracks + 1] = entry
 end
 
 local function apply(job, sources, report)

@@ -22,11 +22,14 @@ from reaper_stub import OscSurface, Reaper, run_script
 
 from plugin_core.install_paths import LUA_DIR
 from plugin_core.media.audio_io import read_foa, write_audio
+from plugin_core.media.stem_sidecar import sidecar_path
+from plugin_core.media.stem_takes import Take as StemTakeRecord
+from plugin_core.media.stem_takes import take_path, takes_folder, takes_record
 from plugin_core.spatial.foa import encode_mono, from_ambix
 from reaper_bridge.bridge_config import BridgeError, load_config
 from reaper_bridge.doorbell import NoAnswer, ring, trigger_datagram
 from reaper_bridge.drop import drop_stems
-from reaper_bridge.job_file import Stem
+from reaper_bridge.job_file import Stem, StemTake
 from reaper_bridge.rpp_export import export_rpp
 
 RATE = 48000
@@ -544,3 +547,192 @@ def test_the_lua_json_reader_takes_exactly_the_numbers_json_allows(text: str) ->
             decode(f"[{text}]")
     else:
         assert decode(f"[{text}]")[1] == expected
+
+
+def stem_with_takes(folder: Path, chosen: int = 2, seeds: tuple[int, ...] = (5, 6, 7)) -> Path:
+    """``shot.wav`` with a take per seed in ``shot.wav.takes/``, the sidecar listing them and
+    the stem a copy of the chosen one."""
+    stem = folder / "shot.wav"
+    takes_folder(stem).mkdir()
+    takes = []
+    for number, seed in enumerate(seeds, start=1):
+        path = stem_file(takes_folder(stem), take_path(stem, number).name, seconds=1.5)
+        takes.append(StemTakeRecord(number, str(path.relative_to(folder)), seed, {"by": "x"}))
+    shutil.copyfile(take_path(stem, chosen), stem)
+    header = {"schema": "omnifoa-stem", "stem": stem.name, "request": {"seed": seeds[0]}}
+    sidecar_path(stem).write_text(json.dumps({**header, **takes_record(takes, chosen)}))
+    return stem
+
+
+def test_a_stem_with_takes_lands_as_one_item_with_a_reaper_take_each(
+    reaper, surface, tmp_path
+) -> None:
+    stem = stem_with_takes(tmp_path, chosen=2)
+    config = reaper.resource / "omnifoa" / "bridge.json"
+    done = run_cli(
+        "reaper", "drop", str(stem), "--config", str(config), "--port", str(surface.port)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "3 takes, take 2 plays" in done.stdout
+    _bus, track = reaper.tracks
+    assert track.name == "shot"
+    [item] = track.items
+    assert [t.name for t in item.takes] == ["take 1 (seed 5)", "take 2 (seed 6)", "take 3 (seed 7)"]
+    assert [t.source.path for t in item.takes] == [str(take_path(stem, n)) for n in (1, 2, 3)]
+    assert item.active is item.takes[1]
+    assert item.active.source.path == str(take_path(stem, 2))
+    assert item.length == pytest.approx(1.5)
+    assert reaper.undo_blocks == ["omnifoa: add FOA stems"]
+    assert reaper.changes_outside_undo == 0
+    job = json.loads(next((reaper_spool(reaper) / "done").iterdir()).read_text())
+    [entry] = job["stems"]
+    assert entry["path"] == str(take_path(stem, 2))
+    assert entry["active"] == 1
+    assert len(entry["takes"]) == 3
+
+
+def reaper_spool(reaper: Reaper) -> Path:
+    return Path(json.loads((reaper.resource / "omnifoa" / "bridge.json").read_text())["spool"])
+
+
+def test_a_replayed_job_with_takes_changes_nothing(reaper, surface, tmp_path) -> None:
+    stem = stem_with_takes(tmp_path, chosen=3)
+    takes = tuple(StemTake(take_path(stem, n), f"t{n}") for n in (1, 2, 3))
+    config = config_for(reaper, surface)
+    ack = drop_stems([Stem(stem, "shot", 0.0, takes=takes, active=2)], config)
+    assert ack["tracks"][0]["takes"] == 3
+    assert ack["tracks"][0]["active"] == 2
+    job = config.spool / "done" / f"{ack['job_id']}.json"
+    shutil.copy(job, config.spool / "pending" / job.name)
+    (config.spool / "acks" / f"{ack['job_id']}.ack.json").unlink()
+    again = ring(config, ack["job_id"], timeout=5)
+    assert again["tracks"] == [{**ack["tracks"][0], "replayed": True}]
+    [item] = reaper.tracks[1].items
+    assert len(item.takes) == 3
+    assert item.active is item.takes[2]
+
+
+@pytest.mark.parametrize("odd", ["longer", "stereo"])
+def test_a_take_of_another_length_or_channel_count_is_refused_before_any_change(
+    reaper, surface, tmp_path, odd
+) -> None:
+    stem = stem_with_takes(tmp_path)
+    other = take_path(stem, 3)
+    stem_file(other.parent, other.name, *((1.6, 4) if odd == "longer" else (1.5, 2)))
+    takes = tuple(StemTake(take_path(stem, n), f"t{n}") for n in (1, 2, 3))
+    config = config_for(reaper, surface)
+    # omnifoa refuses it before writing a job ...
+    refusal = "must be one length" if odd == "longer" else "2 channel"
+    with pytest.raises(BridgeError, match=refusal):
+        drop_stems([Stem(stem, "shot", 0.0, takes=takes, active=1)], config)
+    assert list((config.spool / "pending").iterdir()) == []
+    # ... and REAPER refuses a job that carries it anyway, before touching the project
+    job = good_job(take_path(stem, 2))
+    job["stems"][0] |= {"takes": [{"path": str(t.path), "name": t.name} for t in takes]}
+    job["stems"][0] |= {"active": 1}
+    ack = ring(config, hostile_job(config.spool, job), timeout=5)
+    assert ack["status"] == "rejected"
+    expected = "not as long as take 1" if odd == "longer" else "has 2 channels, not 4"
+    assert [e.startswith("stem 1, take 3: ") and expected in e for e in ack["errors"]] == [True]
+    assert reaper.tracks == []
+    assert reaper.undo_blocks == []
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"takes": []}, "1 to 64 takes"),
+        ({"takes": [{"path": "rel.wav", "name": "t"}], "active": 0}, "absolute file path"),
+        ({"takes": "x", "active": 0}, "1 to 64 takes"),
+        ({"active": 0}, "lists none"),
+        ({"takes": [{"path": "/tmp/a.wav", "name": "t"}], "active": 1}, "index of one"),
+        ({"takes": [{"path": "/tmp/a.wav", "name": "t"}], "active": 0.5}, "index of one"),
+        ({"takes": [{"path": "/tmp/a.wav", "name": "t\n"}], "active": 0}, "plain text"),
+        ({"takes": [{"path": "/tmp/other.wav", "name": "t"}], "active": 0}, "active take's file"),
+    ],
+)  # fmt: skip
+def test_malformed_takes_are_rejected_without_touching_the_project(
+    reaper, surface, change, error
+) -> None:
+    config = config_for(reaper, surface)
+    job = good_job(Path("/tmp/a.wav"))
+    job["stems"][0] |= change
+    ack = ring(config, hostile_job(config.spool, job), timeout=5)
+    assert ack["status"] == "rejected"
+    assert any(e.startswith("stem 1: ") and error in e for e in ack["errors"]), ack["errors"]
+    assert reaper.tracks == []
+
+
+def rpp_takes(item_children: list) -> tuple[list[str], list[str], int]:
+    """An RPP item's take names, files and selected take (0-based), from either parser's
+    children (rpp gives a lone ``TAKE`` as a string, rppxml as a list)."""
+    names, files, selected = [], [], 0
+    for child in item_children:
+        line = [child] if isinstance(child, str) else child
+        if isinstance(line, list) and line[0] == "TAKE":
+            selected = len(names) if line[1:] == ["SEL"] else selected
+        elif isinstance(line, list) and line[0] == "NAME":
+            names.append(str(line[1]))
+        elif "SOURCE" in (getattr(child, "tag", None), getattr(child, "name", None)):
+            files.append(str(child.children[0][1]))
+    return names, files, selected
+
+
+@pytest.mark.parametrize("chosen", [2, 1])  # the first take plays when no TAKE SEL follows
+def test_export_rpp_writes_a_stem_with_takes_as_one_item_with_the_chosen_take_selected(
+    tmp_path, chosen
+) -> None:
+    stem = stem_with_takes(tmp_path, chosen=chosen)
+    out = tmp_path / "takes.rpp"
+    made = run_cli("reaper", "export-rpp", str(stem), "-o", str(out))
+    assert made.returncode == 0, made.stderr
+    text = out.read_text(encoding="utf-8")
+    assert rpp.dumps(rpp.loads(text)) == text
+    track = rpp.loads(text).findall("TRACK")[1]
+    [item] = track.findall("ITEM")
+    tracks = [c for c in rppxml.loads(text).children if getattr(c, "name", "") == "TRACK"]
+    other = next(c for c in tracks[1].children if getattr(c, "name", "") == "ITEM")
+    by_rpp, by_rppxml = rpp_takes(item.children), rpp_takes(other.children)
+    assert (
+        by_rpp
+        == by_rppxml
+        == (
+            ["take 1 (seed 5)", "take 2 (seed 6)", "take 3 (seed 7)"],
+            [str(take_path(stem, n)) for n in (1, 2, 3)],
+            chosen - 1,
+        )
+    )
+    assert text.count("TAKE SEL") == (chosen != 1)
+
+
+@pytest.mark.parametrize("sidecar", ["none", "old", "one take", "not omnifoa's"])
+def test_a_stem_without_takes_goes_as_it_did_beside_one_with_takes(
+    reaper, surface, tmp_path, sidecar
+) -> None:
+    plain = stem_file(tmp_path, "plain.wav")
+    header = {"schema": "omnifoa-stem", "stem": "plain.wav", "request": {"seed": 3}}
+    one = [StemTakeRecord(1, "plain.wav", 3, {})]
+    documents = {
+        "old": header,
+        "one take": {**header, **takes_record(one, 1)},
+        "not omnifoa's": {"whatever": 1},
+    }
+    if sidecar in documents:
+        sidecar_path(plain).write_text(json.dumps(documents[sidecar]))
+    shot = stem_with_takes(tmp_path)
+    config = reaper.resource / "omnifoa" / "bridge.json"
+    done = run_cli(
+        "reaper", "drop", str(plain), str(shot), "--config", str(config),
+        "--port", str(surface.port),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    job = json.loads(next((reaper_spool(reaper) / "done").iterdir()).read_text())
+    assert job["stems"][0] == {
+        "path": str(plain), "name": "plain", "position": 0.0, "format": "ambix",
+    }  # fmt: skip
+    assert len(job["stems"][1]["takes"]) == 3
+    ack = json.loads(next((reaper_spool(reaper) / "acks").iterdir()).read_text())
+    assert set(ack["tracks"][0]) == {"name", "guid", "replayed"}
+    [item] = reaper.tracks[1].items
+    assert [(t.name, t.source.path) for t in item.takes] == [("", str(plain))]
+    assert len(reaper.tracks[2].items[0].takes) == 3

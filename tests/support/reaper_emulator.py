@@ -24,7 +24,7 @@ def _dump(reaper: Reaper, path: Path) -> None:
             "nchan": t.nchan,
             "fx": t.fx,
             "items": [
-                {"position": i.position, "length": i.length, "source": i.takes[0].source.path}
+                {"position": i.position, "length": i.length, "source": i.active.source.path}
                 for i in t.items
             ],
         }

@@ -55,11 +55,13 @@ class Source:
     path: str
     channels: int
     length: float
+    rate: int
 
 
 @dataclass(eq=False)
 class Take:
     source: Source | None = None
+    name: str = ""
 
 
 @dataclass(eq=False)
@@ -67,6 +69,7 @@ class Item:
     position: float = 0.0
     length: float = 0.0
     takes: list[Take] = field(default_factory=list)
+    active: Take | None = None  # the take that plays
 
 
 @dataclass(eq=False)
@@ -111,6 +114,18 @@ class Reaper:
         if not isinstance(track, Track) or track not in self.tracks:
             raise TypeError("not a track of this project")
         return track
+
+    def _item(self, item: Any) -> Item:
+        if not isinstance(item, Item) or not any(item in t.items for t in self.tracks):
+            raise TypeError("not a media item of this project")
+        return item
+
+    def _take(self, take: Any) -> tuple[Item, Take]:
+        for track in self.tracks:
+            for item in track.items:
+                if isinstance(take, Take) and take in item.takes:
+                    return item, take
+        raise TypeError("not a take of this project")
 
     # ----------------------------------------------------------- project and tracks
     @checked(NUMBER)
@@ -184,10 +199,43 @@ class Reaper:
 
     @checked(Any)
     def AddTakeToMediaItem(self, item):
+        # Appends a take and makes it the item's active take, as REAPER does (the reference
+        # is silent on the active take; this follows REAPER's behaviour and ReaScript docs).
+        item = self._item(item)
         self._changed()
         take = Take()
         item.takes.append(take)
+        item.active = take
         return take
+
+    @checked(Any)
+    def CountTakes(self, item):
+        return len(self._item(item).takes)
+
+    @checked(Any, NUMBER)
+    def GetMediaItemTake(self, item, index):
+        takes = self._item(item).takes
+        return takes[int(index)] if 0 <= index < len(takes) else None
+
+    @checked(Any)
+    def GetActiveTake(self, item):
+        return self._item(item).active
+
+    @checked(Any)
+    def SetActiveTake(self, take):
+        item, take = self._take(take)
+        self._changed()
+        item.active = take  # returns nothing, as documented
+
+    @checked(Any, str, str, bool)
+    def GetSetMediaItemTakeInfo_String(self, take, parm, value, set_new):
+        _, take = self._take(take)
+        if parm != "P_NAME":
+            raise TypeError(f"GetSetMediaItemTakeInfo_String: parameter {parm} is not modelled")
+        if set_new:
+            self._changed()
+            take.name = value
+        return True, take.name
 
     @checked(str)
     def PCM_Source_CreateFromFile(self, path):
@@ -195,11 +243,15 @@ class Reaper:
             info = sf.info(path)
         except (sf.LibsndfileError, RuntimeError, OSError):
             return None
-        return Source(path, info.channels, info.frames / info.samplerate)
+        return Source(path, info.channels, info.frames / info.samplerate, info.samplerate)
 
     @checked(Any)
     def GetMediaSourceNumChannels(self, source):
         return source.channels
+
+    @checked(Any)
+    def GetMediaSourceSampleRate(self, source):
+        return source.rate  # an integer; 0 for MIDI, which this stand-in never opens
 
     @checked(Any)
     def GetMediaSourceLength(self, source):
