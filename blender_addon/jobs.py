@@ -89,7 +89,8 @@ def build_job(context, scene: bpy.types.Scene, strip) -> dict:
 
 
 def _place(scene: bpy.types.Scene, record: dict) -> list:
-    """Add a sound strip per stem, aligned with the source strip, on free channels."""
+    """Add a sound strip per stem, aligned with the source strip, on free channels; each
+    strip records its stem."""
     settings = scene.omnifoa
     source = next((s for s in strips_of(scene) if s.name == settings.job_source), None)
     if source is None:
@@ -97,11 +98,12 @@ def _place(scene: bpy.types.Scene, record: dict) -> list:
     info = source_info(source)
     added = []
     channel = info.channel
-    for index, path in enumerate(record["outputs"]):
+    for path in record["outputs"]:  # one stem per job; its takes are listed by its sidecar
         channel = free_channel(scene, info.final_start, info.final_end, channel)
-        suffix = f" v{index}" if len(record["outputs"]) > 1 else ""
-        name = f"{info.name} FOA seed {settings.job_seed}{suffix}"
-        added.append(scene.sequence_editor.strips.new_sound(name, path, channel, info.final_start))
+        name = f"{info.name} FOA seed {settings.job_seed}"
+        strip = scene.sequence_editor.strips.new_sound(name, path, channel, info.final_start)
+        strip.omnifoa_stem = str(Path(path).absolute())  # the panel finds its takes from here
+        added.append(strip)
     if scene.render.ffmpeg.audio_channels != "SURROUND4":
         settings.suggest_surround = True
     return added

@@ -1,5 +1,6 @@
 """The add-on's operators: generate, cancel, send to REAPER, re-roll the seed, 4-channel
-mixdown, test the connection, and the report of a call that ended on a worker thread.
+mixdown, play another take of a stem, test the connection, and the report of a call that
+ended on a worker thread.
 
 Generate and Send to REAPER return at once: the waiting (starting the service, REAPER's
 acknowledgement) happens on worker threads (:mod:`.pending`)."""
@@ -15,6 +16,7 @@ from .preferences import preferences
 from .service_link import ServiceRefused, ServiceUnavailable
 from .service_start import describe_connection
 from .strip_source import source_strip
+from .take_strip import stem_strip, use_take
 
 
 class OMNIFOA_OT_generate(bpy.types.Operator):
@@ -131,6 +133,30 @@ class OMNIFOA_OT_use_surround4(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class OMNIFOA_OT_use_take(bpy.types.Operator):
+    """Play this take of the stem in the active sound strip (no file on disk changes)"""
+
+    bl_idname = "omnifoa.use_take"
+    bl_label = "Use take"
+    bl_options = {"REGISTER", "UNDO"}
+
+    number: bpy.props.IntProperty(name="Take", min=1, default=1)
+
+    @classmethod
+    def poll(cls, context):
+        return context.scene is not None and stem_strip(context.scene) is not None
+
+    def execute(self, context):
+        strip = stem_strip(context.scene)
+        try:
+            use_take(strip, self.number)
+        except ValueError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"{strip.name} plays take {self.number}")
+        return {"FINISHED"}
+
+
 class OMNIFOA_OT_test_connection(bpy.types.Operator):
     """Say in one line whether the omnifoa service runs, or what would start it"""
 
@@ -152,6 +178,7 @@ CLASSES = (
     OMNIFOA_OT_send_to_reaper,
     OMNIFOA_OT_reroll_seed,
     OMNIFOA_OT_use_surround4,
+    OMNIFOA_OT_use_take,
     OMNIFOA_OT_report,
 )
 

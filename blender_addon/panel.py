@@ -6,6 +6,7 @@ import bpy
 
 from .model_fov import fov_note
 from .strip_source import source_info, source_strip
+from .take_strip import stem_strip, strip_takes
 
 
 class OMNIFOA_PT_generate(bpy.types.Panel):
@@ -85,6 +86,22 @@ class OMNIFOA_PT_generate(bpy.types.Panel):
         if settings.suggest_surround:
             layout.label(text="Mixdown is not 4-channel: FOA would be scrambled", icon="ERROR")
             layout.operator("omnifoa.use_surround4", icon="SPEAKER")
+        draw_takes(layout, scene)
+
+
+def draw_takes(layout, scene: bpy.types.Scene) -> None:
+    """The takes of the active stem strip, the one it plays marked, when it has several."""
+    strip = stem_strip(scene)
+    takes, playing = strip_takes(strip) if strip is not None else ([], 0)
+    if len(takes) < 2:
+        return
+    box = layout.box()
+    box.label(text=f"Takes of {strip.name}", icon="SOUND")
+    for take in takes:
+        row = box.row(align=True)
+        marked = "RADIOBUT_ON" if take.number == playing else "RADIOBUT_OFF"
+        row.label(text=f"take {take.number} · seed {take.seed} · {take.made}", icon=marked)
+        row.operator("omnifoa.use_take").number = take.number
 
 
 def register() -> None:

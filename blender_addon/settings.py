@@ -1,5 +1,6 @@
-"""The add-on's properties: the camera direction on each strip (keyframable), generation
-settings and the running job's state on the scene.
+"""The add-on's properties: the camera direction on each strip (keyframable), the stem and
+take a generated sound strip plays, generation settings and the running job's state on the
+scene.
 
 Job states: idle, starting (a worker reaches the service and submits), queued, running,
 done, failed, cancelled.
@@ -49,6 +50,16 @@ STRIP_PROPERTIES = {
         max=179.0,
         soft_max=170.0,
     ),
+    # On the sound strip of a generated stem: the stem's absolute path (its sidecar lists the
+    # takes) and the take the strip plays (0: the stem file itself, a copy of the chosen take).
+    "omnifoa_stem": StringProperty(name="Stem", description="The omnifoa stem this strip plays"),
+    "omnifoa_take": IntProperty(
+        name="Take",
+        description="The take of the stem this strip plays (0: the stem's chosen take)",
+        default=0,
+        min=0,
+        options=set(),
+    ),
 }
 
 
@@ -79,7 +90,13 @@ class OmnifoaSceneSettings(bpy.types.PropertyGroup):
         "video (motion saliency) instead of the yaw/pitch keys",
         default=False,
     )
-    variations: IntProperty(name="Variations", default=1, min=1, max=16)
+    variations: IntProperty(
+        name="Takes",
+        description="takes of the stem, one per seed variation",
+        default=1,
+        min=1,
+        max=16,
+    )
     # Ranges within the service's job schema (GET /v1/schema): steps 1..1000, cfg 0..100;
     # 0 here sends nothing, so the model's own value is used.
     steps: IntProperty(

@@ -22,6 +22,7 @@ import sysconfig
 import threading
 import time
 import urllib.request
+import wave
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -789,6 +790,176 @@ def test_the_preview_maps_directions_and_draws_the_fov_outline(addon) -> None:
     # a 90° view straight ahead spans ±45° of yaw: ±64 px of a 512 px panorama
     assert points[:, 0].min() == pytest.approx(-64.0, abs=0.5)
     assert points[:, 0].max() == pytest.approx(64.0, abs=0.5)
+
+
+def write_foa(path: Path, level: float) -> None:
+    """One second of 4-channel 16-bit audio at a constant ``level`` (each take its own)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    samples = np.full((48000, 4), round(level * 32767), "<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(4)
+        out.setsampwidth(2)
+        out.setframerate(48000)
+        out.writeframes(samples.tobytes())
+
+
+def stem_with_takes(folder: Path, count: int) -> Path:
+    """``shot.wav`` with ``count`` takes as plugin_core.media.stem_takes lays them out (take 1
+    chosen); with one take, a sidecar from before takes."""
+    stem = folder / "shot.wav"
+    document: dict = {"schema": "omnifoa-stem", "request": {"seed": 5}}
+    if count == 1:
+        write_foa(stem, 0.1)
+    else:
+        made = [{"by": "generate"}] + [{"by": "regenerate", "range": [3.0, 6.0]}] * (count - 1)
+        takes = [
+            {"number": n, "file": f"shot.wav.takes/take{n}.wav", "seed": 4 + n, "made": made[n - 1]}
+            for n in range(1, count + 1)
+        ]
+        for n in range(1, count + 1):
+            write_foa(folder / takes[n - 1]["file"], 0.1 * n)
+        write_foa(stem, 0.1)  # a copy of the chosen take
+        document |= {"takes": takes, "chosen": 1}
+    (folder / "shot.wav.json").write_text(json.dumps(document))
+    return stem
+
+
+@pytest.fixture
+def place(scene, addon):
+    """Put a stem on the timeline as a finished job does (the active strip then); the strips
+    are removed afterwards, by name (an undo replaces the Python objects)."""
+    settings = scene.omnifoa
+    remembered = (settings.job_source, settings.job_seed, settings.suggest_surround)
+    settings.job_source, settings.job_seed = "pano", 5
+    names: list[str] = []
+
+    def placed(stem: Path):
+        (strip,) = addon.jobs._place(bpy.context.scene, {"outputs": [str(stem)]})
+        bpy.context.scene.sequence_editor.active_strip = strip
+        names.append(strip.name)
+        return strip
+
+    yield placed
+    current = bpy.context.scene
+    editor = current.sequence_editor
+    for name in names:
+        if name in editor.strips:
+            editor.strips.remove(editor.strips[name])
+    editor.active_strip = editor.strips["pano"]
+    settings = current.omnifoa
+    settings.job_source, settings.job_seed, settings.suggest_surround = remembered
+
+
+def playing(strip) -> Path:
+    """The file a sound strip plays."""
+    return Path(bpy.path.abspath(strip.sound.filepath)).resolve()
+
+
+def take_rows(scene) -> list[tuple[str, str]]:
+    """The panel's take list: (text, icon) of each take's label."""
+
+    class Layout(RecordingLayout):
+        def __init__(self) -> None:
+            super().__init__()
+            self.icons: list[str] = []
+
+        def label(self, text: str = "", icon: str = "NONE", **_kw) -> None:
+            self.labels.append(text)
+            self.icons.append(icon)
+
+    panel = SimpleNamespace(layout=Layout())
+    bpy.types.OMNIFOA_PT_generate.draw(panel, bpy.context)
+    rows = zip(panel.layout.labels, panel.layout.icons, strict=True)
+    return [(text, icon) for text, icon in rows if text.startswith("take ")]
+
+
+def test_a_stem_placed_on_the_timeline_records_which_stem_it_is(place, tmp_path) -> None:
+    stem = stem_with_takes(tmp_path, 3)
+    strip = place(stem)
+    assert Path(strip.omnifoa_stem) == stem
+    assert strip.omnifoa_take == 0  # the stem as delivered: its chosen take
+    assert playing(strip) == stem
+
+
+def test_use_take_plays_that_take_in_the_same_place_without_touching_the_files(
+    place, tmp_path
+) -> None:
+    stem = stem_with_takes(tmp_path, 3)
+    strip = place(stem)
+    strip.volume, strip.pan = 0.5, 0.25
+    before = (strip.frame_start, strip.frame_final_end, strip.channel, strip.volume, strip.pan)
+    delivered = (stem.read_bytes(), (tmp_path / "shot.wav.json").read_text())
+    takes = tmp_path / "shot.wav.takes"
+    for number in (2, 3, 2, 1):
+        assert bpy.ops.omnifoa.use_take(number=number) == {"FINISHED"}
+        strip = bpy.context.scene.sequence_editor.active_strip
+        assert playing(strip) == takes / f"take{number}.wav"
+        assert strip.omnifoa_take == number
+        assert (
+            strip.frame_start,
+            strip.frame_final_end,
+            strip.channel,
+            strip.volume,
+            strip.pan,
+        ) == before
+        assert Path(strip.omnifoa_stem) == stem
+    assert (stem.read_bytes(), (tmp_path / "shot.wav.json").read_text()) == delivered
+
+
+def test_undo_returns_the_strip_to_the_take_it_played(place, tmp_path) -> None:
+    assert "UNDO" in bpy.types.OMNIFOA_OT_use_take.bl_options
+    stem = stem_with_takes(tmp_path, 3)
+    name = place(stem).name
+    bpy.ops.ed.undo_push(message="stem placed")
+    # as the panel's button calls it: with an undo step (Python's calls skip it by default)
+    bpy.ops.omnifoa.use_take("EXEC_DEFAULT", True, number=2)
+    bpy.ops.omnifoa.use_take("EXEC_DEFAULT", True, number=3)
+
+    def strip():
+        return bpy.context.scene.sequence_editor.strips[name]
+
+    assert bpy.ops.ed.undo() == {"FINISHED"}  # Ctrl+Z: back to take 2 (each use is a step)
+    assert (playing(strip()), strip().omnifoa_take) == (
+        stem.parent / "shot.wav.takes" / "take2.wav",
+        2,
+    )
+    assert bpy.ops.ed.undo() == {"FINISHED"}
+    assert (playing(strip()), strip().omnifoa_take) == (stem, 0)
+    assert bpy.ops.ed.redo() == {"FINISHED"}
+    assert strip().omnifoa_take == 2
+
+
+def test_the_panel_lists_the_takes_with_the_one_playing_marked(scene, place, tmp_path) -> None:
+    place(stem_with_takes(tmp_path, 3))
+    assert take_rows(scene) == [
+        ("take 1 · seed 5 · generate", "RADIOBUT_ON"),  # the stem plays the chosen take
+        ("take 2 · seed 6 · regenerate 3.0–6.0 s", "RADIOBUT_OFF"),
+        ("take 3 · seed 7 · regenerate 3.0–6.0 s", "RADIOBUT_OFF"),
+    ]
+    bpy.ops.omnifoa.use_take(number=3)
+    assert [icon for _, icon in take_rows(scene)] == ["RADIOBUT_OFF", "RADIOBUT_OFF", "RADIOBUT_ON"]
+
+
+def test_a_stem_without_takes_shows_no_take_list(scene, place, tmp_path) -> None:
+    place(stem_with_takes(tmp_path, 1))
+    assert take_rows(scene) == []
+    with pytest.raises(RuntimeError, match=r"shot\.wav has no take 2\."):
+        bpy.ops.omnifoa.use_take(number=2)
+
+
+def test_a_take_whose_file_is_missing_is_refused_and_the_strip_kept(place, tmp_path) -> None:
+    stem = stem_with_takes(tmp_path, 3)
+    strip = place(stem)
+    bpy.ops.omnifoa.use_take(number=2)
+    (tmp_path / "shot.wav.takes" / "take3.wav").unlink()
+    with pytest.raises(RuntimeError) as refused:
+        bpy.ops.omnifoa.use_take(number=3)
+    missing = tmp_path / "shot.wav.takes" / "take3.wav"
+    assert str(refused.value).strip() == (
+        f"Error: Take 3 of shot.wav cannot be played: its file {missing} is missing."
+    )
+    strip = bpy.context.scene.sequence_editor.active_strip
+    assert (playing(strip), strip.omnifoa_take) == (tmp_path / "shot.wav.takes" / "take2.wav", 2)
 
 
 def test_disabling_the_add_on_removes_its_load_handler_and_timers(addon) -> None:
