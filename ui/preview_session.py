@@ -1,5 +1,6 @@
 """What the preview plays and shows, without Qt: the FOA, the video, the binaural renderer,
-the playhead, and the energy map of the sound around the playhead."""
+the playhead, the energy map of the sound around the playhead, and the stem's takes (one
+plays; switching feeds another take's samples from the same playhead on)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from PIL import Image
 
 from plugin_core.errors import InputError
 from plugin_core.media.audio_io import read_foa
+from plugin_core.media.stem_sidecar import sidecar_path
+from plugin_core.media.stem_takes import Take, read_sidecar, stem_takes
 from plugin_core.media.video import probe
 from plugin_core.spatial.analysis import HeatmapStyle, heat_overlay
 from plugin_core.spatial.binaural import DEFAULT_SOFA, BinauralDecoder, BinauralRenderer
@@ -38,6 +41,8 @@ class PreviewSession:
     position: int = 0  # samples
     loop: bool = False
     sofa: Path = DEFAULT_SOFA
+    takes: dict[int, tuple[Take, np.ndarray]] = field(default_factory=dict)  # number: take, FOA
+    take: int = 0  # the take playing; 0 when the FOA has no takes
     _grid: tuple[np.ndarray, np.ndarray] = field(
         default_factory=lambda: erp_pixel_directions(*MAP_SIZE)
     )
@@ -46,10 +51,14 @@ class PreviewSession:
     def load(
         cls, foa_path: Path, video_path: Path | None = None, sofa: Path | None = None
     ) -> PreviewSession:
-        """Read the FOA (4 channels), the HRTF and the video; a length mismatch is a warning."""
-        foa, rate = read_foa(foa_path)
+        """Read the FOA (4 channels) and every take of it, the HRTF and the video; a length
+        mismatch with the video is a warning."""
+        takes, chosen, rate = load_takes(Path(foa_path))
+        foa = takes[chosen][1]
         decoder = BinauralDecoder.from_sofa(sofa or DEFAULT_SOFA, rate)
         session = cls(foa, rate, BinauralRenderer(decoder, BLOCK), sofa=sofa or DEFAULT_SOFA)
+        if len(takes) > 1:
+            session.takes, session.take = takes, chosen
         if video_path is not None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -85,10 +94,16 @@ class PreviewSession:
         """Play another FOA file from the same playhead time (e.g. a stem just conformed)."""
         seconds = self.seconds
         self.foa, rate = read_foa(foa_path)
+        self.takes, self.take = {}, 0
         if rate != self.rate:
             self.rate = rate
             self.set_sofa(self.sofa)
         self.seek(seconds)
+
+    def select_take(self, number: int) -> None:
+        """Play take ``number`` from the playhead on (position and head rotation unchanged)."""
+        self.foa = self.takes[number][1]
+        self.take = number
 
     def next_block(self) -> np.ndarray | None:
         """The next ≤ 512 samples of both ears [2, n]; None at the end (unless looping)."""
@@ -111,6 +126,26 @@ class PreviewSession:
         segment = self.foa[:, start : start + 2 * half]
         energy = energy_maps(segment, self.rate, None, *self._grid)[0]
         return heat_overlay(energy, background, _MAP_STYLE)
+
+
+def load_takes(stem: Path) -> tuple[dict[int, tuple[Take, np.ndarray]], int, int]:
+    """Every take of ``stem`` with its FOA, the chosen take's number and the sample rate; a
+    stem without a sidecar is its one take. Takes of another length or rate are refused."""
+    if sidecar_path(stem).is_file():
+        listed, chosen = stem_takes(stem, read_sidecar(stem))
+    else:
+        listed, chosen = [Take(1, stem.name, 0)], 1
+    files = [stem] if len(listed) == 1 else [stem.parent / t.file for t in listed]
+    read = [read_foa(f) for f in files]
+    first, rate = read[0]
+    for take, (foa, take_rate) in zip(listed, read, strict=True):
+        if foa.shape != first.shape or take_rate != rate:
+            raise InputError(
+                f"Take {take.number} of {stem.name} ({take.file}) has {foa.shape[1]} samples at "
+                f"{take_rate} Hz but take {listed[0].number} has {first.shape[1]} at {rate} Hz; "
+                "the takes of a stem must be the same length and rate."
+            )
+    return {t.number: (t, foa) for t, (foa, _) in zip(listed, read, strict=True)}, chosen, rate
 
 
 def check_inputs(foa_path: Path, video_path: Path | None) -> None:

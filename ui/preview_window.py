@@ -6,7 +6,8 @@ whole ERP frame with the energy map of the sound around the playhead and the vie
 Yaw/pitch/roll dials, play/pause, a seek bar, loop and map toggles, an HRTF chooser. Audio
 goes out through Qt Multimedia in 512-sample blocks; with no audio device the playhead runs
 on the clock, silently, and the status bar says so. Head trackers can drive the rotation
-over OSC (:mod:`ui.head_tracking`).
+over OSC (:mod:`ui.head_tracking`). A stem with several takes lists them; the list or the
+keys 1–9 switch takes at once, from the same playhead and head rotation.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from PIL import Image
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from plugin_core.errors import InputError
+from plugin_core.media.stem_takes import Take, how_made
 from plugin_core.spatial.directions import az_el_to_erp_uv, erp_uv_to_az_el, view_outline
 from plugin_core.spatial.projection import erp_to_perspective
 from ui.conform_task import ConformDone, ConformTask, Mark
@@ -31,6 +33,11 @@ VIEW_SIZE = (480, 320)
 VIEW_FOV = 90.0
 OVERVIEW_WIDTH = 512
 DRAG_DEGREES_PER_PIXEL = 0.25
+
+
+def take_label(take: Take) -> str:
+    """A take as listed: "take N · seed S · how made"."""
+    return f"take {take.number} · seed {take.seed} · {how_made(take.made)}"
 
 
 def to_pixmap(image: Image.Image | np.ndarray, scale: float = 1.0) -> QtGui.QPixmap:
@@ -112,6 +119,7 @@ class PreviewWindow(QtWidgets.QMainWindow):
         self.conform_progress = QtWidgets.QProgressBar()
         self.conform_progress.setVisible(False)
         self.time_label = QtWidgets.QLabel()
+        self.take_list = self._take_list()
 
         transport = QtWidgets.QHBoxLayout()
         for widget in (
@@ -122,6 +130,7 @@ class PreviewWindow(QtWidgets.QMainWindow):
             self.show_map,
             hrtf,
             self.conform_button,
+            self.take_list,
         ):
             transport.addWidget(widget)
         pictures = QtWidgets.QHBoxLayout()
@@ -211,6 +220,33 @@ class PreviewWindow(QtWidgets.QMainWindow):
     def seek_to(self, seconds: float) -> None:
         self.session.seek(seconds)
         self._clock = None
+        self.refresh()
+
+    # ----------------------------------------------------------------- takes
+    def _take_list(self) -> QtWidgets.QComboBox:
+        """The stem's takes, the playing one selected (hidden when it has none); keys 1–9."""
+        box = QtWidgets.QComboBox()
+        box.setToolTip("The take playing (keys 1–9 switch takes)")
+        for number, (take, _) in sorted(self.session.takes.items()):
+            box.addItem(take_label(take), number)
+        box.setCurrentIndex(max(0, box.findData(self.session.take)))
+        box.currentIndexChanged.connect(lambda index: self.select_take(box.itemData(index)))
+        if not self.session.takes:
+            box.hide()
+        for digit in range(1, 10):
+            key = QtGui.QShortcut(QtGui.QKeySequence(str(digit)), self)
+            key.activated.connect(lambda number=digit: self.select_take(number))
+        return box
+
+    def select_take(self, number: int) -> None:
+        """Play take ``number`` from the playhead on; a number the stem lacks does nothing."""
+        if number not in self.session.takes:
+            return
+        self.session.select_take(number)
+        self.take_list.blockSignals(True)
+        self.take_list.setCurrentIndex(self.take_list.findData(number))
+        self.take_list.blockSignals(False)
+        self.statusBar().showMessage(f"Playing take {number}.")
         self.refresh()
 
     # ----------------------------------------------------------------- rotation
@@ -311,6 +347,7 @@ class PreviewWindow(QtWidgets.QMainWindow):
         track = done.source.track
         self.conform_path = None if track is None else (track.az, track.el)
         self.session.swap_foa(done.result.path)
+        self.take_list.setVisible(False)  # the conformed FOA has no takes
         notes = " ".join([*done.source.notes, *done.result.notes])
         self.statusBar().showMessage(f"Playing {done.result.path.name}. {notes}".strip())
         self.refresh()
