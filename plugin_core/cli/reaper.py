@@ -4,46 +4,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from plugin_core.cli.values import number, whole
 from plugin_core.install_paths import LUA_DIR
 
-if TYPE_CHECKING:
-    from reaper_bridge.job_file import Stem
 
-
-def _with_takes(stem: Stem) -> Stem:
-    """``stem`` with the takes its sidecar lists (as it is when it has no sidecar, or its one
-    take is the stem itself)."""
-    from dataclasses import replace
-
-    from plugin_core.errors import InputError
-    from plugin_core.media.stem_sidecar import sidecar_path
-    from plugin_core.media.stem_takes import read_sidecar, stem_takes
-    from reaper_bridge.job_file import StemTake
-
-    if not sidecar_path(stem.path).exists():
-        return stem
-    try:
-        document = read_sidecar(stem.path)
-    except InputError:  # a JSON file omnifoa did not write: the stem alone, as before takes
-        return stem
-    takes, chosen = stem_takes(stem.path, document)
-    if len(takes) == 1 and takes[0].file == stem.path.name:
-        return stem
-    listed = tuple(
-        StemTake(stem.path.parent / t.file, f"take {t.number} (seed {t.seed})") for t in takes
-    )
-    return replace(stem, takes=listed, active=[t.number for t in takes].index(chosen))
-
-
-def _stems(args: argparse.Namespace) -> list[Stem]:
+def _stems(args: argparse.Namespace) -> list:
     """The command's stems, each with its takes."""
     from reaper_bridge.drop import stems_from_paths
+    from reaper_bridge.omnifoa_takes import with_takes
 
     paths = [Path(p) for p in args.stems]
-    return [_with_takes(s) for s in stems_from_paths(paths, args.position, args.convention)]
+    return [with_takes(s) for s in stems_from_paths(paths, args.position, args.convention)]
 
 
 def _drop(args: argparse.Namespace) -> int:

@@ -140,6 +140,7 @@ class Api:
         from reaper_bridge.doorbell import NoAnswer
         from reaper_bridge.drop import drop_stems
         from reaper_bridge.job_file import Stem
+        from reaper_bridge.omnifoa_takes import with_takes
 
         record = self._jobs.get(job_id)
         if record is None:
@@ -154,7 +155,9 @@ class Api:
             raise Refused(HTTPStatus.BAD_REQUEST, "The position must be a number of seconds.")
         if isinstance(port, bool) or not isinstance(port, int):
             raise Refused(HTTPStatus.BAD_REQUEST, "The port must be an integer.")
-        stems = [Stem(Path(p), Path(p).stem, float(position)) for p in record["outputs"]]
+        stems = [
+            with_takes(Stem(Path(p), Path(p).stem, float(position))) for p in record["outputs"]
+        ]
         try:
             return drop_stems(stems, load_config(None, port), timeout=10.0)
         except BridgeError as exc:

@@ -271,7 +271,7 @@ def test_a_finished_job_goes_to_reaper_through_the_bridge(assets, tmp_path_facto
     try:
         out = root / "out"
         out.mkdir()
-        record = running.client.submit(job(assets, out, start=0.5, end=2.0))
+        record = running.client.submit(job(assets, out, start=0.5, end=2.0, variations=2))
         with pytest.raises(ServiceError, match="not done") as caught:
             running.client.send_to_reaper(record["id"], port=surface.port)
         assert caught.value.status == 409
@@ -283,8 +283,16 @@ def test_a_finished_job_goes_to_reaper_through_the_bridge(assets, tmp_path_facto
     assert ack["status"] == "ok", ack
     stem = reaper.tracks[1]
     assert stem.nchan == 4
-    assert stem.items[0].position == 0.5  # where the span starts in the video
-    assert stem.items[0].takes[0].source.path == str(out / "stem.wav")
+    [item] = stem.items
+    assert item.position == 0.5  # where the span starts in the video
+    # the job's stem has a take per variation: one item, a REAPER take each, take 1 playing
+    takes = out / "stem.wav.takes"
+    assert [t.source.path for t in item.takes] == [
+        str(takes / "take1.wav"),
+        str(takes / "take2.wav"),
+    ]
+    assert item.active is item.takes[0]
+    assert record["request"]["variations"] == 2
 
 
 def test_cancel_needs_no_body(service, assets, tmp_path) -> None:
