@@ -18,6 +18,7 @@ from .direction_keys import direction_path
 from .preferences import preferences, state_file
 from .service_link import ServiceBusy, ServiceLink, ServiceRefused, ServiceUnavailable
 from .strip_source import SourceInfo, free_channel, source_info, strips_of
+from .take_strip import use_take
 
 POLL_SECONDS = 0.5
 POLL_TIMEOUT = 1.0  # the timer runs on Blender's main thread: never wait long
@@ -155,7 +156,16 @@ def poll_scene(context, scene: bpy.types.Scene) -> bool:
     settings.job_percent = record["percent"]
     eta = record.get("eta_s")
     settings.job_message = record["stage"] + (f", about {eta:.0f} s left" if eta else "")
-    if record["state"] == "done":
+    if record["state"] == "done" and settings.job_kind == "regenerate":
+        strip = scene.sequence_editor.strips_all.get(settings.job_source)
+        if strip is None:
+            return _fail(settings, f"The strip {settings.job_source!r} is gone; the take is made.")
+        try:
+            use_take(strip, record["takes"][0])
+        except ValueError as exc:
+            return _fail(settings, str(exc))
+        settings.job_message = f"{strip.name} plays the new take {record['takes'][0]}"
+    elif record["state"] == "done":
         try:
             added = _place(scene, record)
         except ValueError as exc:

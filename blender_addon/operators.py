@@ -157,6 +157,28 @@ class OMNIFOA_OT_use_take(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class OMNIFOA_OT_regenerate(bpy.types.Operator):
+    """New audio for the preview range (or between the first two markers) of the active stem
+    strip, as a new take; the rest of the stem stays sample for sample as it is"""
+
+    bl_idname = "omnifoa.regenerate"
+    bl_label = "Regenerate range"
+
+    @classmethod
+    def poll(cls, context):
+        scene = context.scene
+        return scene is not None and stem_strip(scene) is not None and not jobs.busy(scene)
+
+    def execute(self, context):
+        scene = context.scene
+        try:
+            pending.start_regenerate(context, scene, stem_strip(scene))
+        except (ValueError, ServiceUnavailable) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
 class OMNIFOA_OT_test_connection(bpy.types.Operator):
     """Say in one line whether the omnifoa service runs, or what would start it"""
 
@@ -179,6 +201,7 @@ CLASSES = (
     OMNIFOA_OT_reroll_seed,
     OMNIFOA_OT_use_surround4,
     OMNIFOA_OT_use_take,
+    OMNIFOA_OT_regenerate,
     OMNIFOA_OT_report,
 )
 

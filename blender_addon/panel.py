@@ -92,11 +92,14 @@ class OMNIFOA_PT_generate(bpy.types.Panel):
 def draw_takes(layout, scene: bpy.types.Scene) -> None:
     """The takes of the active stem strip, the one it plays marked, when it has several."""
     strip = stem_strip(scene)
-    takes, playing = strip_takes(strip) if strip is not None else ([], 0)
-    if len(takes) < 2:
+    if strip is None:
         return
+    takes, playing = strip_takes(strip)
     box = layout.box()
     box.label(text=f"Takes of {strip.name}", icon="SOUND")
+    box.operator("omnifoa.regenerate", icon="FILE_REFRESH")
+    if len(takes) < 2:
+        return
     for take in takes:
         row = box.row(align=True)
         marked = "RADIOBUT_ON" if take.number == playing else "RADIOBUT_OFF"

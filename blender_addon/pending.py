@@ -18,6 +18,7 @@ from .model_fov import listed_fov
 from .preferences import preferences
 from .service_link import ServiceUnavailable
 from .service_start import find_program
+from .take_strip import range_seconds
 from .workers import FAILED, HANDED, MODELS, PROGRESS, Outcome
 
 TICK_SECONDS = 0.1
@@ -45,6 +46,7 @@ def start_generate(context, scene: bpy.types.Scene, strip) -> None:
         find_program(executable)
     settings = scene.omnifoa
     settings.job_id = ""
+    settings.job_kind = "generate"
     settings.job_source = strip.name
     settings.job_seed = settings.seed
     settings.job_state = "starting"
@@ -53,6 +55,36 @@ def start_generate(context, scene: bpy.types.Scene, strip) -> None:
     settings.job_path_keys = len(job.get("path", {}).get("keys", []))
     settings.job_reopened = False
     settings.job_ticket = workers.submit_in_background(link, job, executable)
+    watch()
+
+
+def start_regenerate(context, scene: bpy.types.Scene, strip) -> None:
+    """Ask the service for new audio in the timeline's range of the stem ``strip`` plays, as
+    new takes (as many as the panel's Takes; a seed none of the stem's takes used); the strip
+    plays the first when the job is done."""
+    start, end = range_seconds(scene, strip)
+    settings = scene.omnifoa
+    body = {
+        "stem": strip.omnifoa_stem,
+        "from": round(start, 6),
+        "to": round(end, 6),
+        "takes": settings.variations,
+    }
+    link = jobs.link(context)
+    executable = _executable(context)
+    try:
+        link.address()
+    except ServiceUnavailable:
+        find_program(executable)
+    settings.job_id = ""
+    settings.job_kind = "regenerate"
+    settings.job_source = strip.name
+    settings.job_seed = settings.seed
+    settings.job_state = "starting"
+    settings.job_percent = 0.0
+    settings.job_message = CONTACTING
+    settings.job_reopened = False
+    settings.job_ticket = workers.submit_in_background(link, body, executable, "/v1/regenerate")
     watch()
 
 

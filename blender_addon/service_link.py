@@ -115,8 +115,11 @@ class ServiceLink:
         """The service's model list (``{"models": [...]}``; generators give ``fov``)."""
         return self.call("GET", "/v1/models", timeout=timeout)
 
-    def submit(self, job: dict[str, Any], timeout: float = TIMEOUT) -> dict[str, Any]:
-        return self.call("POST", "/v1/jobs", job, timeout)["job"]
+    def submit(
+        self, job: dict[str, Any], timeout: float = TIMEOUT, endpoint: str = "/v1/jobs"
+    ) -> dict[str, Any]:
+        """Queue a job (``/v1/regenerate``: a range of a stem); its record."""
+        return self.call("POST", endpoint, job, timeout)["job"]
 
     def job(self, job_id: str, timeout: float = TIMEOUT) -> dict[str, Any]:
         return self.call("GET", f"/v1/jobs/{job_id}", timeout=timeout)["job"]

@@ -125,6 +125,7 @@ class OmnifoaSceneSettings(bpy.types.PropertyGroup):
     )
     job_id: StringProperty(options={"SKIP_SAVE"})
     job_source: StringProperty(options={"SKIP_SAVE"})  # the strip the job was made for
+    job_kind: StringProperty(default="generate", options={"SKIP_SAVE"})  # or "regenerate"
     job_seed: IntProperty(options={"SKIP_SAVE"})
     job_state: StringProperty(default="idle", options={"SKIP_SAVE"})
     job_percent: FloatProperty(default=0.0, min=0.0, max=100.0, subtype="PERCENTAGE")

@@ -42,3 +42,25 @@ def use_take(strip, number: int) -> None:
         )
     strip.sound = bpy.data.sounds.load(str(take.path), check_existing=True)
     strip.omnifoa_take = number
+
+
+def range_seconds(scene: bpy.types.Scene, strip) -> tuple[float, float]:
+    """The range to regenerate, in seconds into the stem ``strip`` plays: the timeline's
+    preview range, else its first two markers; ValueError (one sentence) when neither is set
+    or the range is not inside the strip."""
+    if scene.use_preview_range:
+        first, last = scene.frame_preview_start, scene.frame_preview_end + 1
+    else:
+        frames = sorted(m.frame for m in scene.timeline_markers)
+        if len(frames) < 2:
+            raise ValueError(
+                "Set a preview range (or two markers) over the part of the stem to regenerate."
+            )
+        first, last = frames[0], frames[1]
+    if not strip.frame_final_start <= first < last <= strip.frame_final_end:
+        raise ValueError(
+            f"The range (frames {first}-{last}) must lie within {strip.name} "
+            f"(frames {strip.frame_final_start}-{strip.frame_final_end})."
+        )
+    fps = scene.render.fps / scene.render.fps_base
+    return (first - strip.frame_start) / fps, (last - strip.frame_start) / fps

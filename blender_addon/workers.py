@@ -117,9 +117,11 @@ def look_up_models_in_background(link: ServiceLink) -> str:
     return ticket
 
 
-def submit_in_background(link: ServiceLink, job: dict[str, Any], executable: str) -> str:
+def submit_in_background(
+    link: ServiceLink, job: dict[str, Any], executable: str, endpoint: str = "/v1/jobs"
+) -> str:
     """Reach the service (starting it from ``executable`` if needed), check its job schema,
-    submit ``job``; returns the ticket."""
+    submit ``job`` to ``endpoint``; returns the ticket."""
     ticket = uuid.uuid4().hex
 
     def work() -> None:
@@ -131,9 +133,9 @@ def submit_in_background(link: ServiceLink, job: dict[str, Any], executable: str
         _outcomes.put(Outcome(ticket, PROGRESS, "sending the job to the omnifoa service…"))
         body = {**job, "client_key": ticket}  # a retry finds the same job, never a second
         try:
-            record = link.submit(body, SUBMIT_TIMEOUT)
+            record = link.submit(body, SUBMIT_TIMEOUT, endpoint)
         except ServiceBusy:
-            record = link.submit(body, SUBMIT_TIMEOUT)
+            record = link.submit(body, SUBMIT_TIMEOUT, endpoint)
         _outcomes.put(Outcome(ticket, SUBMITTED, data=record))
 
     _run(ticket, work)

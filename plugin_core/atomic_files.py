@@ -110,6 +110,18 @@ def output_transaction() -> Iterator[OutputTransaction]:
 
 
 @contextmanager
+def own_transaction() -> Iterator[OutputTransaction]:
+    """A transaction that does not join the active one: its files appear at its own end
+    (scratch files a command reads back before it writes its outputs)."""
+    token = _ACTIVE.set(None)
+    try:
+        with output_transaction() as transaction:
+            yield transaction
+    finally:
+        _ACTIVE.reset(token)
+
+
+@contextmanager
 def undone_folders(path: str | os.PathLike[str]) -> Iterator[Path]:
     """If the block fails, remove ``path`` and the parents of it that did not exist before the
     block (a command may make them as it goes), so a refused command leaves no folder behind."""

@@ -72,8 +72,8 @@ def add_takes_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--seed",
         type=whole("--seed", 0, MAX_SEED),
-        default=1,
-        help="seed of the new take(s) (default 1)",
+        default=None,
+        help="seed of the new take(s) (default: one no take of the stem used)",
     )
     p.add_argument(
         "--takes", type=whole("--takes", 1, 16), default=1, help="how many new takes (default 1)"

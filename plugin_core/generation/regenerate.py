@@ -21,7 +21,7 @@ import numpy as np
 import soundfile as sf
 
 from models.family import Cancel
-from plugin_core.atomic_files import new_folder, output_transaction, write_atomic
+from plugin_core.atomic_files import new_folder, output_transaction, own_transaction, write_atomic
 from plugin_core.errors import InputError
 from plugin_core.generation.loaded_model import LoadedModel, load_model
 from plugin_core.generation.pipeline import StepProgress, generate
@@ -39,16 +39,18 @@ from plugin_core.media.stem_takes import (
 CROSSFADE_S = 0.05  # each join's equal-power crossfade, inside the range
 MIN_RANGE_S = 4 * CROSSFADE_S
 CONTEXT_S = 0.5  # audio the model makes on each side of the range at least (then discarded)
+MAX_TAKES = 16
 
 
 @dataclass(frozen=True)
 class RangeEdit:
-    """What to regenerate: seconds into the stem, the seed of the first new take, how many."""
+    """What to regenerate: seconds into the stem, the seed of the new takes (None: one past
+    the highest seed the stem's takes used, so the audio is new), how many."""
 
     stem: Path
     start: float
     end: float
-    seed: int = 0
+    seed: int | None = None
     takes: int = 1
 
     def check(self, duration: float) -> None:
@@ -66,8 +68,33 @@ class RangeEdit:
                 f"Regenerate at least {MIN_RANGE_S:g} s (asked for {self.end - self.start:g} s); "
                 "the range holds a crossfade at each end."
             )
-        if not 0 <= self.seed <= MAX_SEED or not 1 <= self.takes <= 16:
-            raise InputError(f"--seed must be 0 to {MAX_SEED} and --takes 1 to 16.")
+        seed_ok = self.seed is None or 0 <= self.seed <= MAX_SEED
+        if not seed_ok or not 1 <= self.takes <= MAX_TAKES:
+            raise InputError(f"--seed must be 0 to {MAX_SEED} and --takes 1 to {MAX_TAKES}.")
+
+
+def written_files(edit: RangeEdit) -> list[Path]:
+    """The files regenerate(edit) writes, the stem first: the stem, take 1 when the stem is
+    its only take, the new takes (their sidecar entry is the stem's)."""
+    takes, _ = stem_takes(edit.stem, read_sidecar(edit.stem))
+    kept = [take_path(edit.stem, takes[0].number)] if _is_only_take(edit.stem, takes) else []
+    return [edit.stem, *kept, *(take_path(edit.stem, n) for n in _new_numbers(takes, edit))]
+
+
+def _new_numbers(takes: list[Take], edit: RangeEdit) -> range:
+    """The numbers of the takes ``edit`` adds to a stem that has ``takes``."""
+    first = max(t.number for t in takes) + 1
+    return range(first, first + edit.takes)
+
+
+def fresh_seed(takes: list[Take]) -> int:
+    """A seed none of ``takes`` used: one past the highest."""
+    return (max(t.seed for t in takes) + 1) % (MAX_SEED + 1)
+
+
+def _is_only_take(stem: Path, takes: list[Take]) -> bool:
+    """Whether the stem's own file is its one take (no takes folder yet)."""
+    return len(takes) == 1 and takes[0].file == stem.name
 
 
 def regenerate(
@@ -82,13 +109,14 @@ def regenerate(
     stem = edit.stem
     document = read_sidecar(stem)
     takes, chosen = stem_takes(stem, document)
+    seed = edit.seed if edit.seed is not None else fresh_seed(takes)
     base_take = next(t for t in takes if t.number == chosen)
     base_file = stem.parent / base_take.file
     info = sf.info(str(base_file))
     rate, frames = info.samplerate, info.frames
     edit.check(frames / rate)
-    next_number = max(t.number for t in takes) + 1
-    for number in range(next_number, next_number + edit.takes):
+    numbers = _new_numbers(takes, edit)
+    for number in numbers:
         if take_path(stem, number).exists():  # a file the sidecar does not list: not ours
             raise InputError(
                 f"{take_path(stem, number)} is in the way of the new take {number}; move it."
@@ -115,13 +143,14 @@ def regenerate(
             output=Path(scratch) / "section.wav",
             start=source_start + first,
             end=source_start + last,
-            seed=edit.seed,
+            seed=seed,
             variations=edit.takes,
             subtype="float32",
             overwrite=False,
             **({} if whole else {"level": "off"}),
         )
-        result = generate(section, loaded, progress, cancel)
+        with own_transaction():  # read back below, even inside a job's transaction
+            result = generate(section, loaded, progress, cancel)
         sections = [sf.read(str(p), dtype="float64", always_2d=True)[0] for p in result.paths]
         levels = [level.as_dict() for level in result.levels]
     base, native = _read_exact(base_file)
@@ -142,9 +171,9 @@ def regenerate(
             "crossfade_s": fade / rate,
             "level": levels[i] if whole else {"gain_db": gain_db, "from_take": chosen},
         }
-        number = next_number + i
+        number = numbers[i]
         made_takes.append(
-            (Take(number, _relative(stem, take_path(stem, number)), edit.seed, made), joined)
+            (Take(number, _relative(stem, take_path(stem, number)), seed, made), joined)
         )
     _commit(stem, document, takes, made_takes, info)
     return [take for take, _ in made_takes]
@@ -212,7 +241,7 @@ def _commit(
 
     kept = list(takes)
     with output_transaction(), new_folder(takes_folder(stem)):
-        if len(takes) == 1 and takes[0].file == stem.name:  # the stem itself becomes take 1
+        if _is_only_take(stem, takes):  # the stem itself becomes take 1
             first = take_path(stem, takes[0].number)
             base_audio, _ = _read_exact(stem)
             write(first, base_audio)

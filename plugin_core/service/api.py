@@ -2,17 +2,19 @@
 
 Routes (all under ``/v1``, all needing ``Authorization: Bearer <token>``):
 ``GET health``, ``GET schema`` (the job fields, their defaults and ranges), ``GET models``,
-``GET jobs``, ``POST jobs``, ``GET jobs/<id>`` (``?wait=S``: answered when the job ends or
-after S ≤ 10 seconds, so a client waits without polling), ``POST jobs/<id>/cancel``,
-``POST jobs/<id>/reaper``. Bodies are at most 64 KiB of JSON; errors are
-``{"error": "<one sentence>"}`` with a 4xx status. Endpoints that touch files, the job lock
-or the network run on worker threads, so the event loop (and health) is never held up.
+``GET jobs``, ``POST jobs``, ``POST regenerate`` (a job of new takes for a range of a stem),
+``GET jobs/<id>`` (``?wait=S``: answered when the job ends or after S ≤ 10 seconds, so a client
+waits without polling), ``POST jobs/<id>/cancel``, ``POST jobs/<id>/reaper``. Bodies are at
+most 64 KiB of JSON; errors are ``{"error": "<one sentence>"}`` with a 4xx status. Endpoints
+that touch files, the job lock or the network run on worker threads, so the event loop (and
+health) is never held up.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -29,9 +31,10 @@ from models.families import camera_fov
 from plugin_core import __version__
 from plugin_core.errors import InputError
 from plugin_core.generation.model_registry import load_registry, local_path
-from plugin_core.generation.request import SCHEMA_VERSION, schema_document
+from plugin_core.generation.regenerate import RangeEdit
+from plugin_core.generation.request import SCHEMA_VERSION, GenerationRequest, schema_document
 from plugin_core.service.guards import HEALTH, LoopbackHost, RequestLimit, TokenCheck
-from plugin_core.service.job_schema import request_from_job
+from plugin_core.service.job_schema import regenerate_from_body, request_from_job
 from plugin_core.service.jobs import JobQueue
 from plugin_core.service.replies import Refused, refusal, reply
 
@@ -53,6 +56,7 @@ def service_app(token: str, jobs: JobQueue, port: int) -> Starlette:
             Route("/v1/schema", api.schema, methods=["GET"]),
             Route("/v1/models", api.models, methods=["GET"]),
             Route("/v1/jobs", api.jobs, methods=["GET", "POST"]),
+            Route("/v1/regenerate", api.regenerate, methods=["POST"]),
             Route("/v1/jobs/{job_id}", api.job, methods=["GET"]),
             Route("/v1/jobs/{job_id}/cancel", api.cancel, methods=["POST"]),
             Route("/v1/jobs/{job_id}/reaper", api.to_reaper, methods=["POST"]),
@@ -112,17 +116,24 @@ class Api:
 
     async def submit(self, request: Request) -> Response:
         body = await _json_body(request)
-        return await run_in_threadpool(self._submit, body)
+        return await run_in_threadpool(self._submit, body, _generation)
 
-    def _submit(self, body: Any) -> Response:
+    async def regenerate(self, request: Request) -> Response:
+        """``POST /v1/regenerate``: a job of new takes for a range of a stem."""
+        body = await _json_body(request)
+        return await run_in_threadpool(self._submit, body, regenerate_from_body)
+
+    def _submit(self, body: Any, parse: Callable[[Any], Submission]) -> Response:
+        """Queue the job ``parse`` reads from ``body``; a client key seen before returns the
+        first job."""
         key = body.get("client_key") if isinstance(body, dict) else None
         if isinstance(key, str) and (earlier := self._jobs.find_key(key)):
             return reply(HTTPStatus.OK, {"job": earlier})
         try:
-            request, key = request_from_job(body)
+            request, edit, key = parse(body)
         except InputError as exc:
             raise Refused(HTTPStatus.BAD_REQUEST, str(exc)) from None
-        record, created = self._jobs.submit(request, key)
+        record, created = self._jobs.submit(request, key, edit)
         return reply(HTTPStatus.ACCEPTED if created else HTTPStatus.OK, {"job": record})
 
     async def cancel(self, request: Request) -> Response:
@@ -164,6 +175,15 @@ class Api:
             raise Refused(HTTPStatus.BAD_REQUEST, str(exc)) from None
         except NoAnswer as exc:
             raise Refused(HTTPStatus.GATEWAY_TIMEOUT, str(exc)) from None
+
+
+Submission = tuple[GenerationRequest, RangeEdit | None, str | None]
+
+
+def _generation(body: Any) -> Submission:
+    """A generation job body read as a submission (no edit)."""
+    request, key = request_from_job(body)
+    return request, None, key
 
 
 def models_document() -> list[dict[str, Any]]:

@@ -73,6 +73,27 @@ class ServiceClient:
         """Queue a job (see the job fields in :mod:`plugin_core.service.job_schema`)."""
         return self._call("POST", "/v1/jobs", job)["job"]
 
+    def regenerate(
+        self,
+        stem: Path,
+        start: float,
+        end: float,
+        seed: int | None = None,
+        takes: int = 1,
+        client_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue new takes of ``stem`` for the seconds ``start`` to ``end``; the job's record."""
+        body: dict[str, Any] = {
+            "stem": str(stem),
+            "from": start,
+            "to": end,
+            "takes": takes,
+            **({} if seed is None else {"seed": seed}),  # none: a seed no take used
+        }
+        if client_key is not None:
+            body["client_key"] = client_key
+        return self._call("POST", "/v1/regenerate", body)["job"]
+
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/jobs/{job_id}")["job"]
 

@@ -1,5 +1,8 @@
 """The service's job queue: one worker, cancellation within a sampling step, a journal.
 
+A job generates stems, or regenerates part of one stem (new takes, the first chosen); both
+write inside one output transaction, so a failed or cancelled job changes no file.
+
 Every job's record is written to ``<journal>/<id>.json`` whenever its state changes, so a
 service that is killed mid-job finds, on its next start, jobs still marked queued or running:
 it marks them failed and removes the partial files their stems left (the ``.partial``
@@ -27,8 +30,10 @@ from plugin_core.errors import InputError, OmnifoaError
 from plugin_core.generation.loaded_model import LoadedModel
 from plugin_core.generation.outputs import planned_files
 from plugin_core.generation.pipeline import generate
+from plugin_core.generation.regenerate import RangeEdit, regenerate, written_files
 from plugin_core.generation.request import GenerationRequest, request_record
 from plugin_core.media.stem_sidecar import sidecar_path
+from plugin_core.media.stem_takes import Take
 from plugin_core.service.state_file import write_private_json
 
 FINAL = frozenset({"done", "failed", "cancelled"})
@@ -42,25 +47,31 @@ class JobCancelled(Exception):
 
 @dataclass
 class Job:
-    """One generation job and where it stands."""
+    """One job, a generation or (with ``edit``) a regenerate of part of a stem, and where it
+    stands."""
 
     id: str
-    request: GenerationRequest
+    request: GenerationRequest  # a regenerate job's: the one its stem was made with
     client_key: str | None = None
+    edit: RangeEdit | None = None
     state: str = "queued"  # queued, running, done, failed, cancelled
     stage: str = "queued"
     percent: float = 0.0
     eta_s: float | None = None
     error: str | None = None
     outputs: list[str] = field(default_factory=list)
+    takes: list[int] = field(default_factory=list)  # the takes a regenerate job added
+    plan: list[Path] = field(default_factory=list)  # a regenerate job's files, once it runs
     created: float = field(default_factory=time.time)
     started: float | None = None
     finished: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def planned_outputs(self) -> list[Path]:
-        r = self.request
-        return planned_files(r.output, r.variations)
+        """The files the job may write, the stem first."""
+        if self.edit is None:
+            return planned_files(self.request.output, self.request.variations)
+        return self.plan or [self.edit.stem]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,7 +88,21 @@ class Job:
             "started": self.started,
             "finished": self.finished,
             "request": request_record(self.request),
+            "kind": "generate" if self.edit is None else "regenerate",
+            "edit": None if self.edit is None else edit_record(self.edit),
+            "takes": self.takes,
         }
+
+
+def edit_record(edit: RangeEdit) -> dict[str, Any]:
+    """A regenerate job's edit as its record shows it (the request's field names)."""
+    return {
+        "stem": str(edit.stem),
+        "from": edit.start,
+        "to": edit.end,
+        "seed": edit.seed,
+        "takes": edit.takes,
+    }
 
 
 def check_output_folder(request: GenerationRequest) -> None:
@@ -185,12 +210,15 @@ class JobQueue:
                 self._by_key[record["client_key"]] = record["id"]
 
     # ---------------------------------------------------------------- API
-    def submit(self, request: GenerationRequest, client_key: str | None) -> tuple[dict, bool]:
-        """Queue a job; the same client key again returns the first job. (record, created)"""
+    def submit(
+        self, request: GenerationRequest, client_key: str | None, edit: RangeEdit | None = None
+    ) -> tuple[dict, bool]:
+        """Queue a job (with ``edit``: a regenerate of part of the stem ``request`` made); the
+        same client key again returns the first job. (record, created)"""
         with self._lock:
             if client_key is not None and client_key in self._by_key:
                 return self._record(self._by_key[client_key]), False
-            job = Job(uuid.uuid4().hex, request, client_key)
+            job = Job(uuid.uuid4().hex, request, client_key, edit)
             self._jobs[job.id] = job
             if client_key is not None:
                 self._by_key[client_key] = job.id
@@ -295,14 +323,23 @@ class JobQueue:
             job.stage, job.percent = "generating", 100.0 * step / max(steps, 1)
             job.eta_s = elapsed * (steps - step) / step if step else None
 
+        made: list[Take] = []
         try:
             if job.cancel.is_set():
                 raise JobCancelled
+            if job.edit is not None:
+                plan = written_files(job.edit)  # the takes it adds, as the stem has them now
+                with self._lock:
+                    job.plan = plan
+                    self._save_with_plan(job)
             loaded = self._model(job.request)
             progress(0, 1)
             with output_transaction():  # the stems and sidecars appear together, or none
                 check_output_folder(job.request)
-                generate(job.request, loaded, progress, job.cancel.is_set)
+                if job.edit is None:
+                    generate(job.request, loaded, progress, job.cancel.is_set)
+                else:
+                    made = regenerate(job.edit, loaded, progress, job.cancel.is_set)
                 check_output_folder(job.request)  # no link retargeted while it ran
                 with self._lock:
                     job.stage = "committing"  # a crash from here on is recovered as such
@@ -322,5 +359,6 @@ class JobQueue:
             return
         with self._lock:
             job.outputs = [str(job.request.output)]  # the stem (its takes: its sidecar)
+            job.takes = [take.number for take in made]
             job.percent = 100.0
             self._finish(job, "done", None)

@@ -962,6 +962,70 @@ def test_a_take_whose_file_is_missing_is_refused_and_the_strip_kept(place, tmp_p
     assert (playing(strip), strip.omnifoa_take) == (tmp_path / "shot.wav.takes" / "take2.wav", 2)
 
 
+def test_regenerate_range_renews_the_preview_range_as_a_new_take_the_strip_plays(
+    scene, addon, workspace
+) -> None:
+    editor = scene.sequence_editor
+    movie = addon.strip_source.source_strip(scene)
+    bpy.context.preferences.addons[ADDON].preferences.executable = ""  # omnifoa on PATH
+    scene.omnifoa.seed = 41
+    assert bpy.ops.omnifoa.generate() == {"FINISHED"}
+    settle(addon)
+    follow(addon)
+    assert scene.omnifoa.job_state == "done", scene.omnifoa.job_message
+    [strip] = [s for s in editor.strips_all if s.type == "SOUND" and "seed 41" in s.name]
+    stem = Path(strip.omnifoa_stem)
+    before, rate = read_wav(stem)
+    editor.active_strip = strip
+    scene.use_preview_range = True  # 1.0 s to 2.5 s into the stem
+    scene.frame_preview_start = int(strip.frame_start) + 24
+    scene.frame_preview_end = int(strip.frame_start) + 60 - 1
+    try:
+        assert bpy.ops.omnifoa.regenerate() == {"FINISHED"}
+        assert scene.omnifoa.job_state == "starting"  # a worker thread submits it
+        settle(addon)
+        follow(addon)
+    finally:
+        scene.use_preview_range = False
+        editor.active_strip = movie
+    assert scene.omnifoa.job_state == "done", scene.omnifoa.job_message
+    assert scene.omnifoa.job_message == f"{strip.name} plays the new take 2"
+    assert strip.omnifoa_take == 2
+    assert Path(bpy.path.abspath(strip.sound.filepath)).name == "take2.wav"
+    after, _ = read_wav(stem)  # the stem file plays the chosen take: the new one
+    a, b = round(1.0 * rate), round(2.5 * rate)
+    np.testing.assert_array_equal(after[:, :a], before[:, :a])
+    np.testing.assert_array_equal(after[:, b:], before[:, b:])
+    assert not np.allclose(
+        after[:, a + rate // 10 : b - rate // 10], before[:, a + rate // 10 : b - rate // 10]
+    )
+    sidecar = json.loads(stem.with_name(stem.name + ".json").read_text())
+    assert sidecar["chosen"] == 2
+    assert sidecar["takes"][1]["made"]["range"] == [1.0, 2.5]
+    editor.strips.remove(strip)
+
+
+def test_regenerate_range_needs_a_range_inside_the_strip(scene, place, tmp_path) -> None:
+    strip = place(stem_with_takes(tmp_path, 2))
+    scene.sequence_editor.active_strip = strip
+    scene.use_preview_range = False
+    for marker in list(scene.timeline_markers):
+        scene.timeline_markers.remove(marker)
+    with pytest.raises(RuntimeError, match="Set a preview range"):
+        bpy.ops.omnifoa.regenerate()
+    scene.use_preview_range = True
+    scene.frame_preview_start, scene.frame_preview_end = (
+        strip.frame_final_end + 5,
+        strip.frame_final_end + 30,
+    )
+    try:
+        with pytest.raises(RuntimeError, match="must lie within"):
+            bpy.ops.omnifoa.regenerate()
+    finally:
+        scene.use_preview_range = False
+    assert scene.omnifoa.job_state != "starting"
+
+
 def test_disabling_the_add_on_removes_its_load_handler_and_timers(addon) -> None:
     handler = addon.reopen.resume_after_load
     addon.pending.watch()

@@ -2,7 +2,8 @@
 request field with non-finite, absurd or mistyped values, every endpoint without its token,
 malformed HTTP, deeply nested bodies, idle and trickling connections, a client that hangs up,
 more long-polls than it answers at once, bad ``?wait=`` values, foreign ``Host`` names, output
-folders another user owns or could swap, and an output folder swapped for a link after submit.
+folders another user owns or could swap, an output folder swapped for a link after submit, and
+regenerate requests naming no omnifoa stem, a bad range or a stem in another user's folder.
 Each refusal is a 4xx (or a 503 with ``Retry-After``) with one sentence naming what is wrong; no
 job is accepted that could only fail later, no file appears, and the service keeps answering
 (health above all) and never prints a traceback."""
@@ -13,6 +14,7 @@ import contextlib
 import http.client
 import json
 import os
+import shutil
 import socket
 import threading
 import time
@@ -30,9 +32,9 @@ from plugin_core.generation.request import field_specs
 from plugin_core.service.connections import REQUEST_DEADLINE_S
 
 
-def post(service: Service, text: str | bytes) -> tuple[int, dict]:
+def post(service: Service, text: str | bytes, path: str = "/v1/jobs") -> tuple[int, dict]:
     data = text.encode() if isinstance(text, str) else text
-    status, reply = exchange(service, "POST", "/v1/jobs", data)
+    status, reply = exchange(service, "POST", path, data)
     return status, json.loads(reply)
 
 
@@ -40,10 +42,12 @@ def job_count(service: Service) -> int:
     return len(service.client.jobs())
 
 
-def assert_refused(service: Service, out: Path, text: str | bytes, *words: str) -> None:
-    """A 4xx with one sentence holding ``words``; no job queued, nothing in ``out``."""
+def assert_refused(
+    service: Service, out: Path, text: str | bytes, *words: str, path: str = "/v1/jobs"
+) -> None:
+    """A 4xx with one sentence holding ``words``; no job queued, nothing in ``out`` changed."""
     jobs, before = job_count(service), snapshot(out)
-    status, reply = post(service, text)
+    status, reply = post(service, text, path)
     assert 400 <= status < 500, (status, reply)
     message = reply["error"]
     assert "\n" not in message
@@ -488,3 +492,84 @@ def test_a_method_an_endpoint_does_not_take_is_a_405_naming_the_ones_it_does(
     named = {m.strip() for m in refused.value.headers["Allow"].split(",")} - {"HEAD"}
     assert named == allowed
     assert "error" in json.loads(refused.value.read())
+
+
+@pytest.fixture(scope="module")
+def stem(service, assets, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1 s stem the service generated, for regenerate requests to name."""
+    record = service.client.submit(job_body(assets, tmp_path_factory.mktemp("stem")))
+    record = service.client.wait(record["id"], 120)
+    assert record["state"] == "done", record["error"]
+    return Path(record["outputs"][0])
+
+
+def regenerate_body(stem: Path, changes: dict | None = None) -> str:
+    """A regenerate request of 0.2 to 0.8 s of ``stem`` with ``changes`` (None: left out)."""
+    body = {"stem": str(stem), "from": 0.2, "to": 0.8, **(changes or {})}
+    return json.dumps({k: v for k, v in body.items() if v is not None})
+
+
+def refuse_regenerate(service: Service, folder: Path, text: str, *words: str) -> None:
+    assert_refused(service, folder, text, *words, path="/v1/regenerate")
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"stem": "relative/stem.wav"}, ["stem path must be absolute"]),
+        ({"stem": None}, ["needs the field 'stem'"]),
+        ({"stem": "/nonexistent/stem.wav"}, ["stem", "does not exist"]),
+        ({"stem": 7}, ["'stem' must be text"]),
+        ({"from": None}, ["needs the field 'from'"]),
+        ({"from": 0.8, "to": 0.2}, ["range", "end after it starts"]),
+        ({"from": 0.5, "to": 0.5}, ["range"]),
+        ({"to": 30.0}, ["range", "must lie within stem.wav"]),
+        ({"to": 0.25}, ["Regenerate at least"]),
+        ({"seed": -1}, ["'seed'"]),
+        ({"seed": 2**64}, ["'seed'"]),
+        ({"takes": 0}, ["'takes'"]),
+        ({"takes": 17}, ["'takes'", "1 to 16"]),
+        ({"client_key": ""}, ["client key"]),
+        ({"model": "tiny-test"}, ["Unknown regenerate field 'model'"]),
+    ],
+)
+def test_a_bad_regenerate_request_is_refused_by_name(
+    service, stem: Path, fields: dict, words: list[str]
+) -> None:
+    refuse_regenerate(service, stem.parent, regenerate_body(stem, fields), *words)
+
+
+@pytest.mark.parametrize("field", ["from", "to", "seed", "takes"])
+@pytest.mark.parametrize("value", HOSTILE_NUMBERS)
+def test_regenerate_numbers_refuse_hostile_values(service, stem: Path, field, value) -> None:
+    text = regenerate_body(stem)[:-1] + f', "{field}": {value}}}'  # the raw JSON token
+    finite = value in ("1e30", "-1e30", "1.5e308") and field in ("from", "to")
+    refuse_regenerate(service, stem.parent, text, "range" if finite else f"'{field}'")
+
+
+def test_regenerate_refuses_a_body_that_is_no_object(service, stem: Path) -> None:
+    refuse_regenerate(service, stem.parent, "[1]", "JSON object")
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "words"),
+    [(None, ["sidecar", "does not exist"]), ('{"x": 1}', ["not a sidecar omnifoa wrote"])],
+)
+def test_regenerate_refuses_a_wav_omnifoa_did_not_make(
+    service, stem: Path, tmp_path: Path, sidecar: str | None, words: list[str]
+) -> None:
+    plain = tmp_path / "plain.wav"
+    shutil.copyfile(stem, plain)
+    if sidecar is not None:
+        (tmp_path / "plain.wav.json").write_text(sidecar)
+    refuse_regenerate(service, tmp_path, regenerate_body(plain), *words)
+
+
+@pytest.mark.parametrize("make", [theirs, mine_inside_theirs, open_folder])
+def test_a_stem_in_a_folder_another_user_owns_or_could_swap_is_refused(
+    service, stem: Path, tmp_path: Path, make
+) -> None:
+    folder, watched = make(tmp_path)
+    for name in (stem.name, stem.name + ".json"):
+        shutil.copyfile(stem.parent / name, folder / name)
+    refuse_regenerate(service, watched, regenerate_body(folder / stem.name), "stem's folder")

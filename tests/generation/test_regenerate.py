@@ -238,3 +238,15 @@ def test_a_sidecar_whose_takes_are_not_omnifoas_is_refused(
         assert len(done.messages()) == 1
         assert says in done.messages()[0]
     assert snapshot(tmp_path) == before
+
+
+def test_without_a_seed_the_new_take_gets_one_no_take_used(
+    loaded: LoadedModel, video: Path, tmp_path: Path
+) -> None:
+    stem = made_stem(video, tmp_path, loaded, end=2.0, variations=2)  # seed 3, both takes
+    before = exact(stem)
+    [take] = regenerate(RangeEdit(stem, 0.5, 1.5), loaded)
+    assert take.seed == 4
+    rate = sf.info(str(stem)).samplerate
+    inside = slice(round(0.6 * rate), round(1.4 * rate))
+    assert np.mean(exact(stem)[inside] != before[inside]) > 0.99

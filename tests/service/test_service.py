@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
+from hostile_inputs import snapshot
 from reaper_stub import OscSurface, Reaper, run_script
 from service_process import MODEL, Service
 
@@ -303,6 +305,59 @@ def test_cancel_needs_no_body(service, assets, tmp_path) -> None:
     assert status == 200, reply
     assert service.client.wait(record["id"], 60)["state"] == "cancelled"
     assert list(tmp_path.iterdir()) == []
+
+
+def made_stem(service: Service, assets, folder: Path) -> Path:
+    """A 2 s stem the service generated in ``folder``."""
+    record = service.client.submit(job(assets, folder, end=2.0))
+    record = service.client.wait(record["id"], 120)
+    assert record["state"] == "done", record["error"]
+    return Path(record["outputs"][0])
+
+
+def test_regenerate_replaces_only_the_range_with_a_new_chosen_take(
+    service, assets, tmp_path
+) -> None:
+    stem = made_stem(service, assets, tmp_path)
+    before, rate = sf.read(str(stem), dtype="float64", always_2d=True)
+    record = service.client.regenerate(stem, 0.5, 1.5, seed=5)
+    assert (record["kind"], record["state"]) == ("regenerate", "queued")
+    record = service.client.wait(record["id"], 120)
+    assert record["state"] == "done", record["error"]
+    assert record["edit"] == {"stem": str(stem), "from": 0.5, "to": 1.5, "seed": 5, "takes": 1}
+    assert (record["outputs"], record["takes"]) == ([str(stem)], [2])
+    after, _ = sf.read(str(stem), dtype="float64", always_2d=True)
+    start, end = round(0.5 * rate), round(1.5 * rate)
+    assert after.shape == before.shape
+    assert np.array_equal(after[:start], before[:start])  # bit-identical outside the range
+    assert np.array_equal(after[end:], before[end:])
+    assert not np.array_equal(after[start:end], before[start:end])
+    sidecar = json.loads((tmp_path / "stem.wav.json").read_text())
+    assert [t["number"] for t in sidecar["takes"]] == [1, 2]
+    assert sidecar["chosen"] == 2
+    takes = sorted(p.name for p in (tmp_path / "stem.wav.takes").iterdir())
+    assert takes == ["take1.wav", "take2.wav"]
+    assert not list(tmp_path.rglob(".*partial*"))
+    listed = {j["id"]: j for j in service.client.jobs()}
+    assert listed[record["id"]]["kind"] == "regenerate"
+    journal = json.loads((service.state / "jobs" / f"{record['id']}.json").read_text())
+    planned = [str(stem), *(str(stem.parent / "stem.wav.takes" / t) for t in takes)]
+    assert journal["planned"] == planned  # what a crash's recovery cleans up after
+
+
+def test_a_cancelled_queued_regenerate_changes_no_file(service, assets, tmp_path) -> None:
+    stem = made_stem(service, assets, tmp_path)
+    (tmp_path / "busy").mkdir()
+    before = snapshot(tmp_path)
+    busy = service.client.submit(job(assets, tmp_path / "busy", steps=400))
+    queued = service.client.regenerate(stem, 0.5, 1.5, client_key="regen-cancel")
+    assert queued["state"] == "queued"
+    assert service.client.cancel(queued["id"])["state"] == "cancelled"
+    service.client.cancel(busy["id"])
+    assert service.client.wait(busy["id"], 60)["state"] == "cancelled"
+    final = service.client.wait(queued["id"], 60)
+    assert (final["state"], final["takes"]) == ("cancelled", [])
+    assert snapshot(tmp_path) == before
 
 
 def test_a_taken_port_is_refused_and_sigterm_stops_the_service_cleanly(
