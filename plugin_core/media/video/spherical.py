@@ -32,14 +32,15 @@ _SPHERICAL_V1_UUID = bytes.fromhex("ffcc8263f8554a938814587a02521fdd")
 
 
 def spherical_from_frame(frame: av.VideoFrame) -> str | None:
-    """The projection named by FFmpeg's spherical side data on a decoded frame, if any."""
-    for side in frame.side_data:
-        if side.type == SideDataType.SPHERICAL:
-            raw = bytes(side)
-            code = int.from_bytes(raw[:4], sys.byteorder) if len(raw) >= 4 else -1
-            name = _PROJECTIONS[code] if 0 <= code < len(_PROJECTIONS) else "spherical"
-            return f"{name} (spherical side data)"
-    return None
+    """The projection named by FFmpeg's spherical side data on a decoded frame, if any.
+    (Looked up by type: PyAV 18.1.1 iterates the side data by type, 18.1.0 by entry.)"""
+    try:
+        raw = bytes(frame.side_data[SideDataType.SPHERICAL])
+    except KeyError:
+        return None
+    code = int.from_bytes(raw[:4], sys.byteorder) if len(raw) >= 4 else -1
+    name = _PROJECTIONS[code] if 0 <= code < len(_PROJECTIONS) else "spherical"
+    return f"{name} (spherical side data)"
 
 
 def spherical_from_metadata(stream: Any) -> str | None:
