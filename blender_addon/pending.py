@@ -37,7 +37,26 @@ def _executable(context) -> str:
 def start_generate(context, scene: bpy.types.Scene, strip) -> None:
     """Build the job for ``strip`` and submit it on a worker thread (starting the service
     first when it is not running). What is wrong before any waiting raises at once."""
-    job = jobs.build_job(context, scene, strip)
+    _submit(context, scene, strip, "generate", jobs.build_job(context, scene, strip))
+
+
+def start_regenerate(context, scene: bpy.types.Scene, strip) -> None:
+    """Ask the service for new audio in the timeline's range of the stem ``strip`` plays, as
+    new takes (as many as the panel's Takes; a seed none of the stem's takes used); the strip
+    plays the first when the job is done."""
+    start, end = range_seconds(scene, strip)
+    body = {
+        "stem": strip.omnifoa_stem,
+        "from": round(start, 6),
+        "to": round(end, 6),
+        "takes": scene.omnifoa.variations,
+    }
+    _submit(context, scene, strip, "regenerate", body)
+
+
+def _submit(context, scene: bpy.types.Scene, strip, kind: str, body: dict) -> None:
+    """Submit ``body`` as a ``kind`` job for ``strip`` on a worker thread, the service
+    started first when it is not running (``/v1/jobs``, or ``/v1/regenerate``)."""
     link = jobs.link(context)
     executable = _executable(context)
     try:
@@ -46,45 +65,16 @@ def start_generate(context, scene: bpy.types.Scene, strip) -> None:
         find_program(executable)
     settings = scene.omnifoa
     settings.job_id = ""
-    settings.job_kind = "generate"
+    settings.job_kind = kind
     settings.job_source = strip.name
     settings.job_seed = settings.seed
     settings.job_state = "starting"
     settings.job_percent = 0.0
     settings.job_message = CONTACTING
-    settings.job_path_keys = len(job.get("path", {}).get("keys", []))
+    settings.job_path_keys = len(body.get("path", {}).get("keys", []))
     settings.job_reopened = False
-    settings.job_ticket = workers.submit_in_background(link, job, executable)
-    watch()
-
-
-def start_regenerate(context, scene: bpy.types.Scene, strip) -> None:
-    """Ask the service for new audio in the timeline's range of the stem ``strip`` plays, as
-    new takes (as many as the panel's Takes; a seed none of the stem's takes used); the strip
-    plays the first when the job is done."""
-    start, end = range_seconds(scene, strip)
-    settings = scene.omnifoa
-    body = {
-        "stem": strip.omnifoa_stem,
-        "from": round(start, 6),
-        "to": round(end, 6),
-        "takes": settings.variations,
-    }
-    link = jobs.link(context)
-    executable = _executable(context)
-    try:
-        link.address()
-    except ServiceUnavailable:
-        find_program(executable)
-    settings.job_id = ""
-    settings.job_kind = "regenerate"
-    settings.job_source = strip.name
-    settings.job_seed = settings.seed
-    settings.job_state = "starting"
-    settings.job_percent = 0.0
-    settings.job_message = CONTACTING
-    settings.job_reopened = False
-    settings.job_ticket = workers.submit_in_background(link, body, executable, "/v1/regenerate")
+    endpoint = "/v1/regenerate" if kind == "regenerate" else "/v1/jobs"
+    settings.job_ticket = workers.submit_in_background(link, body, executable, endpoint)
     watch()
 
 
