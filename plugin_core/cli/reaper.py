@@ -1,4 +1,5 @@
-"""``omnifoa reaper drop | install-help | export-rpp``: stems onto REAPER's ambisonic tracks."""
+"""``omnifoa reaper drop | install-help | link | export-rpp``: stems onto REAPER's ambisonic
+tracks, and REAPER's regenerate action told how to run omnifoa."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def _install_help(args: argparse.Namespace) -> int:
     scripts = reaper_resource_dir() / "Scripts" / "omnifoa"
     print(
         "One-time REAPER set-up for `omnifoa reaper drop`:\n"
-        f"1. Copy the three .lua files from {LUA_DIR} to {scripts} (keep them together).\n"
+        f"1. Copy the .lua files from {LUA_DIR} to {scripts} (keep them together).\n"
         "2. In REAPER: Actions > Show action list > New action > Load ReaScript..., pick\n"
         "   omnifoa_install.lua, then Run it once (it registers omnifoa_ingest.lua and writes\n"
         f"   {default_config_path()}).\n"
@@ -51,8 +52,24 @@ def _install_help(args: argparse.Namespace) -> int:
         "   4-channel tracks under the 'omnifoa FOA monitor' folder (IEM SceneRotator ->\n"
         "   BinauralDecoder if installed).\n"
         "5. Try it: omnifoa reaper drop stem.wav --position 0. Without REAPER running, use\n"
-        "   omnifoa reaper export-rpp stem.wav -o project.rpp instead."
+        "   omnifoa reaper export-rpp stem.wav -o project.rpp instead.\n"
+        "To regenerate a time selection of an omnifoa item from REAPER: run omnifoa reaper link\n"
+        "once (it tells REAPER how to run this omnifoa), then load\n"
+        "omnifoa_regenerate_selection.lua as an action (Load ReaScript..., as in step 2)."
     )
+    return 0
+
+
+def _link(args: argparse.Namespace) -> int:
+    from plugin_core.errors import InputError
+    from reaper_bridge.bridge_config import BridgeError, default_config_path, link_omnifoa
+
+    path = Path(args.config) if args.config else default_config_path()
+    try:
+        command = link_omnifoa(path)
+    except BridgeError as exc:
+        raise InputError(str(exc)) from None
+    print(f"REAPER's omnifoa actions will run: {' '.join(command)} (written to {path})")
     return 0
 
 
@@ -95,6 +112,10 @@ def add_reaper_commands(sub: argparse._SubParsersAction) -> None:
 
     p = rsub.add_parser("install-help", help="how to set REAPER up, in five steps")
     p.set_defaults(run=_install_help)
+
+    p = rsub.add_parser("link", help="tell REAPER's regenerate action how to run this omnifoa")
+    p.add_argument("--config", help="bridge.json (default: in REAPER's resource folder)")
+    p.set_defaults(run=_link)
 
     p = rsub.add_parser("export-rpp", help="write (or add to) a REAPER project file instead")
     p.add_argument("stems", nargs="+")

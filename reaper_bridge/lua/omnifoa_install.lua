@@ -22,6 +22,15 @@ end
 local named = reaper.ReverseNamedCommandLookup(command)
 local config = { command_id = "_" .. named, spool = spool, version = 1 }
 local path = base .. "/bridge.json"
+-- Installing again keeps how to run omnifoa (`omnifoa reaper link` wrote it).
+local previous = io.open(path, "rb")
+if previous then
+  local ok, old = pcall(json.decode, previous:read("a"))
+  previous:close()
+  if ok and type(old) == "table" and type(old.omnifoa_command) == "table" then
+    config.omnifoa_command = old.omnifoa_command
+  end
+end
 local f = assert(io.open(path .. ".partial", "wb"))
 f:write(json.encode(config))
 f:close()

@@ -5,9 +5,10 @@ The ``reaper`` functions follow the documented signatures and return values (che
 every call: a wrong argument raises a Lua error, as REAPER does), and model what the omnifoa
 scripts touch: tracks with their info values, strings and P_EXT data, items, takes, sources
 read from real files, FX from a set of installed plug-ins, undo blocks, ext state,
-registered scripts and the resource folder. The OSC surface follows REAPER's rules: at most
-1024 bytes, only i/f/s arguments (messages with N, T, F or h are dropped), ``/action/<id>``
-and ``/action/_<named id>`` run the action.
+registered scripts and the resource folder, the selected items and the time selection, and
+``ExecProcess`` (it really runs the command line: see there). The OSC surface follows
+REAPER's rules: at most 1024 bytes, only i/f/s arguments (messages with N, T, F or h are
+dropped), ``/action/<id>`` and ``/action/_<named id>`` run the action.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +64,8 @@ class Source:
 class Take:
     source: Source | None = None
     name: str = ""
+    start_offset: float = 0.0  # D_STARTOFFS: seconds into the source where the item starts
+    playrate: float = 1.0  # D_PLAYRATE
 
 
 @dataclass(eq=False)
@@ -70,6 +74,7 @@ class Item:
     length: float = 0.0
     takes: list[Take] = field(default_factory=list)
     active: Take | None = None  # the take that plays
+    selected: bool = False
 
 
 @dataclass(eq=False)
@@ -104,6 +109,8 @@ class Reaper:
         self.ext_state: dict[tuple[str, str], str] = {}
         self.scripts: dict[int, str] = {}
         self.console: list[str] = []
+        self.time_selection: tuple[float, float] = (0.0, 0.0)  # start == end: none
+        self.executed: list[str] = []  # ExecProcess command lines, in order
         self._guid = 0
 
     def _changed(self) -> None:
@@ -264,6 +271,66 @@ class Reaper:
         return True
 
     @checked(Any, str, NUMBER)
+    def SetMediaItemTakeInfo_Value(self, take, parm, value):
+        _, take = self._take(take)
+        self._changed()
+        if parm == "D_STARTOFFS":
+            take.start_offset = float(value)
+        elif parm == "D_PLAYRATE":
+            take.playrate = float(value)
+        else:
+            raise TypeError(f"SetMediaItemTakeInfo_Value: parameter {parm} is not modelled")
+        return True
+
+    @checked(Any, str)
+    def GetMediaItemTakeInfo_Value(self, take, parm):
+        _, take = self._take(take)
+        if parm == "D_STARTOFFS":
+            return take.start_offset
+        if parm == "D_PLAYRATE":
+            return take.playrate
+        raise TypeError(f"GetMediaItemTakeInfo_Value: parameter {parm} is not modelled")
+
+    @checked(Any)
+    def GetMediaItemTake_Source(self, take):
+        return self._take(take)[1].source
+
+    @checked(Any)
+    def GetMediaSourceFileName(self, source):
+        # Lua: string filenamebuf = reaper.GetMediaSourceFileName(PCM_source source)
+        if not isinstance(source, Source):
+            raise TypeError("GetMediaSourceFileName: not a PCM_source")
+        return source.path
+
+    @checked(NUMBER)
+    def CountSelectedMediaItems(self, project):
+        return sum(item.selected for track in self.tracks for item in track.items)
+
+    @checked(NUMBER, NUMBER)
+    def GetSelectedMediaItem(self, project, index):
+        chosen = [item for track in self.tracks for item in track.items if item.selected]
+        return chosen[int(index)] if 0 <= index < len(chosen) else None
+
+    @checked(Any, str)
+    def GetMediaItemInfo_Value(self, item, parm):
+        item = self._item(item)
+        if parm == "D_POSITION":
+            return item.position
+        if parm == "D_LENGTH":
+            return item.length
+        raise TypeError(f"GetMediaItemInfo_Value: parameter {parm} is not modelled")
+
+    @checked(Any)
+    def UpdateItemInProject(self, item):
+        self._item(item)
+
+    @checked(bool, bool, NUMBER, NUMBER, bool)
+    def GetSet_LoopTimeRange(self, is_set, is_loop, start, end, allow_autoseek):
+        if is_set:
+            self.time_selection = (float(start), float(end))
+        return self.time_selection  # (start, end): two values
+
+    @checked(Any, str, NUMBER)
     def SetMediaItemInfo_Value(self, item, parm, value):
         self._changed()
         if parm == "D_POSITION":
@@ -307,6 +374,29 @@ class Reaper:
     def ShowMessageBox(self, message, title, kind):
         self.console.append(message)
         return 1
+
+    @checked(str, NUMBER)
+    def ExecProcess(self, cmdline, timeout_ms):
+        """Run ``cmdline`` and return "<exit code>\\n<output>" (None on a total failure or when
+        it outlasts ``timeout_ms``; 0 waits as long as it takes). The line is run by /bin/sh
+        here, the strictest reading a command line can get: anything a script did not quote
+        is split or expanded. Its stdout and stderr come back together, as a console shows
+        them, so a command's error sentence is in the output."""
+        self.executed.append(cmdline)
+        if timeout_ms < 0:
+            raise TypeError("ExecProcess: the omnifoa scripts always wait for the command")
+        try:
+            done = subprocess.run(
+                ["/bin/sh", "-c", cmdline],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=timeout_ms / 1000 if timeout_ms > 0 else None,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return f"{done.returncode}\n{done.stdout}"
 
     @checked()
     def GetResourcePath(self):
