@@ -12,6 +12,7 @@ import errno
 
 BAD_INPUT = 2
 BUG = 1
+SHOTS_FAILED = 3  # a batch ran and some of its shots failed or were cancelled
 
 _ERRNO_SENTENCES = {
     errno.ENOSPC: "The disk is full while writing {name}; free some space and run again.",

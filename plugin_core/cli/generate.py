@@ -71,14 +71,21 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, dest=name, default=field_default(name), help=help_text)
 
 
-def request_from_args(args: argparse.Namespace) -> Any:
-    """The GenerationRequest the parsed flags describe (validated)."""
-    from plugin_core.generation.request import GenerationRequest
+def request_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The request fields the parsed flags set, bar video and output (a --path file read)."""
     from plugin_core.spatial.direction_path import load_path
 
     values = {name: getattr(args, name) for name in field_specs() if name not in _POSITIONAL}
     if values["path"] is not None:
         values["path"] = load_path(values["path"])
+    return values
+
+
+def request_from_args(args: argparse.Namespace) -> Any:
+    """The GenerationRequest the parsed flags describe (validated)."""
+    from plugin_core.generation.request import GenerationRequest
+
+    values = request_values(args)
     request = GenerationRequest(video=Path(args.video), output=Path(args.output), **values)
     request.validate({name: _flag(name, spec) for name, spec in field_specs().items()})
     return request

@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from plugin_core import __version__
 from plugin_core.atomic_files import output_transaction
+from plugin_core.cli.batch import add_batch_commands
 from plugin_core.cli.conform import add_conform_commands
 from plugin_core.cli.doctor import add_doctor_commands
 from plugin_core.cli.failures import BAD_INPUT, describe
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_media_commands,
         add_synth_commands,
         add_generate_commands,
+        add_batch_commands,
         add_takes_commands,
         add_model_commands,
         add_training_commands,

@@ -25,6 +25,7 @@ _CONTAINER_FORMATS = {
     ".mkv": "matroska",
     ".webm": "webm",
 }
+VIDEO_SUFFIXES = tuple(_CONTAINER_FORMATS)  # the video files omnifoa names as such
 # Channel layouts for writing audio ("quad" is the 4-channel layout aac, opus, flac and pcm all
 # take); other counts get an unspecified-order layout.
 _AUDIO_LAYOUTS = {1: "mono", 2: "stereo", 4: "quad"}
