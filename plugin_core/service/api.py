@@ -1,13 +1,19 @@
 """The service's HTTP API: a Starlette application, JSON in and out.
 
 Routes (all under ``/v1``, all needing ``Authorization: Bearer <token>``):
-``GET health``, ``GET schema`` (the job fields, their defaults and ranges), ``GET models``,
+``GET health``, ``GET schema`` (the job fields, their defaults and ranges), ``GET
+openapi.json`` (the job API as an OpenAPI document), ``GET models``,
 ``GET jobs``, ``POST jobs``, ``POST regenerate`` (a job of new takes for a range of a stem),
+``POST batches`` (one job of many shots, each a ``POST jobs`` body; at most 16 MiB),
 ``GET jobs/<id>`` (``?wait=S``: answered when the job ends or after S ≤ 10 seconds, so a client
 waits without polling), ``POST jobs/<id>/cancel``, ``POST jobs/<id>/reaper``. Bodies are at
 most 64 KiB of JSON; errors are ``{"error": "<one sentence>"}`` with a 4xx status. Endpoints
 that touch files, the job lock or the network run on worker threads, so the event loop (and
 health) is never held up.
+
+A token speaks for a person (remote use) or for the local user (loopback): a person lists,
+reads, waits for, cancels and hands on only their own jobs; another's job is a 404, as if it
+did not exist. Remote use has no REAPER hand-off: REAPER runs on the artist's machine.
 """
 
 from __future__ import annotations
@@ -33,12 +39,29 @@ from plugin_core.errors import InputError
 from plugin_core.generation.model_registry import load_registry, local_path
 from plugin_core.generation.regenerate import RangeEdit
 from plugin_core.generation.request import SCHEMA_VERSION, GenerationRequest, schema_document
-from plugin_core.service.guards import HEALTH, LoopbackHost, RequestLimit, TokenCheck
-from plugin_core.service.job_schema import regenerate_from_body, request_from_job
+from plugin_core.service.batch_job import BatchRun
+from plugin_core.service.files_api import FilesApi
+from plugin_core.service.guards import (
+    HEALTH,
+    LOOPBACK_NAMES,
+    HostCheck,
+    RequestLimit,
+    TokenCheck,
+    whose,
+)
+from plugin_core.service.job_schema import (
+    batch_from_body,
+    regenerate_from_body,
+    request_from_job,
+    shot_from_job,
+)
 from plugin_core.service.jobs import JobQueue
+from plugin_core.service.openapi import OPENAPI, openapi_document
 from plugin_core.service.replies import Refused, refusal, reply
+from plugin_core.service.tokens import Identify
 
 MAX_BODY = 64 * 1024
+MAX_BATCH_BODY = 16 * 2**20  # hundreds of shots, each with its direction path
 MAX_IN_FLIGHT = 32  # requests answered at once, under the worker threads' 40 (anyio's default)
 MAX_WAIT_S = 10.0
 _WAIT = re.compile(r"wait=([0-9]{1,3}(?:\.[0-9]{1,3})?)")
@@ -47,23 +70,35 @@ _CLOSE = {"Connection": "close"}  # a body left unread is not read as the next r
 NO_JOB = "There is no job with that id."
 
 
-def service_app(token: str, jobs: JobQueue, port: int) -> Starlette:
-    """The API over ``jobs``, for clients with ``token`` that address loopback ``port``."""
-    api = Api(jobs)
+def service_app(
+    jobs: JobQueue,
+    files: FilesApi,
+    port: int,
+    identify: Identify,
+    hosts: tuple[str, ...] = LOOPBACK_NAMES,
+    remote: bool = False,
+) -> Starlette:
+    """The API over ``jobs`` and ``files``, for clients ``identify`` knows that address one of
+    ``hosts`` at ``port`` (``remote``: listening beyond loopback)."""
+    api = Api(jobs, files, remote)
     app = Starlette(
         routes=[
             Route(HEALTH, api.health, methods=["GET"]),
             Route("/v1/schema", api.schema, methods=["GET"]),
+            Route(OPENAPI, api.openapi, methods=["GET"]),
             Route("/v1/models", api.models, methods=["GET"]),
             Route("/v1/jobs", api.jobs, methods=["GET", "POST"]),
             Route("/v1/regenerate", api.regenerate, methods=["POST"]),
+            Route("/v1/batches", api.batch, methods=["POST"]),
             Route("/v1/jobs/{job_id}", api.job, methods=["GET"]),
             Route("/v1/jobs/{job_id}/cancel", api.cancel, methods=["POST"]),
             Route("/v1/jobs/{job_id}/reaper", api.to_reaper, methods=["POST"]),
+            Route("/v1/uploads", api.declare_upload, methods=["POST"]),
+            *files.routes(),
         ],
         middleware=[
-            Middleware(LoopbackHost, port=port),
-            Middleware(TokenCheck, token=token),
+            Middleware(HostCheck, names=hosts, port=port),
+            Middleware(TokenCheck, identify=identify),
             Middleware(RequestLimit, limit=MAX_IN_FLIGHT),
         ],
         exception_handlers={Refused: _refused, HTTPException: _no_route, Exception: _bug},
@@ -75,8 +110,10 @@ def service_app(token: str, jobs: JobQueue, port: int) -> Starlette:
 class Api:
     """The endpoints, over one job queue."""
 
-    def __init__(self, jobs: JobQueue) -> None:
+    def __init__(self, jobs: JobQueue, files: FilesApi, remote: bool) -> None:
         self._jobs = jobs
+        self._files = files
+        self._remote = remote
 
     async def health(self, request: Request) -> Response:
         body = {
@@ -90,6 +127,9 @@ class Api:
     async def schema(self, request: Request) -> Response:
         return reply(HTTPStatus.OK, schema_document())
 
+    async def openapi(self, request: Request) -> Response:
+        return reply(HTTPStatus.OK, openapi_document(request.app.routes))
+
     async def models(self, request: Request) -> Response:
         return reply(HTTPStatus.OK, {"models": await run_in_threadpool(models_document)})
 
@@ -98,12 +138,13 @@ class Api:
         names both methods)."""
         if request.method == "POST":
             return await self.submit(request)
-        return reply(HTTPStatus.OK, {"jobs": await run_in_threadpool(self._jobs.list)})
+        jobs = await run_in_threadpool(self._jobs.list, whose(request))
+        return reply(HTTPStatus.OK, {"jobs": jobs})
 
     async def job(self, request: Request) -> Response:
         job_id, query = request.path_params["job_id"], request.url.query
         if not query:
-            return _job(await run_in_threadpool(self._jobs.get, job_id))
+            return _job(await run_in_threadpool(self._jobs.get, job_id, whose(request)))
         match = _WAIT.fullmatch(query)
         if match is None or float(match.group(1)) > MAX_WAIT_S:
             raise Refused(
@@ -112,40 +153,68 @@ class Api:
                 f"decimals (?wait=2.5), not {query[:40]!r}; wait again to wait longer.",
             )
         wait = float(match.group(1))
-        return _job(await run_in_threadpool(self._jobs.wait_final, job_id, wait))
+        record = await run_in_threadpool(self._jobs.wait_final, job_id, wait, whose(request))
+        return _job(record)
 
     async def submit(self, request: Request) -> Response:
         body = await _json_body(request)
-        return await run_in_threadpool(self._submit, body, _generation)
+        return await run_in_threadpool(self._submit, body, _generation, whose(request))
 
     async def regenerate(self, request: Request) -> Response:
         """``POST /v1/regenerate``: a job of new takes for a range of a stem."""
         body = await _json_body(request)
-        return await run_in_threadpool(self._submit, body, regenerate_from_body)
+        return await run_in_threadpool(self._submit, body, regenerate_from_body, whose(request))
 
-    def _submit(self, body: Any, parse: Callable[[Any], Submission]) -> Response:
-        """Queue the job ``parse`` reads from ``body``; a client key seen before returns the
-        first job."""
+    async def batch(self, request: Request) -> Response:
+        """``POST /v1/batches``: one job of many shots (see :mod:`.batch_job`)."""
+        body = await _json_body(request, MAX_BATCH_BODY)
+        return await run_in_threadpool(self._submit_batch, body, whose(request))
+
+    def _submit_batch(self, body: Any, owner: str | None) -> Response:
+        """Queue ``owner``'s batch once every shot is checked; a client key of theirs seen
+        before returns the first job."""
         key = body.get("client_key") if isinstance(body, dict) else None
-        if isinstance(key, str) and (earlier := self._jobs.find_key(key)):
+        if isinstance(key, str) and (earlier := self._jobs.find_key(key, owner)):
             return reply(HTTPStatus.OK, {"job": earlier})
         try:
-            request, edit, key = parse(body)
+            shots, key = batch_from_body(
+                body, lambda shot: self._files.parse(shot_from_job, shot, owner)
+            )
         except InputError as exc:
             raise Refused(HTTPStatus.BAD_REQUEST, str(exc)) from None
-        record, created = self._jobs.submit(request, key, edit)
+        batch = BatchRun(shots)
+        record, created = self._jobs.submit(shots[0].request, key, None, owner, batch)
         return reply(HTTPStatus.ACCEPTED if created else HTTPStatus.OK, {"job": record})
+
+    def _submit(self, body: Any, parse: Callable[[Any], Submission], owner: str | None) -> Response:
+        """Queue ``owner``'s job that ``parse`` reads from ``body``; a client key of theirs
+        seen before returns the first job."""
+        key = body.get("client_key") if isinstance(body, dict) else None
+        if isinstance(key, str) and (earlier := self._jobs.find_key(key, owner)):
+            return reply(HTTPStatus.OK, {"job": earlier})
+        try:
+            request, edit, key = self._files.parse(parse, body, owner)
+        except InputError as exc:
+            raise Refused(HTTPStatus.BAD_REQUEST, str(exc)) from None
+        record, created = self._jobs.submit(request, key, edit, owner)
+        return reply(HTTPStatus.ACCEPTED if created else HTTPStatus.OK, {"job": record})
+
+    async def declare_upload(self, request: Request) -> Response:
+        """``POST /v1/uploads``: declare an upload (see :mod:`.files_api`)."""
+        return await self._files.declare(request, await _json_body(request))
 
     async def cancel(self, request: Request) -> Response:
         """Needs no body; one that comes is not read."""
-        return _job(await run_in_threadpool(self._jobs.cancel, request.path_params["job_id"]))
+        job_id = request.path_params["job_id"]
+        return _job(await run_in_threadpool(self._jobs.cancel, job_id, whose(request)))
 
     async def to_reaper(self, request: Request) -> Response:
         body = await _json_body(request)
-        ack = await run_in_threadpool(self._to_reaper, request.path_params["job_id"], body)
+        job_id = request.path_params["job_id"]
+        ack = await run_in_threadpool(self._to_reaper, job_id, body, whose(request))
         return reply(HTTPStatus.OK, {"ack": ack})
 
-    def _to_reaper(self, job_id: str, body: Any) -> dict[str, Any]:
+    def _to_reaper(self, job_id: str, body: Any, owner: str | None) -> dict[str, Any]:
         """Hand a finished job's stems to the REAPER bridge; REAPER's ack comes back."""
         from reaper_bridge.bridge_config import DEFAULT_PORT, BridgeError, load_config
         from reaper_bridge.doorbell import NoAnswer
@@ -153,9 +222,15 @@ class Api:
         from reaper_bridge.job_file import Stem
         from reaper_bridge.omnifoa_takes import with_takes
 
-        record = self._jobs.get(job_id)
+        record = self._jobs.get(job_id, owner)
         if record is None:
             raise Refused(HTTPStatus.NOT_FOUND, NO_JOB)
+        if self._remote:
+            raise Refused(
+                HTTPStatus.CONFLICT,
+                "REAPER runs on the artist's machine: download the stems and hand them on "
+                "there (`omnifoa reaper drop`).",
+            )
         if record["state"] != "done":
             raise Refused(HTTPStatus.CONFLICT, f"The job is {record['state']}, not done.")
         if not isinstance(body, dict) or set(body) - {"position", "port"}:
@@ -206,17 +281,18 @@ def _job(record: dict[str, Any] | None) -> Response:
     return reply(HTTPStatus.OK, {"job": record})
 
 
-async def _json_body(request: Request) -> Any:
-    """The request's JSON body: a Content-Length of at most ``MAX_BODY``, then valid JSON."""
+async def _json_body(request: Request, limit: int = MAX_BODY) -> Any:
+    """The request's JSON body: a Content-Length of at most ``limit`` bytes, then valid
+    JSON."""
     length = request.headers.get("Content-Length")
     if length is None:
         raise Refused(HTTPStatus.LENGTH_REQUIRED, "Send a Content-Length with the body.", _CLOSE)
     if not _LENGTH.fullmatch(length.strip()):
         raise Refused(HTTPStatus.BAD_REQUEST, "The Content-Length must be ASCII digits.", _CLOSE)
-    if int(length) > MAX_BODY:
+    if int(length) > limit:
         raise Refused(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            f"A request body is at most {MAX_BODY} bytes.",
+            f"A request body is at most {limit} bytes.",
             _CLOSE,
         )
     try:

@@ -1,4 +1,6 @@
-"""A Python client of the local service, for the preview app, scripts and tests.
+"""A Python client of the service, for the preview app, the CLI, scripts and tests: the local
+one (``http://127.0.0.1``), or a remote one over HTTPS, trusted through a CA file or the pinned
+SHA-256 fingerprint of its certificate (:mod:`.pinning`).
 
 The Blender add-on has its own standard-library client (it cannot import this package);
 both speak the same ``/v1`` JSON API.
@@ -7,6 +9,7 @@ both speak the same ``/v1`` JSON API.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +18,7 @@ from typing import Any
 
 from plugin_core.errors import OmnifoaError
 from plugin_core.service.jobs import FINAL
+from plugin_core.service.pinning import Trust
 from plugin_core.service.state_file import read_state
 
 WAIT_S = 5.0  # how long one request of wait() lets the service hold the answer
@@ -29,12 +33,30 @@ class ServiceError(OmnifoaError):
 
 
 class ServiceClient:
-    """Talks to one running service at ``url`` with its ``token``."""
+    """Talks to one running service at ``url`` with its ``token``: a local one over HTTP, a
+    remote one over HTTPS trusting ``ca`` (a PEM file; None: the system's CAs) or only the
+    certificate with SHA-256 ``fingerprint``."""
 
-    def __init__(self, url: str, token: str, timeout: float = 10.0) -> None:
-        if not url.startswith(("http://127.0.0.1:", "http://localhost:")):
-            raise ServiceError(f"The service must be local (127.0.0.1), not {url}.")
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        timeout: float = 10.0,
+        ca: Path | None = None,
+        fingerprint: str | None = None,
+    ) -> None:
+        if not url.startswith(("http://127.0.0.1:", "http://localhost:", "https://")):
+            raise ServiceError(
+                f"The service must be local (http://127.0.0.1) or reached over HTTPS, not {url}."
+            )
+        if ca is not None and fingerprint is not None:
+            raise ServiceError("Trust the server through a CA file or a fingerprint, not both.")
         self.url, self.token, self.timeout = url.rstrip("/"), token, timeout
+        try:
+            self.trust = Trust(ca, fingerprint)  # also the trust of transfers' connections
+        except (ValueError, OSError) as exc:  # a bad fingerprint, an unreadable CA file
+            raise ServiceError(f"Cannot trust the server that way: {exc}") from None
+        self._opener = self.trust.opener()
 
     @classmethod
     def from_state(cls, state_dir: Path | None = None) -> ServiceClient:
@@ -49,7 +71,7 @@ class ServiceClient:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with self._opener.open(request, timeout=self.timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             try:
@@ -58,6 +80,12 @@ class ServiceClient:
                 message = str(exc.reason)
             raise ServiceError(message, exc.code) from None
         except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            if isinstance(reason, ssl.SSLError):
+                raise ServiceError(
+                    f"The server at {self.url} is not the one trusted ({reason}); check the "
+                    "CA file or fingerprint you were given."
+                ) from None
             raise ServiceError(
                 f"The omnifoa service at {self.url} does not answer ({exc}); "
                 "start it with `omnifoa serve`."
@@ -72,6 +100,10 @@ class ServiceClient:
     def submit(self, job: dict[str, Any]) -> dict[str, Any]:
         """Queue a job (see the job fields in :mod:`plugin_core.service.job_schema`)."""
         return self._call("POST", "/v1/jobs", job)["job"]
+
+    def submit_batch(self, shots: list[dict[str, Any]]) -> dict[str, Any]:
+        """Queue one job of many shots, each a job body (with an optional ``shot`` name)."""
+        return self._call("POST", "/v1/batches", {"shots": shots})["job"]
 
     def regenerate(
         self,

@@ -1,16 +1,18 @@
 """What every request passes before an endpoint sees it (pure ASGI middleware, outermost
-first): a loopback ``Host`` (no DNS rebinding), the token, and a limit on requests answered
-at once that health is exempt from. HTTP scopes only: the server runs no lifespan and no
-WebSockets."""
+first): a ``Host`` the service is for (loopback names, or in remote use the listening host and
+its certificate's names: no DNS rebinding), a token saying who asks, and a limit on requests
+answered at once that health is exempt from. HTTP scopes only: the server runs no lifespan
+and no WebSockets."""
 
 from __future__ import annotations
 
-import hmac
 from http import HTTPStatus
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plugin_core.service.replies import refusal
+from plugin_core.service.tokens import Caller, Identify
 
 HEALTH = "/v1/health"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -21,16 +23,16 @@ def _values(scope: Scope, name: bytes) -> list[bytes]:
     return [value for key, value in scope["headers"] if key == name]
 
 
-class LoopbackHost:
-    """Answers only requests addressed to a loopback name (``127.0.0.1``, ``localhost``,
-    ``[::1]``, bare or with the service's port): a web page whose own name was rebound to
-    127.0.0.1 sends its own name, and is refused."""
+class HostCheck:
+    """Answers only requests addressed to one of ``names`` (bare or with the service's port):
+    a web page whose own name was rebound to the service's address sends its own name, and
+    is refused."""
 
-    def __init__(self, app: ASGIApp, port: int) -> None:
+    def __init__(self, app: ASGIApp, names: tuple[str, ...], port: int) -> None:
         self.app = app
-        self.port = port
+        self.names, self.port = names, port
         self.allowed = {
-            f"{name}{suffix}".encode() for name in LOOPBACK_NAMES for suffix in ("", f":{port}")
+            f"{name}{suffix}".lower().encode() for name in names for suffix in ("", f":{port}")
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -40,26 +42,35 @@ class LoopbackHost:
             return
         given = repr(hosts[0].decode("latin-1")[:100]) if hosts else "none"
         sentence = (
-            f"The service answers only a local Host (127.0.0.1, localhost or [::1], port "
-            f"{self.port}), not {given}."
+            f"The service answers only the Host {' or '.join(self.names)} (port {self.port}), "
+            f"not {given}."
         )
         await refusal(HTTPStatus.MISDIRECTED_REQUEST, sentence)(scope, receive, send)
 
 
 class TokenCheck:
-    """Answers only requests carrying ``Authorization: Bearer <token>``."""
+    """Answers only requests whose ``Authorization: Bearer <token>`` ``identify`` knows; the
+    caller goes to the request's state (``request.state.caller``)."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, identify: Identify) -> None:
         self.app = app
-        self.expected = f"Bearer {token}".encode()
+        self.identify = identify
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = _values(scope, b"authorization")
-        if len(given) == 1 and hmac.compare_digest(given[0], self.expected):
+        caller = self.identify(given[0]) if len(given) == 1 else None
+        if caller is not None:
+            scope.setdefault("state", {})["caller"] = caller
             await self.app(scope, receive, send)
             return
         sentence = "A valid token is needed (Authorization: Bearer)."
         await refusal(HTTPStatus.UNAUTHORIZED, sentence)(scope, receive, send)
+
+
+def whose(request: Request) -> str | None:
+    """The person the request's token speaks for (None: the loopback service's own user)."""
+    caller: Caller = request.state.caller
+    return caller.person
 
 
 class RequestLimit:

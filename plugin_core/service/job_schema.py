@@ -10,6 +10,10 @@ plain name — no folders, no leading dot — ending in .wav or .flac.
 A regenerate body (``POST /v1/regenerate``) names an omnifoa stem (absolute, with its sidecar,
 in a folder that passes the same ownership check), a range of it in seconds, a seed and a
 number of takes; the model and the video come from the stem's sidecar.
+
+A batch body (``POST /v1/batches``) lists shots, each a generation job body (with an optional
+``shot`` name, without a client key); every shot is checked before the batch is queued, and a
+refusal names the shot by its place in the list.
 """
 
 from __future__ import annotations
@@ -18,12 +22,16 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import soundfile as sf
 
 from models.families import check_options
+from plugin_core.batch.shot_list import NAME as SHOT_NAME
+from plugin_core.batch.shot_list import Shot
+from plugin_core.batch.shot_run import check_shot_outputs
 from plugin_core.errors import InputError
 from plugin_core.file_checks import input_file
 from plugin_core.generation.model_registry import get_entry
@@ -42,6 +50,8 @@ from plugin_core.spatial.direction_path import DirectionPath
 
 PLACEMENT_FIELDS = ("video", "output_dir", "name", "client_key")
 REGENERATE_FIELDS = ("stem", "from", "to", "seed", "takes", "client_key")
+BATCH_FIELDS = ("shots", "client_key")
+MAX_BATCH_SHOTS = 1000
 _NAME = re.compile(r"^[^\W][\w .,()+-]{0,150}\.(wav|flac)$", re.IGNORECASE)
 
 
@@ -126,14 +136,65 @@ def request_from_job(body: Any) -> tuple[GenerationRequest, str | None]:
     """The GenerationRequest a job body asks for, and its client key; InputError otherwise."""
     if not isinstance(body, dict):
         raise InputError("A job must be a JSON object.")
-    allowed = job_fields()
-    unknown = sorted(set(body) - set(allowed))
+    unknown = sorted(set(body) - set(job_fields()))
     if unknown:
         raise InputError(f"Unknown job field {unknown[0]!r}; see GET /v1/schema.")
-    video, folder, name = (_required(body, f) for f in ("video", "output_dir", "name"))
+    request = _checked_request(body)
+    check_outputs(request)
+    return request, _client_key(body)
+
+
+def shot_from_job(body: Any) -> tuple[GenerationRequest, str | None, None]:
+    """A batch's shot: a generation job body without a client key, with an optional
+    ``shot`` name (the report's; default the stem's name). (request, name, None); its
+    outputs are checked with the shot (a stem a batch made may be made again)."""
+    if not isinstance(body, dict):
+        raise InputError("A shot must be a JSON object with a job's fields.")
+    allowed = [SHOT_NAME, *(f for f in job_fields() if f != "client_key")]
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise InputError(f"Unknown shot field {unknown[0]!r}; see GET /v1/schema.")
+    name = _text(body, SHOT_NAME)
+    if name is not None and not 1 <= len(name) <= 200:
+        raise InputError("A shot's name must have 1 to 200 characters.")
+    return _checked_request(body), name, None
+
+
+def batch_from_body(
+    body: Any, parse_shot: Callable[[Any], tuple[GenerationRequest, str | None, None]]
+) -> tuple[list[Shot], str | None]:
+    """The shots a batch body (``{"shots": [...], "client_key": ...}``) asks for, each read
+    by ``parse_shot`` (:func:`shot_from_job`, with the service's path rules) and named by
+    its place ("shot 3") in any refusal, and the client key; InputError otherwise."""
+    if not isinstance(body, dict):
+        raise InputError("A batch must be a JSON object.")
+    unknown = sorted(set(body) - set(BATCH_FIELDS))
+    if unknown:
+        raise InputError(
+            f"Unknown batch field {unknown[0]!r}; the fields are {', '.join(BATCH_FIELDS)}."
+        )
+    listed = body.get("shots")
+    if not isinstance(listed, list) or not 1 <= len(listed) <= MAX_BATCH_SHOTS:
+        raise InputError(f"A batch needs 'shots': a list of 1 to {MAX_BATCH_SHOTS} job bodies.")
     key = _client_key(body)
+    shots = []
+    for index, shot_body in enumerate(listed):
+        origin = f"shot {index + 1}"
+        try:
+            request, name, _ = parse_shot(shot_body)
+            shot = Shot(name or request.output.name, origin, request)
+            check_shot_outputs(shot)
+        except InputError as exc:
+            raise InputError(f"{origin}: {exc}") from None
+        shots.append(shot)
+    return shots, key
+
+
+def _checked_request(body: dict[str, Any]) -> GenerationRequest:
+    """The request of a job body whose field names are known, checked but for its outputs."""
+    video, folder, name = (_required(body, f) for f in ("video", "output_dir", "name"))
     values: dict[str, Any] = {}
-    for field_name in allowed[len(PLACEMENT_FIELDS) :]:
+    for field_name in job_fields()[len(PLACEMENT_FIELDS) :]:
         if field_name not in body:
             continue
         value = body[field_name]
@@ -147,8 +208,7 @@ def request_from_job(body: Any) -> tuple[GenerationRequest, str | None]:
         check_options(family, sampling_options(request))
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    check_outputs(request)
-    return request, key
+    return request
 
 
 def _client_key(body: dict[str, Any]) -> str | None:

@@ -1,12 +1,17 @@
 """The service's job queue: one worker, cancellation within a sampling step, a journal.
 
 A job generates stems, or regenerates part of one stem (new takes, the first chosen); both
-write inside one output transaction, so a failed or cancelled job changes no file.
+write inside one output transaction, so a failed or cancelled job changes no file. A batch job
+runs many shots (:mod:`.batch_job`), each shot's files whole or not at all.
 
 Every job's record is written to ``<journal>/<id>.json`` whenever its state changes, so a
 service that is killed mid-job finds, on its next start, jobs still marked queued or running:
 it marks them failed and removes the partial files their stems left (the ``.partial``
 temporaries beside each output). Finished records stay, so clients can still ask about them.
+
+Each job records whose it is (``owner``: the person whose token submitted it; null for the
+loopback service's own user). A person sees, waits for and cancels only their own jobs (and
+their client keys are theirs alone); the loopback user (``whose`` None) sees every job.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 
 from models.family import SamplingCancelled, WeightsCopy
 from plugin_core.atomic_files import output_transaction
+from plugin_core.batch.warm_models import WarmModels
 from plugin_core.errors import InputError, OmnifoaError
 from plugin_core.generation.loaded_model import LoadedModel
 from plugin_core.generation.outputs import planned_files
@@ -34,6 +40,7 @@ from plugin_core.generation.regenerate import RangeEdit, regenerate, written_fil
 from plugin_core.generation.request import GenerationRequest, request_record
 from plugin_core.media.stem_sidecar import sidecar_path
 from plugin_core.media.stem_takes import Take
+from plugin_core.service.batch_job import BatchRun, recover_record
 from plugin_core.service.state_file import write_private_json
 
 FINAL = frozenset({"done", "failed", "cancelled"})
@@ -47,13 +54,15 @@ class JobCancelled(Exception):
 
 @dataclass
 class Job:
-    """One job, a generation or (with ``edit``) a regenerate of part of a stem, and where it
-    stands."""
+    """One job, a generation, (with ``edit``) a regenerate of part of a stem or (with
+    ``batch``) a batch of shots, and where it stands."""
 
     id: str
-    request: GenerationRequest  # a regenerate job's: the one its stem was made with
+    request: GenerationRequest  # a regenerate's: its stem's; a batch's: its first shot's
     client_key: str | None = None
     edit: RangeEdit | None = None
+    owner: str | None = None  # the person whose token submitted it; None: the local user
+    batch: BatchRun | None = None
     state: str = "queued"  # queued, running, done, failed, cancelled
     stage: str = "queued"
     percent: float = 0.0
@@ -69,6 +78,8 @@ class Job:
 
     def planned_outputs(self) -> list[Path]:
         """The files the job may write, the stem first."""
+        if self.batch is not None:
+            return self.batch.planned_files()
         if self.edit is None:
             return planned_files(self.request.output, self.request.variations)
         return self.plan or [self.edit.stem]
@@ -76,6 +87,7 @@ class Job:
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "owner": self.owner,
             "client_key": self.client_key,
             "state": self.state,
             "stage": self.stage,
@@ -88,10 +100,17 @@ class Job:
             "started": self.started,
             "finished": self.finished,
             "request": request_record(self.request),
-            "kind": "generate" if self.edit is None else "regenerate",
+            "kind": self.kind,
             "edit": None if self.edit is None else edit_record(self.edit),
             "takes": self.takes,
+            "shots": None if self.batch is None else self.batch.records(),
         }
+
+    @property
+    def kind(self) -> str:
+        if self.batch is not None:
+            return "batch"
+        return "generate" if self.edit is None else "regenerate"
 
 
 def edit_record(edit: RangeEdit) -> dict[str, Any]:
@@ -171,7 +190,7 @@ class JobQueue:
         self._device = device
         self._models: dict[tuple[str, WeightsCopy], LoadedModel] = {}
         self._jobs: dict[str, Job] = {}
-        self._by_key: dict[str, str] = {}
+        self._by_key: dict[tuple[str | None, str], str] = {}  # (owner, client key) → id
         self._records: dict[str, dict[str, Any]] = {}  # finished jobs of earlier runs
         self._lock = threading.Lock()
         self._ended = threading.Condition(self._lock)  # notified whenever a job ends
@@ -199,7 +218,9 @@ class JobQueue:
             if record.get("state") not in FINAL:
                 planned = [Path(p) for p in record.get("planned", []) if isinstance(p, str)]
                 remove_partials(planned)
-                if record.get("stage") == "committing":
+                if record.get("kind") == "batch":
+                    recover_record(record)
+                elif record.get("stage") == "committing":
                     _recover_commit(record, planned)
                 else:
                     record.update(state="failed", stage="failed", error=INTERRUPTED)
@@ -207,29 +228,35 @@ class JobQueue:
                 write_private_json(path, record)
             self._records[record["id"]] = record
             if isinstance(record.get("client_key"), str):
-                self._by_key[record["client_key"]] = record["id"]
+                self._by_key[(record.get("owner"), record["client_key"])] = record["id"]
 
     # ---------------------------------------------------------------- API
     def submit(
-        self, request: GenerationRequest, client_key: str | None, edit: RangeEdit | None = None
+        self,
+        request: GenerationRequest,
+        client_key: str | None,
+        edit: RangeEdit | None = None,
+        owner: str | None = None,
+        batch: BatchRun | None = None,
     ) -> tuple[dict, bool]:
-        """Queue a job (with ``edit``: a regenerate of part of the stem ``request`` made); the
-        same client key again returns the first job. (record, created)"""
+        """Queue ``owner``'s job (with ``edit``: a regenerate of part of the stem ``request``
+        made; with ``batch``: its shots, ``request`` the first's); the same owner's client key
+        again returns the first job. (record, created)"""
         with self._lock:
-            if client_key is not None and client_key in self._by_key:
-                return self._record(self._by_key[client_key]), False
-            job = Job(uuid.uuid4().hex, request, client_key, edit)
+            if client_key is not None and (owner, client_key) in self._by_key:
+                return self._record(self._by_key[(owner, client_key)]), False
+            job = Job(uuid.uuid4().hex, request, client_key, edit, owner, batch)
             self._jobs[job.id] = job
             if client_key is not None:
-                self._by_key[client_key] = job.id
+                self._by_key[(owner, client_key)] = job.id
             self._save_with_plan(job)
         self._queue.put(job.id)
         return job.to_json(), True
 
-    def find_key(self, client_key: str) -> dict[str, Any] | None:
-        """The job submitted earlier with this client key, if any."""
+    def find_key(self, client_key: str, owner: str | None) -> dict[str, Any] | None:
+        """The job ``owner`` submitted earlier with this client key, if any."""
         with self._lock:
-            job_id = self._by_key.get(client_key)
+            job_id = self._by_key.get((owner, client_key))
             return None if job_id is None else self._record(job_id)
 
     def _save_with_plan(self, job: Job) -> None:
@@ -242,19 +269,28 @@ class JobQueue:
             return self._jobs[job_id].to_json()
         return self._records[job_id]
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            if job_id in self._jobs or job_id in self._records:
-                return self._record(job_id)
-        return None
+    def _sees(self, job_id: str, whose: str | None) -> bool:
+        """Whether there is a job ``job_id`` that ``whose`` may see (None: every job)."""
+        if job_id in self._jobs:
+            owner = self._jobs[job_id].owner
+        elif job_id in self._records:
+            owner = self._records[job_id].get("owner")
+        else:
+            return False
+        return whose is None or owner == whose
 
-    def wait_final(self, job_id: str, seconds: float) -> dict[str, Any] | None:
+    def get(self, job_id: str, whose: str | None) -> dict[str, Any] | None:
+        """The job's record, if ``whose`` may see it."""
+        with self._lock:
+            return self._record(job_id) if self._sees(job_id, whose) else None
+
+    def wait_final(self, job_id: str, seconds: float, whose: str | None) -> dict[str, Any] | None:
         """The job's record once it has ended, or after ``seconds``, or as the queue closes
-        (None: no such job)."""
+        (None: no such job that ``whose`` may see)."""
         deadline = time.monotonic() + seconds
         with self._ended:
             while True:
-                if job_id not in self._jobs and job_id not in self._records:
+                if not self._sees(job_id, whose):
                     return None
                 record = self._record(job_id)
                 left = deadline - time.monotonic()
@@ -262,13 +298,18 @@ class JobQueue:
                     return record
                 self._ended.wait(left)
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self, whose: str | None) -> list[dict[str, Any]]:
+        """The records of the jobs ``whose`` may see."""
         with self._lock:
-            return [*self._records.values(), *(j.to_json() for j in self._jobs.values())]
+            records = [*self._records.values(), *(j.to_json() for j in self._jobs.values())]
+        return [r for r in records if whose is None or r.get("owner") == whose]
 
-    def cancel(self, job_id: str) -> dict[str, Any] | None:
-        """Ask a job to stop: a queued one ends at once, a running one within a step."""
+    def cancel(self, job_id: str, whose: str | None) -> dict[str, Any] | None:
+        """Ask a job to stop: a queued one ends at once, a running one within a step (None:
+        no such job that ``whose`` may see)."""
         with self._lock:
+            if not self._sees(job_id, whose):
+                return None
             job = self._jobs.get(job_id)
             if job is None:
                 return self._records.get(job_id)
@@ -300,9 +341,13 @@ class JobQueue:
         self._ended.notify_all()
 
     def _model(self, request: GenerationRequest) -> LoadedModel:
-        key: tuple[str, WeightsCopy] = (request.model, "ema" if request.ema else "model")
+        return self._kept(request.model, self._device, "ema" if request.ema else "model")
+
+    def _kept(self, model_id: str, device: str, weights: WeightsCopy) -> LoadedModel:
+        """The model, loaded on ``device`` the first time, then kept for every later job."""
+        key: tuple[str, WeightsCopy] = (model_id, weights)
         if key not in self._models:
-            self._models[key] = self._load(*key[:1], self._device, key[1])
+            self._models[key] = self._load(model_id, device, weights)
         return self._models[key]
 
     def _run(self) -> None:
@@ -313,7 +358,10 @@ class JobQueue:
                     continue
                 job.state, job.stage, job.started = "running", "loading model", time.time()
                 self._save_with_plan(job)
-            self._execute(job)
+            if job.batch is None:
+                self._execute(job)
+            else:
+                self._execute_batch(job, job.batch)
 
     def _execute(self, job: Job) -> None:
         def progress(step: int, steps: int) -> None:
@@ -362,3 +410,39 @@ class JobQueue:
             job.takes = [take.number for take in made]
             job.percent = 100.0
             self._finish(job, "done", None)
+
+    def _execute_batch(self, job: Job, batch: BatchRun) -> None:
+        """Run a batch job's shots (see :mod:`.batch_job`); the journal records each shot's
+        end. Done when every shot ran (each says how it ended), cancelled on a cancel, failed
+        when the shots could not be planned (nothing started)."""
+
+        def changed() -> None:
+            job.stage = batch.stage()
+            job.percent = 100.0 * batch.fraction()
+            elapsed = time.time() - (job.started or time.time())
+            fraction = batch.fraction()
+            job.eta_s = elapsed * (1 - fraction) / fraction if fraction else None
+
+        def shot_ended() -> None:
+            with self._lock:
+                self._save_with_plan(job)
+
+        job.stage = "checking shots"
+        try:
+            batch.run(WarmModels(self._device, self._kept), job.cancel.is_set, changed, shot_ended)
+        except OmnifoaError as exc:
+            with self._lock:
+                self._finish(job, "failed", f"{exc} Nothing was made.")
+            return
+        except Exception as exc:  # a bug must not kill the worker; the job reports it
+            traceback.print_exc()
+            with self._lock:
+                self._finish(job, "failed", f"Internal error: {exc!r}")
+            return
+        with self._lock:
+            job.outputs = batch.outputs()
+            if job.cancel.is_set():
+                self._finish(job, "cancelled", None)
+            else:
+                job.percent = 100.0
+                self._finish(job, "done", batch.summary())

@@ -1,7 +1,9 @@
 """Where the service keeps its address, token and job journal: the user's config folder.
 
 ``service.json`` (mode 0600, in a 0700 folder) holds ``{"url", "token", "pid"}`` for clients;
-``jobs/`` holds one JSON record per job. ``OMNIFOA_CONFIG_DIR`` overrides the folder.
+``jobs/`` holds one JSON record per job; remote use adds ``tokens.json`` (people's hashed
+tokens, :mod:`.tokens`) and ``tls/`` (a self-signed certificate, :mod:`.tls`).
+``OMNIFOA_CONFIG_DIR`` overrides the folder.
 """
 
 from __future__ import annotations
@@ -32,16 +34,21 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def write_private_json(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON readable by this user only (0600), atomically."""
+def write_private_bytes(path: Path, data: bytes) -> None:
+    """Write a file readable by this user only (0600), atomically."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_private_json(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON readable by this user only (0600), atomically."""
+    write_private_bytes(path, json.dumps(data, indent=1).encode())
 
 
 def read_state(folder: Path | None = None) -> dict[str, Any]:

@@ -129,6 +129,24 @@ def test_a_job_that_could_only_fail_later_is_refused_at_submit(
 )
 def test_bodies_that_are_not_json_objects_are_400(service, tmp_path: Path, text) -> None:
     assert_refused(service, tmp_path, text)
+    assert_refused(service, tmp_path, text, path="/v1/batches")
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"video": str(Path("/dev/zero"))}, ["shot 2: ", "regular file"]),
+        ({"name": "stem.wav/../../x.wav"}, ["shot 2: ", "plain file name"]),
+        ({"seed": "NaN"}, ["shot 2: ", "seed"]),
+        ({"shot": "x" * 300}, ["shot 2: ", "name"]),
+        ({"client_key": "k"}, ["shot 2: ", "client_key"]),
+    ],
+)
+def test_a_batch_with_one_hostile_shot_is_refused_whole_naming_the_shot(
+    service, assets, tmp_path: Path, change: dict, words: list[str]
+) -> None:
+    shots = [job_body(assets, tmp_path), job_body(assets, tmp_path, **{"name": "b.wav", **change})]
+    assert_refused(service, tmp_path, json.dumps({"shots": shots}), *words, path="/v1/batches")
 
 
 ENDPOINTS = [
@@ -138,8 +156,15 @@ ENDPOINTS = [
     ("GET", "/v1/jobs"),
     ("GET", "/v1/jobs/" + "0" * 32),
     ("POST", "/v1/jobs"),
+    ("POST", "/v1/batches"),
     ("POST", "/v1/jobs/" + "0" * 32 + "/cancel"),
     ("POST", "/v1/jobs/" + "0" * 32 + "/reaper"),
+    ("POST", "/v1/uploads"),
+    ("GET", "/v1/uploads/" + "0" * 32),
+    ("PATCH", "/v1/uploads/" + "0" * 32),
+    ("DELETE", "/v1/uploads/" + "0" * 32),
+    ("GET", "/v1/jobs/" + "0" * 32 + "/files"),
+    ("GET", "/v1/jobs/" + "0" * 32 + "/files/stem.wav"),
 ]
 
 
@@ -154,7 +179,13 @@ def test_every_endpoint_wants_the_token(service, method: str, path: str, token) 
 
 @pytest.mark.parametrize(
     ("path", "status"),
-    [("/v1/jobs/../../etc/passwd", 404), ("/v1/jobs/" + "Z" * 32, 404), ("/" + "a" * 5000, 404)],
+    [
+        ("/v1/jobs/../../etc/passwd", 404),
+        ("/v1/jobs/" + "Z" * 32, 404),
+        ("/" + "a" * 5000, 404),
+        ("/v1/uploads/../../etc/passwd", 404),
+        ("/v1/uploads/" + "0" * 32 + "/../../service.json", 404),
+    ],
 )
 def test_odd_paths_are_404_not_files(service, path: str, status: int) -> None:
     code, reply = exchange(service, "GET", path)

@@ -39,10 +39,15 @@ def service_assets(folder: Path) -> dict[str, Path]:
 
 class Service:
     """One ``omnifoa serve`` process with its state folder (``module``: the entry point, e.g.
-    a test script that crashes the service at a chosen moment)."""
+    a test script that crashes the service at a chosen moment; ``args``: more flags)."""
 
     def __init__(
-        self, state: Path, registry: Path, module: str = "plugin_core.cli", **env_vars: str
+        self,
+        state: Path,
+        registry: Path,
+        module: str = "plugin_core.cli",
+        args: tuple[str, ...] = (),
+        **env_vars: str,
     ) -> None:
         self.state = state
         env = {**os.environ, "OMNIFOA_EXTRA_MODELS": str(registry), "OMP_NUM_THREADS": "1"}
@@ -51,7 +56,7 @@ class Service:
         env |= env_vars
         (state / "service.json").unlink(missing_ok=True)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", module, "serve", "--state-dir", str(state)],
+            [sys.executable, "-m", module, "serve", "--state-dir", str(state), *args],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
