@@ -5,7 +5,9 @@ Run: ``.venv/bin/python benchmarks/bench_batch.py [--model omnifoa-mini] [--shot
 are made by each runner, in its own process, every run with ``--overwrite`` so nothing is
 skipped: the reference is one ``omnifoa generate`` process per shot (every shot pays the
 interpreter start and the model load); ``omnifoa batch`` loads the model once for all of
-them. The difference per shot is what a warm model saves.
+them. The difference per shot is what a warm model saves. ``omnifoa batch --ray local``
+(needs omnifoa[farm]) makes them on a Ray instance it starts on this machine; its overhead per
+shot against the warm local batch is given with and without the start of Ray.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,21 +42,37 @@ def process_per_shot(folder: Path, video: Path, shots: int, model: str) -> None:
              "--device", "cpu", "--overwrite")  # fmt: skip
 
 
-def local_batch(folder: Path, video: Path, shots: int, model: str) -> None:
+def local_batch(folder: Path, video: Path, shots: int, model: str, *flags: str) -> None:
     """``omnifoa batch`` of the same shots: one process, one warm model."""
     shot_list = folder / "shots.csv"
     rows = "".join(
         f"shot{seed},{video},{seed},{folder / f'shot{seed}.wav'}\n" for seed in range(shots)
     )
     shot_list.write_text("shot,video,seed,output\n" + rows)
-    _run("batch", str(shot_list), "--model", model, "--device", "cpu", "--overwrite")
+    _run("batch", str(shot_list), "--model", model, "--device", "cpu", "--overwrite", *flags)
+
+
+def ray_batch(folder: Path, video: Path, shots: int, model: str) -> None:
+    """``omnifoa batch --ray local``: a Ray instance started on this machine (one worker per
+    CPU: 2 on the 2-core bench machine), each worker one warm model; stems committed here."""
+    local_batch(folder, video, shots, model, "--ray", "local")
+
+
+def ray_start() -> float:
+    """Seconds to start (and stop) a local Ray instance, part of every ``--ray local`` run."""
+    import ray
+
+    began = time.perf_counter()
+    ray.init(address="local", include_dashboard=False, logging_level="WARNING")
+    ray.shutdown()
+    return time.perf_counter() - began
 
 
 Runner = Callable[[Path, Path, int, str], None]
-# The runners after the reference, each timed on the same shots in the same run. The Ray
-# runner (``omnifoa batch --ray local``, a 2-worker local cluster) goes here as a third row;
-# its note then gives the Ray overhead per shot against ``local_batch``.
-RUNNERS: list[tuple[str, Runner]] = [("omnifoa batch, one warm model", local_batch)]
+LOCAL = "omnifoa batch, one warm model"
+RAY = "omnifoa batch --ray local"
+# The runners after the reference, each timed on the same shots in the same run.
+RUNNERS: list[tuple[str, Runner]] = [(LOCAL, local_batch), (RAY, ray_batch)]
 
 
 def main() -> int:
@@ -75,6 +94,7 @@ def main() -> int:
 
         reference = timed(process_per_shot)
         rows = [(name, timed(runner)) for name, runner in RUNNERS]
+        start = median_of(ray_start, args.repeats)
     table = Table(
         f"{args.shots} shots of {args.seconds:g} s, model {args.model} on CPU",
         "one `omnifoa generate` process per shot, in the same run",
@@ -86,6 +106,13 @@ def main() -> int:
         table.notes.append(f"{name}: {60 * args.shots / seconds:.1f} shots per minute")
         saved = (reference - seconds) / args.shots
         table.notes.append(f"{name}: {1000 * saved:.0f} ms saved per shot")
+    measured = dict(rows)
+    overhead = (measured[RAY] - measured[LOCAL]) / args.shots
+    table.notes.append(
+        f"Ray overhead per shot against the warm local batch: {1000 * overhead:.0f} ms, "
+        f"{1000 * (overhead - start / args.shots):.0f} ms without starting Ray "
+        f"({start:.1f} s a run)"
+    )
     table.print()
     table.save(args.json)
     return 0

@@ -1,7 +1,8 @@
 """A batch's report: the table a user reads at the end, and the same rows as JSON.
 
 The JSON file (``schema`` ``omnifoa-batch-report``) holds the shot list it ran, the counts per
-status and one row per shot (shot, origin, status, seconds, output, reason). A rerun replaces
+status and one row per shot (shot, origin, status, seconds, output, reason, and video_from:
+where a Ray farm's worker read the shot's video, ``shared`` or ``shipped``). A rerun replaces
 the report it wrote before; any other existing file is replaced only with ``overwrite``.
 """
 

@@ -44,6 +44,7 @@ same whichever runner ran the shots.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import shutil
 import tempfile
@@ -61,6 +62,8 @@ from plugin_core.generation.outputs import check_outputs, planned_files
 from plugin_core.generation.pipeline import StepProgress, generate
 from plugin_core.media.stem_sidecar import sidecar_path, write_sidecar
 from plugin_core.media.stem_takes import takes_folder
+
+SCRATCH_SUFFIX = ".batch"  # a shot's scratch folder beside its output: .<output name>.*.batch
 
 
 def shot_files(shot: Shot) -> list[str]:
@@ -143,6 +146,11 @@ def commit_shot(shot: Shot, folder: Path) -> list[Path]:
     return [base / name for name in expected]
 
 
+def scratch_folders(output: Path) -> list[Path]:
+    """The scratch folders :func:`run_shot` made beside ``output`` (left by a killed process)."""
+    return sorted(output.parent.glob(f".{glob.escape(output.name)}.*{SCRATCH_SUFFIX}"))
+
+
 def run_shot(
     shot: Shot,
     loaded: LoadedModel,
@@ -152,7 +160,9 @@ def run_shot(
     """Make the shot and commit its files (through a scratch folder beside the output, so the
     commit is renames); the paths written, the stem first."""
     output = shot.request.output
-    scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".batch", dir=output.parent))
+    scratch = Path(
+        tempfile.mkdtemp(prefix=f".{output.name}.", suffix=SCRATCH_SUFFIX, dir=output.parent)
+    )
     try:
         run_shot_to(shot, loaded, scratch, progress, cancel)
         return commit_shot(shot, scratch)

@@ -90,7 +90,7 @@ def _run_shots(args: argparse.Namespace, planned: list[Shot]) -> list[ShotResult
 def _batch(args: argparse.Namespace) -> int:
     from plugin_core.atomic_files import new_folder
     from plugin_core.batch.plan import plan_batch
-    from plugin_core.batch.ray_farm import import_ray, video_summary
+    from plugin_core.batch.ray_farm import check_address, video_summary
     from plugin_core.batch.report import check_report_path, report_table, write_report
     from plugin_core.batch.shot_list import folder_shots, read_shot_list
     from plugin_core.batch.shot_run import shot_files
@@ -99,7 +99,7 @@ def _batch(args: argparse.Namespace) -> int:
     from plugin_core.errors import InputError
 
     if args.ray:
-        import_ray()  # without it: one sentence (install omnifoa[farm]) before anything else
+        check_address(args.ray)  # Ray installed and the cluster there, before anything else
     elif args.ship_videos:
         raise InputError("--ship-videos sends videos to Ray workers; give --ray too.")
     source = Path(args.shots)
@@ -155,8 +155,8 @@ def add_batch_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ray",
         metavar="local|ADDRESS",
-        help="run the shots on a Ray cluster (its head's address, or local: one started on "
-        "this machine); needs omnifoa[farm]",
+        help="run the shots on a Ray cluster: its head's HOST:PORT, auto (the cluster this "
+        "machine joined) or local (one started on this machine); needs omnifoa[farm]",
     )
     p.add_argument(
         "--ship-videos",
