@@ -1,4 +1,5 @@
-"""Generation jobs from Blender: build the request, follow the job, place the result.
+"""Generation jobs from Blender: build the request, follow the job, place the result (a
+batch job's stems each on its own movie strip).
 
 Plain Python over the scene's properties, so the state machine works headless: a persistent
 timer calls :func:`poll_jobs` (registered when a job is submitted, and again after a .blend
@@ -8,6 +9,7 @@ runs without a window). Submitting happens on a worker thread (:mod:`.pending`).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 import bpy
 
 from .direction_keys import direction_path
-from .preferences import preferences, state_file
+from .preferences import preferences, remote, state_file
 from .service_link import ServiceBusy, ServiceLink, ServiceRefused, ServiceUnavailable
 from .strip_source import SourceInfo, free_channel, source_info, strips_of
 from .take_strip import use_take
@@ -24,7 +26,9 @@ POLL_SECONDS = 0.5
 POLL_TIMEOUT = 1.0  # the timer runs on Blender's main thread: never wait long
 SILENT_LIMIT_SECONDS = 30.0  # a service that answers no poll for this long is given up
 FOLLOWED = ("queued", "running")  # on the service: the timer follows these
-BUSY = ("starting", *FOLLOWED)  # Generate waits; "starting": a worker is submitting
+# Generate waits; "starting": a worker is submitting; "downloading": a server's job is done
+# and the worker that submitted it brings its stem down
+BUSY = ("starting", "downloading", *FOLLOWED)
 FINAL = ("done", "failed", "cancelled")
 REOPENED_UNKNOWN = (
     "The job from before the file was reopened is no longer known to the service; generate again."
@@ -38,7 +42,11 @@ _silent_since: dict[str, float] = {}  # job id -> when polls began to time out
 
 
 def link(context) -> ServiceLink:
-    return ServiceLink(state_file(context))
+    """The link to the service the preferences name: this computer's, or a server's."""
+    try:
+        return ServiceLink(state_file(context), remote(context))
+    except ValueError as exc:  # the server's URL, token or fingerprint is not right
+        raise ServiceUnavailable(str(exc)) from None
 
 
 def output_folder(context, scene: bpy.types.Scene) -> Path:
@@ -51,9 +59,11 @@ def output_folder(context, scene: bpy.types.Scene) -> Path:
     return folder
 
 
-def stem_name(info: SourceInfo, seed: int) -> str:
-    """A plain file name from the strip's name and the seed."""
-    base = re.sub(r"[^\w.()+-]+", "_", Path(info.name).stem).strip("._") or "strip"
+def stem_name(info: SourceInfo, seed: int, whole: bool = False) -> str:
+    """A plain file name from the strip's name (``whole``: with what follows its last dot,
+    "pano.001"; else without, "pano") and the seed."""
+    name = info.name if whole else Path(info.name).stem
+    base = re.sub(r"[^\w.()+-]+", "_", name).strip("._") or "strip"
     return f"{base}_seed{seed}_foa.wav"
 
 
@@ -96,18 +106,53 @@ def _place(scene: bpy.types.Scene, record: dict) -> list:
     source = next((s for s in strips_of(scene) if s.name == settings.job_source), None)
     if source is None:
         raise ValueError(f"The movie strip {settings.job_source!r} is gone; stems are in place.")
-    info = source_info(source)
     added = []
-    channel = info.channel
+    channel = source.channel
     for path in record["outputs"]:  # one stem per job; its takes are listed by its sidecar
-        channel = free_channel(scene, info.final_start, info.final_end, channel)
-        name = f"{info.name} FOA seed {settings.job_seed}"
-        strip = scene.sequence_editor.strips.new_sound(name, path, channel, info.final_start)
-        strip.omnifoa_stem = str(Path(path).absolute())  # the panel finds its takes from here
-        added.append(strip)
-    if scene.render.ffmpeg.audio_channels != "SURROUND4":
-        settings.suggest_surround = True
+        added.append(_place_stem(scene, source, path, channel))
+        channel = added[-1].channel
+    _suggest_surround(scene)
     return added
+
+
+def _place_stem(scene: bpy.types.Scene, source, path: str, above: int):
+    """A sound strip of the stem at ``path`` where ``source`` starts, on the first channel
+    above ``above`` free for its length; it records its stem."""
+    info = source_info(source)
+    channel = free_channel(scene, info.final_start, info.final_end, above)
+    name = f"{info.name} FOA seed {scene.omnifoa.job_seed}"
+    strip = scene.sequence_editor.strips.new_sound(name, path, channel, info.final_start)
+    strip.omnifoa_stem = str(Path(path).absolute())  # the panel finds its takes from here
+    return strip
+
+
+def _suggest_surround(scene: bpy.types.Scene) -> None:
+    if scene.render.ffmpeg.audio_channels != "SURROUND4":
+        scene.omnifoa.suggest_surround = True
+
+
+def _place_batch(scene: bpy.types.Scene, record: dict) -> tuple[list, list[str]]:
+    """Each stem of a batch job on the movie strip its shot is named after; the strips
+    added, and one line per strip that has none (why not)."""
+    by_name = {s.name: s for s in strips_of(scene) if s.type == "MOVIE"}
+    added, failures = [], []
+    for shot in record.get("shots") or []:
+        source = by_name.get(shot["shot"])
+        if shot["state"] in ("done", "skipped") and source is None:
+            failures.append(f"{shot['shot']}: the strip is gone; its stem is {shot['output']}")
+        elif shot["state"] in ("done", "skipped"):
+            added.append(_place_stem(scene, source, shot["output"], source.channel))
+        elif shot["state"] == "failed":
+            failures.append(f"{shot['shot']}: {shot['reason']}")
+    if added:
+        _suggest_surround(scene)
+    return added, failures
+
+
+def report(message: str, error: bool) -> None:
+    """Blender's report (status bar and Info log; printed when headless)."""
+    with contextlib.suppress(RuntimeError):  # headless Blender raises an ERROR report
+        bpy.ops.omnifoa.report(level="ERROR" if error else "INFO", message=message)
 
 
 def busy(scene: bpy.types.Scene) -> bool:
@@ -141,7 +186,8 @@ def poll_scene(context, scene: bpy.types.Scene) -> bool:
     if settings.job_state not in FOLLOWED or not settings.job_id:
         return False
     try:
-        record = link(context).job(settings.job_id, POLL_TIMEOUT)
+        service = link(context)
+        record = service.job(settings.job_id, POLL_TIMEOUT)
     except ServiceBusy:
         return _unanswered(settings)
     except ServiceRefused as exc:
@@ -156,7 +202,9 @@ def poll_scene(context, scene: bpy.types.Scene) -> bool:
     settings.job_percent = record["percent"]
     eta = record.get("eta_s")
     settings.job_message = record["stage"] + (f", about {eta:.0f} s left" if eta else "")
-    if record["state"] == "done" and settings.job_kind == "regenerate":
+    if record["state"] in FINAL and settings.job_kind == "batch":
+        _end_batch(scene, record)
+    elif record["state"] == "done" and settings.job_kind == "regenerate":
         strip = scene.sequence_editor.strips_all.get(settings.job_source)
         if strip is None:
             return _fail(settings, f"The strip {settings.job_source!r} is gone; the take is made.")
@@ -165,6 +213,9 @@ def poll_scene(context, scene: bpy.types.Scene) -> bool:
         except ValueError as exc:
             return _fail(settings, str(exc))
         settings.job_message = f"{strip.name} plays the new take {record['takes'][0]}"
+    elif record["state"] == "done" and service.remote is not None:  # its files are there
+        settings.job_state, settings.job_message = "downloading", "downloading the stem…"
+        return False
     elif record["state"] == "done":
         try:
             added = _place(scene, record)
@@ -175,6 +226,39 @@ def poll_scene(context, scene: bpy.types.Scene) -> bool:
         settings.job_message = record["error"] or "the job failed"
     settings.job_state = record["state"]
     return record["state"] not in FINAL
+
+
+def place_downloaded(scene: bpy.types.Scene, stems: list[str]) -> None:
+    """A server's job's stems, downloaded into the output folder: on the timeline as a local
+    job's are."""
+    settings = scene.omnifoa
+    try:
+        added = _place(scene, {"outputs": stems})
+    except ValueError as exc:
+        _fail(settings, str(exc))
+        return
+    settings.job_state, settings.job_message = "done", f"added {len(added)} sound strip(s)"
+
+
+def _end_batch(scene: bpy.types.Scene, record: dict) -> None:
+    """A batch job ended: the stems it made on their strips (those made before a cancel
+    too), one report line per strip without one, and the panel's summary."""
+    settings = scene.omnifoa
+    added, failures = _place_batch(scene, record)
+    settings.job_failures = "\n".join(failures)
+    for line in failures:
+        report(line, error=True)
+    summary = f"added {len(added)} sound strip(s)"
+    if record["state"] == "failed":
+        summary = record["error"] or "the batch failed"
+    elif record["state"] == "cancelled":
+        summary = f"cancelled; {summary}"
+    elif failures:
+        summary += f"; {len(failures)} strip(s) without a stem"
+    settings.job_message, settings.job_state = summary, record["state"]
+    if added:
+        with contextlib.suppress(RuntimeError):  # one undo step takes them all away
+            bpy.ops.ed.undo_push(message=f"omnifoa: {len(added)} stem(s) placed")
 
 
 def poll_jobs() -> float | None:

@@ -1,4 +1,5 @@
-"""The add-on's operators: generate, cancel, send to REAPER, re-roll the seed, 4-channel
+"""The add-on's operators: generate (one strip, or all 360 strips as one batch job), cancel,
+send to REAPER, re-roll the seed, 4-channel
 mixdown, play another take of a stem, test the connection, and the report of a call that
 ended on a worker thread.
 
@@ -12,6 +13,7 @@ import random
 import bpy
 
 from . import jobs, pending
+from .batch_strips import strips_360
 from .preferences import preferences
 from .service_link import ServiceRefused, ServiceUnavailable
 from .service_start import describe_connection
@@ -41,6 +43,31 @@ class OMNIFOA_OT_generate(bpy.types.Operator):
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         self.report({"INFO"}, f"omnifoa: {scene.omnifoa.job_message} ({strip.name})")
+        return {"FINISHED"}
+
+
+class OMNIFOA_OT_generate_all(bpy.types.Operator):
+    """Generate first-order ambisonics for every 360 movie strip of the sequencer as one
+    batch job; each stem lands on its own strip"""
+
+    bl_idname = "omnifoa.generate_all"
+    bl_label = "Generate all 360 strips"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context):
+        scene = context.scene
+        return scene is not None and bool(strips_360(scene)) and not jobs.busy(scene)
+
+    def execute(self, context):
+        scene = context.scene
+        try:
+            count = pending.start_batch(context, scene)  # returns at once: a worker submits
+        except (ServiceUnavailable, ValueError, OSError) as exc:
+            scene.omnifoa.job_state, scene.omnifoa.job_message = "failed", str(exc)
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"omnifoa: {scene.omnifoa.job_message} ({count} strips)")
         return {"FINISHED"}
 
 
@@ -77,6 +104,7 @@ class OMNIFOA_OT_send_to_reaper(bpy.types.Operator):
         return (
             settings is not None
             and settings.job_state == "done"
+            and settings.job_kind != "batch"  # each stem its own place: not one hand-off
             and bool(settings.job_id)
             and settings.reaper_state != "waiting"
         )
@@ -196,6 +224,7 @@ class OMNIFOA_OT_test_connection(bpy.types.Operator):
 CLASSES = (
     OMNIFOA_OT_test_connection,
     OMNIFOA_OT_generate,
+    OMNIFOA_OT_generate_all,
     OMNIFOA_OT_cancel,
     OMNIFOA_OT_send_to_reaper,
     OMNIFOA_OT_reroll_seed,

@@ -69,11 +69,15 @@ class OMNIFOA_PT_generate(bpy.types.Panel):
         if settings.job_state == "starting":  # a worker reaches the service and submits
             layout.progress(factor=0.0, text=settings.job_message)
             layout.operator("omnifoa.generate", icon="PLAY_SOUND")  # greyed out (poll)
+            layout.operator("omnifoa.generate_all", icon="RENDER_ANIMATION")
         elif settings.job_state in ("queued", "running"):
             layout.progress(factor=settings.job_percent / 100.0, text=settings.job_message)
             layout.operator("omnifoa.cancel", icon="CANCEL")
         else:
             layout.operator("omnifoa.generate", icon="PLAY_SOUND")
+            layout.operator("omnifoa.generate_all", icon="RENDER_ANIMATION")
+            for line in settings.job_failures.splitlines():  # a batch's strips without a stem
+                layout.label(text=line, icon="ERROR")
             if settings.job_message:
                 icon = "INFO"
                 if settings.reaper_state == "waiting":

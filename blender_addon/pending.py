@@ -9,11 +9,10 @@ exception: whichever worker fetched it, every open scene learns its model's own 
 
 from __future__ import annotations
 
-import contextlib
-
 import bpy
 
 from . import jobs, workers
+from .batch_strips import ALL_STRIPS, batch_body
 from .model_fov import listed_fov
 from .preferences import preferences
 from .service_link import ServiceUnavailable
@@ -22,6 +21,7 @@ from .take_strip import range_seconds
 from .workers import FAILED, HANDED, MODELS, PROGRESS, Outcome
 
 TICK_SECONDS = 0.1
+ENDPOINTS = {"generate": "/v1/jobs", "regenerate": "/v1/regenerate", "batch": "/v1/batches"}
 CONTACTING = "contacting the omnifoa service…"
 WAITING_FOR_REAPER = "waiting for REAPER…"
 
@@ -37,7 +37,15 @@ def _executable(context) -> str:
 def start_generate(context, scene: bpy.types.Scene, strip) -> None:
     """Build the job for ``strip`` and submit it on a worker thread (starting the service
     first when it is not running). What is wrong before any waiting raises at once."""
-    _submit(context, scene, strip, "generate", jobs.build_job(context, scene, strip))
+    _submit(context, scene, strip.name, "generate", jobs.build_job(context, scene, strip))
+
+
+def start_batch(context, scene: bpy.types.Scene) -> int:
+    """Build one batch job of every 360 movie strip of the sequencer and submit it on a
+    worker thread, as :func:`start_generate` does; the number of strips."""
+    body = batch_body(context, scene)
+    _submit(context, scene, ALL_STRIPS, "batch", body)
+    return len(body["shots"])
 
 
 def start_regenerate(context, scene: bpy.types.Scene, strip) -> None:
@@ -51,12 +59,12 @@ def start_regenerate(context, scene: bpy.types.Scene, strip) -> None:
         "to": round(end, 6),
         "takes": scene.omnifoa.variations,
     }
-    _submit(context, scene, strip, "regenerate", body)
+    _submit(context, scene, strip.name, "regenerate", body)
 
 
-def _submit(context, scene: bpy.types.Scene, strip, kind: str, body: dict) -> None:
-    """Submit ``body`` as a ``kind`` job for ``strip`` on a worker thread, the service
-    started first when it is not running (``/v1/jobs``, or ``/v1/regenerate``)."""
+def _submit(context, scene: bpy.types.Scene, source: str, kind: str, body: dict) -> None:
+    """Submit ``body`` as a ``kind`` job for the strip named ``source`` on a worker thread,
+    the service started first when it is not running (``ENDPOINTS``)."""
     link = jobs.link(context)
     executable = _executable(context)
     try:
@@ -66,14 +74,15 @@ def _submit(context, scene: bpy.types.Scene, strip, kind: str, body: dict) -> No
     settings = scene.omnifoa
     settings.job_id = ""
     settings.job_kind = kind
-    settings.job_source = strip.name
+    settings.job_source = source
     settings.job_seed = settings.seed
     settings.job_state = "starting"
     settings.job_percent = 0.0
     settings.job_message = CONTACTING
+    settings.job_failures = ""
     settings.job_path_keys = len(body.get("path", {}).get("keys", []))
     settings.job_reopened = False
-    endpoint = "/v1/regenerate" if kind == "regenerate" else "/v1/jobs"
+    endpoint = ENDPOINTS[kind]
     settings.job_ticket = workers.submit_in_background(link, body, executable, endpoint)
     watch()
 
@@ -134,12 +143,6 @@ def describe_ack(ack: dict) -> str:
     return text
 
 
-def _report(message: str, error: bool) -> None:
-    """Blender's report for an outcome (status bar and Info log; printed when headless)."""
-    with contextlib.suppress(RuntimeError):  # headless Blender raises an ERROR report
-        bpy.ops.omnifoa.report(level="ERROR" if error else "INFO", message=message)
-
-
 def _apply_submit(settings, outcome: Outcome) -> None:
     if outcome.kind == PROGRESS:
         settings.job_message = outcome.message
@@ -147,13 +150,15 @@ def _apply_submit(settings, outcome: Outcome) -> None:
     settings.job_ticket = ""
     if outcome.kind == FAILED:
         settings.job_state, settings.job_message = "failed", outcome.message
-        _report(outcome.message, error=True)
+        jobs.report(outcome.message, error=True)
         return
     record = outcome.data
     settings.job_id, settings.job_state = record["id"], record["state"]
     settings.job_message = record["state"]
     jobs.follow_jobs()
-    _report(f"omnifoa job {record['id'][:8]} {record['state']} for {settings.job_source}", False)
+    jobs.report(
+        f"omnifoa job {record['id'][:8]} {record['state']} for {settings.job_source}", False
+    )
 
 
 def _apply_handoff(settings, outcome: Outcome) -> None:
@@ -162,7 +167,7 @@ def _apply_handoff(settings, outcome: Outcome) -> None:
         return
     settings.reaper_ticket, settings.reaper_state = "", ""
     settings.job_message = describe_ack(outcome.data) if outcome.kind == HANDED else outcome.message
-    _report(settings.job_message, error=outcome.kind == FAILED)
+    jobs.report(settings.job_message, error=outcome.kind == FAILED)
 
 
 def _show_waiting() -> None:

@@ -125,11 +125,12 @@ class OmnifoaSceneSettings(bpy.types.PropertyGroup):
     )
     job_id: StringProperty(options={"SKIP_SAVE"})
     job_source: StringProperty(options={"SKIP_SAVE"})  # the strip the job was made for
-    job_kind: StringProperty(default="generate", options={"SKIP_SAVE"})  # or "regenerate"
+    job_kind: StringProperty(default="generate", options={"SKIP_SAVE"})  # regenerate, batch
     job_seed: IntProperty(options={"SKIP_SAVE"})
     job_state: StringProperty(default="idle", options={"SKIP_SAVE"})
     job_percent: FloatProperty(default=0.0, min=0.0, max=100.0, subtype="PERCENTAGE")
     job_message: StringProperty(options={"SKIP_SAVE"})
+    job_failures: StringProperty(options={"SKIP_SAVE"})  # a batch's: one line per strip
     job_path_keys: IntProperty(options={"SKIP_SAVE"})  # keys of the direction path sent
     suggest_surround: BoolProperty(default=False, options={"SKIP_SAVE"})
     # Saved with the .blend (SKIP_SAVE does not apply to scene data): after a reopen, the

@@ -10,6 +10,7 @@ Headless Blender runs no timers: the tests call the add-on's timer functions the
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
@@ -23,6 +24,7 @@ import threading
 import time
 import urllib.request
 import wave
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -80,7 +82,7 @@ def omnifoa_program(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     root = tmp_path_factory.mktemp("blender")
     program = omnifoa_program(root)
     subprocess.run(
@@ -98,7 +100,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert validated.returncode == 0, validated.stdout + validated.stderr  # Blender agrees
     out = root / "stems"
     out.mkdir()
-    return {
+    yield {
         "root": root,
         "video": video,
         "zip": zip_path,
@@ -106,6 +108,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "out": out,
         "program": program,
     }
+    state_file = root / "state" / "service.json"  # the service the add-on last started
+    if state_file.exists():
+        with contextlib.suppress(ProcessLookupError):  # one that crashed left its file
+            os.kill(json.loads(state_file.read_text())["pid"], signal.SIGTERM)
 
 
 @pytest.fixture(scope="module")
@@ -1024,6 +1030,123 @@ def test_regenerate_range_needs_a_range_inside_the_strip(scene, place, tmp_path)
     finally:
         scene.use_preview_range = False
     assert scene.omnifoa.job_state != "starting"
+
+
+def sound_strips(scene) -> dict[str, object]:
+    return {s.name: s for s in scene.sequence_editor.strips_all if s.type == "SOUND"}
+
+
+def test_generate_all_360_strips_is_one_batch_whose_stems_land_on_their_strips(
+    scene, addon, workspace
+) -> None:
+    editor = scene.sequence_editor
+    # two more 360 strips of the same video, named by Blender "pano.001", "pano.002", each
+    # trimmed its own way, so that each stem is told apart by the span it was made for
+    second = editor.strips.new_movie("pano", str(workspace["video"]), 1, 200)
+    third = editor.strips.new_movie("pano", str(workspace["video"]), 3, 400)
+    third.frame_offset_end = 24  # the last second left out
+    movies = [editor.strips["pano"], second, third]
+    assert [m.name for m in movies] == ["pano", "pano.001", "pano.002"]
+    before = set(sound_strips(scene))
+    running = (workspace["state"] / "service.json").exists()  # (not when run alone)
+    jobs_before = len(service_call(workspace, "/v1/jobs")["jobs"]) if running else 0
+    scene.omnifoa.seed = 11
+    bpy.ops.ed.undo_push(message="three movie strips")
+    added: list[str] = []
+    try:
+        assert bpy.ops.omnifoa.generate_all() == {"FINISHED"}
+        assert scene.omnifoa.job_state == "starting"  # returned first: a worker submits
+        assert not bpy.ops.omnifoa.generate_all.poll()
+        assert not bpy.ops.omnifoa.generate.poll()
+        percents, states = [], []
+        deadline = time.monotonic() + 600
+        while True:
+            waiting = addon.pending.apply_outcomes() is not None
+            polling = addon.jobs.poll_jobs() is not None
+            settings = bpy.context.scene.omnifoa
+            if settings.job_state in ("queued", "running", "done"):
+                percents.append(settings.job_percent)
+                states.append(settings.job_state)
+            if not (waiting or polling):
+                break
+            assert time.monotonic() < deadline, settings.job_message
+            time.sleep(0.2)
+        scene = bpy.context.scene
+        settings = scene.omnifoa
+        assert settings.job_state == "done", settings.job_message
+        assert settings.job_message == "added 3 sound strip(s)"
+        assert settings.job_failures == ""
+        assert not bpy.ops.omnifoa.send_to_reaper.poll()  # each stem has its own place
+        # one job for the three strips, on one bar that only moves forward
+        jobs_now = service_call(workspace, "/v1/jobs")["jobs"]
+        assert len(jobs_now) == jobs_before + 1
+        record = service_record(workspace, settings.job_id)
+        assert record["kind"] == "batch"
+        assert [s["shot"] for s in record["shots"]] == ["pano", "pano.001", "pano.002"]
+        assert percents == sorted(percents)
+        assert percents[-1] == 100.0
+        assert any(0 < p < 100 for p in percents)
+        assert "running" in states
+        new = {n: s for n, s in sound_strips(scene).items() if n not in before}
+        added = list(new)
+        assert len(new) == 3
+        for movie in movies:
+            info = addon.strip_source.source_info(movie)
+            (sound,) = [s for s in new.values() if s.name.startswith(f"{movie.name} FOA")]
+            assert sound.name == f"{movie.name} FOA seed 11"
+            stem = workspace["out"] / f"{movie.name}_seed11_foa.wav"
+            assert playing(sound) == stem.resolve()
+            assert Path(sound.omnifoa_stem) == stem
+            assert sound.frame_start == movie.frame_final_start
+            assert sound.channel > movie.channel
+            request = json.loads(stem.with_name(stem.name + ".json").read_text())["request"]
+            assert request["video"] == info.path
+            assert request["start"] == pytest.approx(info.start_seconds, abs=1e-6)
+            assert request["end"] == pytest.approx(info.end_seconds, abs=1e-6)
+            assert request["seed"] == 11
+        # Ctrl+Z takes the three strips away in one step; Ctrl+Shift+Z puts them back
+        assert bpy.ops.ed.undo() == {"FINISHED"}
+        assert set(sound_strips(bpy.context.scene)) == before
+        assert bpy.ops.ed.redo() == {"FINISHED"}
+        assert set(sound_strips(bpy.context.scene)) == before | set(added)
+    finally:
+        editor = bpy.context.scene.sequence_editor
+        for name in [*added, "pano.001", "pano.002"]:
+            if name in editor.strips:
+                editor.strips.remove(editor.strips[name])
+        editor.active_strip = editor.strips["pano"]
+        bpy.context.scene.omnifoa.seed = 5
+
+
+def test_a_batch_reports_each_strip_without_a_stem_in_one_line(scene, addon, tmp_path) -> None:
+    settings = scene.omnifoa
+    remembered = (settings.job_state, settings.job_message, settings.job_failures)
+    before = set(sound_strips(scene))
+    stem = stem_with_takes(tmp_path, 1)
+    record = {
+        "state": "done",
+        "error": "2 of 3 shots failed; each failed shot gives its reason.",
+        "shots": [
+            {"shot": "pano", "state": "done", "output": str(stem), "reason": None},
+            {"shot": "gone", "state": "done", "output": "/x/gone.wav", "reason": None},
+            {"shot": "pano", "state": "failed", "output": "/x/y.wav", "reason": "Bad video."},
+        ],
+    }
+    try:
+        addon.jobs._end_batch(scene, record)
+        lines = settings.job_failures.splitlines()
+        assert lines == [
+            "gone: the strip is gone; its stem is /x/gone.wav",
+            "pano: Bad video.",
+        ]
+        assert settings.job_message == "added 1 sound strip(s); 2 strip(s) without a stem"
+        panel = SimpleNamespace(layout=RecordingLayout())
+        bpy.types.OMNIFOA_PT_generate.draw(panel, bpy.context)
+        assert all(line in panel.layout.labels for line in lines)
+    finally:
+        for name in set(sound_strips(scene)) - before:
+            scene.sequence_editor.strips.remove(scene.sequence_editor.strips[name])
+        settings.job_state, settings.job_message, settings.job_failures = remembered
 
 
 def test_disabling_the_add_on_removes_its_load_handler_and_timers(addon) -> None:
