@@ -22,6 +22,7 @@ from plugin_core.errors import OmnifoaError
 
 Status = Literal["done", "skipped", "failed", "cancelled"]
 CANCELLED = "Cancelled; nothing of this shot was written."
+NOT_STARTED = "Not started: the batch was stopped before this shot."
 OUT_OF_MEMORY = (
     "The device ran out of memory for this shot; run it alone, on the CPU (--device cpu) or "
     "with a shorter span."
@@ -71,13 +72,17 @@ def run_batch(
     reason: Callable[[BaseException], str] = default_reason,
 ) -> list[ShotResult]:
     """Run every shot that is not up to date, in order; one result per shot, in order.
-    ``cancel(shot)`` is asked while a shot runs (True cancels that shot), ``reason`` turns
-    a failure into its sentence."""
+    ``cancel(shot)`` is asked before a shot starts and while it runs (True cancels that shot:
+    a batch stopped by its user starts no further shot), ``reason`` turns a failure into its
+    sentence."""
     results = []
     for shot in shots:
         if progress is not None:
             progress.shot_started(shot)
-        result = _run_one(shot, models, progress, cancel, reason)
+        if cancel is not None and not shot.up_to_date and cancel(shot):
+            result = ShotResult(shot.name, shot.origin, "cancelled", 0.0, reason=NOT_STARTED)
+        else:
+            result = _run_one(shot, models, progress, cancel, reason)
         if progress is not None:
             progress.shot_ended(shot, result)
         results.append(result)

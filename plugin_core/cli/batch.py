@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +58,28 @@ class BatchBars:
         self.overall.close()
 
 
+@contextlib.contextmanager
+def first_interrupt_stops() -> Iterator[Callable[[], bool]]:
+    """The first Ctrl-C stops the batch cleanly (the running shot within a step, nothing of
+    it kept; the report is still written); a second one interrupts at once."""
+    pressed = threading.Event()
+
+    def first(_signum: int, _frame: object) -> None:
+        pressed.set()
+        signal.signal(signal.SIGINT, previous)
+        print("\nomnifoa: stopping after this step; Ctrl-C again to stop now", file=sys.stderr)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed.is_set  # signals reach only the main thread: nothing to install
+        return
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield pressed.is_set
+    finally:
+        if not pressed.is_set():
+            signal.signal(signal.SIGINT, previous)
+
+
 def _reason(error: BaseException) -> str:
     """A shot's failure in the sentence the command would print for it."""
     from plugin_core.cli.failures import describe
@@ -70,7 +96,9 @@ def _report_path(args: argparse.Namespace, source: Path, out: Path | None) -> Pa
     return source.absolute().with_name(f"{source.stem}.report.json")
 
 
-def _run_shots(args: argparse.Namespace, planned: list[Shot]) -> list[ShotResult]:
+def _run_shots(
+    args: argparse.Namespace, planned: list[Shot], stopped: Callable[[], bool]
+) -> list[ShotResult]:
     """The planned shots run here (one warm model) or on the Ray cluster ``--ray`` names."""
     from plugin_core.batch.runner import run_batch
     from plugin_core.batch.warm_models import WarmModels
@@ -78,7 +106,9 @@ def _run_shots(args: argparse.Namespace, planned: list[Shot]) -> list[ShotResult
     bars = BatchBars(sum(not shot.up_to_date for shot in planned), shot_bars=not args.ray)
     try:
         if not args.ray:
-            return run_batch(planned, WarmModels(args.device), bars, reason=_reason)
+            return run_batch(
+                planned, WarmModels(args.device), bars, lambda _shot: stopped(), _reason
+            )
         from plugin_core.batch.ray_farm import ray_cluster, run_on_ray
 
         with ray_cluster(args.ray):
@@ -94,7 +124,7 @@ def _batch(args: argparse.Namespace) -> int:
     from plugin_core.batch.report import check_report_path, report_table, write_report
     from plugin_core.batch.shot_list import folder_shots, read_shot_list
     from plugin_core.batch.shot_run import shot_files
-    from plugin_core.cli.failures import SHOTS_FAILED
+    from plugin_core.cli.failures import INTERRUPTED, SHOTS_FAILED
     from plugin_core.cli.progress import step_bar
     from plugin_core.errors import InputError
 
@@ -121,12 +151,17 @@ def _batch(args: argparse.Namespace) -> int:
             raise InputError(f"The report {report} is also a file of a shot; name it otherwise.")
         with step_bar("checking shots") as progress:
             planned = plan_batch(shots, progress)
-    results = _run_shots(args, planned)
+    # a farm's driver is stopped by Ray's own Ctrl-C handling; here the first one stops cleanly
+    stopping = contextlib.nullcontext(bool) if args.ray else first_interrupt_stops()
+    with stopping as stopped:
+        results = _run_shots(args, planned, stopped)
     write_report(report, source.absolute(), results)
     print(report_table(results))
     if args.ray:
         print(video_summary(results))
     print(f"report: {report}")
+    if stopped():
+        return INTERRUPTED
     return 0 if all(r.ok for r in results) else SHOTS_FAILED
 
 

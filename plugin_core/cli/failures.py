@@ -12,6 +12,7 @@ import errno
 
 BAD_INPUT = 2
 BUG = 1
+INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as a shell reports it
 SHOTS_FAILED = 3  # a batch ran and some of its shots failed or were cancelled
 
 _ERRNO_SENTENCES = {

@@ -15,7 +15,7 @@ from plugin_core.atomic_files import output_transaction
 from plugin_core.cli.batch import add_batch_commands
 from plugin_core.cli.conform import add_conform_commands
 from plugin_core.cli.doctor import add_doctor_commands
-from plugin_core.cli.failures import BAD_INPUT, describe
+from plugin_core.cli.failures import BAD_INPUT, INTERRUPTED, describe
 from plugin_core.cli.generate import add_generate_commands
 from plugin_core.cli.media import add_media_commands
 from plugin_core.cli.models import add_model_commands
@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return BAD_INPUT
     except KeyboardInterrupt:
         print("omnifoa: interrupted; nothing it was writing was kept", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except Exception as exc:
         if debug:
             raise

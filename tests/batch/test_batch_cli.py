@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -284,3 +287,43 @@ def test_a_bad_list_is_refused_before_any_model_loads(
     assert sentence.startswith(f"omnifoa: error: {message}")
     assert snapshot(project) == before
     assert use.loads == []
+
+
+def test_ctrl_c_stops_the_batch_cleanly_and_still_writes_the_report(tmp_path: Path) -> None:
+    """The first Ctrl-C (a real SIGINT to a real process) lets the running shot stop within a
+    step, keeps nothing of it, starts no other shot, and writes the report; exit 130."""
+    for name, scene in (("a", 3), ("b", 4), ("c", 5)):
+        scene_video(tmp_path / f"{name}.mp4", scene, seconds=4.0)
+    (tmp_path / "stems").mkdir()
+    shots = tmp_path / "shots.csv"
+    shots.write_text(
+        "shot,video,seed,output\n"
+        "first,a.mp4,1,stems/a.wav\nsecond,b.mp4,2,stems/b.wav\nthird,c.mp4,3,stems/c.wav\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "plugin_core.cli", "batch", str(shots)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    seen = bytearray()
+    while b"first:" not in seen:  # the first shot's own bar: the shot is running
+        chunk = process.stderr.read1(4096)
+        assert chunk, f"the batch ended before its first shot ran: {seen.decode()}"
+        seen += chunk
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 130, (seen + err).decode()
+    rows = report_rows(tmp_path / "shots.report.json")
+    assert [shot for shot, _ in rows] == ["first", "second", "third"]
+    assert rows[0][1] in ("done", "cancelled")  # the press may land after its last step
+    assert rows[1:] == [("second", "cancelled"), ("third", "cancelled")]
+    reasons = [
+        row["reason"] for row in json.loads((tmp_path / "shots.report.json").read_text())["shots"]
+    ]
+    assert reasons[2].startswith("Not started")
+    made = sorted(p.name for p in (tmp_path / "stems").iterdir())  # hidden scratch included
+    assert made == ([] if rows[0][1] == "cancelled" else ["a.wav", "a.wav.json"])
+    assert b"third" in out  # the table was printed

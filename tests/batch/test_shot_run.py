@@ -13,7 +13,7 @@ import soundfile as sf
 from hostile_inputs import snapshot
 
 from plugin_core.batch.plan import plan_batch
-from plugin_core.batch.runner import run_batch
+from plugin_core.batch.runner import NOT_STARTED, run_batch
 from plugin_core.batch.shot_list import Shot
 from plugin_core.batch.shot_run import commit_shot, run_shot, run_shot_to, shot_files
 from plugin_core.batch.warm_models import WarmModels
@@ -117,10 +117,29 @@ def test_a_commit_takes_only_the_files_a_shot_makes(
 def test_a_cancelled_shot_leaves_nothing(loaded: LoadedModel, video: Path, tmp_path: Path) -> None:
     shot = planned(video, tmp_path)
     before = snapshot(tmp_path)
-    [result] = run_batch([shot], WarmModels(load=lambda *_: loaded), cancel=lambda s: True)
+    asked = iter([False])  # not before the shot starts: the first time it is asked while running
+    [result] = run_batch(
+        [shot], WarmModels(load=lambda *_: loaded), cancel=lambda s: next(asked, True)
+    )
     assert (result.status, result.output) == ("cancelled", None)
     assert result.reason == "Cancelled; nothing of this shot was written."
     assert snapshot(tmp_path) == before  # no stem, no sidecar, no scratch folder
+
+
+def test_a_stopped_batch_starts_no_further_shot(
+    loaded: LoadedModel, video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folders = [tmp_path / "one", tmp_path / "two"]
+    for folder in folders:
+        folder.mkdir()
+    shots = [planned(video, folder) for folder in folders]
+    samples = []
+    real = loaded.model.sample
+    monkeypatch.setattr(loaded.model, "sample", lambda *a, **k: samples.append(1) or real(*a, **k))
+    results = run_batch(shots, WarmModels(load=lambda *_: loaded), cancel=lambda s: True)
+    assert [(r.status, r.reason) for r in results] == [("cancelled", NOT_STARTED)] * 2
+    assert samples == []  # the model never ran
+    assert [snapshot(folder) for folder in folders] == [{}, {}]
 
 
 def test_the_runner_goes_on_after_a_failed_or_cancelled_shot_in_order(
