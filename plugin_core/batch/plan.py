@@ -15,7 +15,12 @@ from pathlib import Path
 
 from plugin_core.batch.request_hash import model_identity, request_hash
 from plugin_core.batch.shot_list import Shot
-from plugin_core.batch.shot_run import check_shot_outputs, recorded_hash, shot_files
+from plugin_core.batch.shot_run import (
+    check_shot_outputs,
+    recorded_hash,
+    remove_leftover_scratch,
+    shot_files,
+)
 from plugin_core.errors import InputError
 from plugin_core.generation.file_hashes import file_sha256
 from plugin_core.generation.model_registry import get_entry
@@ -57,6 +62,7 @@ def plan_batch(shots: Sequence[Shot], progress: Progress | None = None) -> list[
                 if target in videos:
                     raise InputError(f"{target} is the video of {videos[target]}.")
                 written[target] = shot.origin
+            remove_leftover_scratch(request.output)
             check_shot_outputs(shot)
             digest = request_hash(request, file_sha256(request.video), model)
         except InputError as exc:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import socket
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +28,7 @@ import torch
 from plugin_core.batch.farm_worker import MadeShot, ShotWorker, VideoCopy
 from plugin_core.batch.runner import OUT_OF_MEMORY, BatchProgress, ShotResult, default_reason
 from plugin_core.batch.shot_list import Shot
-from plugin_core.batch.shot_run import SCRATCH_SUFFIX, commit_shot, shot_files
+from plugin_core.batch.shot_run import commit_shot, scratch_folder, shot_files
 from plugin_core.batch.warm_models import Loader
 from plugin_core.errors import InputError
 from plugin_core.generation.file_hashes import file_sha256
@@ -141,9 +140,7 @@ def _commit(shot: Shot, made: MadeShot) -> None:
     expected = shot_files(shot)
     if sorted(made.files) != sorted(expected):
         raise InputError(f"The files made for {shot.name} are not the ones a shot makes.")
-    output = shot.request.output
-    folder = output.parent  # the scratch folder a local run uses, so its clean-ups find it
-    scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=SCRATCH_SUFFIX, dir=folder))
+    scratch = scratch_folder(shot.request.output)  # as a local run's, so its clean-ups find it
     try:
         for name in expected:
             (scratch / name).parent.mkdir(parents=True, exist_ok=True)

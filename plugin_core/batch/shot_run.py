@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import replace
@@ -146,9 +147,37 @@ def commit_shot(shot: Shot, folder: Path) -> list[Path]:
     return [base / name for name in expected]
 
 
+def scratch_folder(output: Path) -> Path:
+    """A new scratch folder beside ``output`` for its files, named with this process's id."""
+    prefix = f".{output.name}.{os.getpid()}-"
+    return Path(tempfile.mkdtemp(prefix=prefix, suffix=SCRATCH_SUFFIX, dir=output.parent))
+
+
 def scratch_folders(output: Path) -> list[Path]:
     """The scratch folders :func:`run_shot` made beside ``output`` (left by a killed process)."""
     return sorted(output.parent.glob(f".{glob.escape(output.name)}.*{SCRATCH_SUFFIX}"))
+
+
+def _process_ended(folder: Path, output: Path) -> bool:
+    """Whether the process that made scratch ``folder`` is gone (its id is in the name)."""
+    pid = folder.name[len(output.name) + 2 :].partition("-")[0]
+    if not pid.isdigit():
+        return False  # not a name this module gives: left alone
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # another user's process
+    return False
+
+
+def remove_leftover_scratch(output: Path) -> None:
+    """Remove the scratch folders beside ``output`` whose process was killed mid-shot; those of
+    a batch still running are kept."""
+    for folder in scratch_folders(output):
+        if folder.is_dir() and not folder.is_symlink() and _process_ended(folder, output):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_shot(
@@ -159,10 +188,7 @@ def run_shot(
 ) -> list[Path]:
     """Make the shot and commit its files (through a scratch folder beside the output, so the
     commit is renames); the paths written, the stem first."""
-    output = shot.request.output
-    scratch = Path(
-        tempfile.mkdtemp(prefix=f".{output.name}.", suffix=SCRATCH_SUFFIX, dir=output.parent)
-    )
+    scratch = scratch_folder(shot.request.output)
     try:
         run_shot_to(shot, loaded, scratch, progress, cancel)
         return commit_shot(shot, scratch)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -182,3 +184,21 @@ def test_the_runner_goes_on_after_a_failed_or_cancelled_shot_in_order(
         ("cancelled", "three"),
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1.wav", "1.wav.json", "broken.mp4"]
+
+
+def test_scratch_left_by_a_killed_process_is_removed_when_the_shot_is_planned_again(
+    video: Path, tmp_path: Path
+) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process that has ended: its scratch folder is a leftover
+    request = GenerationRequest(video=video, output=tmp_path / "shot.wav")
+    left = tmp_path / f".shot.wav.{gone.pid}-abc.batch"
+    running = tmp_path / f".shot.wav.{os.getpid()}-def.batch"  # a batch still at work
+    other = tmp_path / ".shot.wav.notes.batch"  # not a name a batch gives
+    for folder in (left, running, other):
+        folder.mkdir()
+        (folder / "shot.wav").write_bytes(b"partial")
+    plan_batch([Shot("shot", "test", request)])
+    assert not left.exists()
+    assert running.exists()
+    assert other.exists()
