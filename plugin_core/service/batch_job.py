@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin_core.batch.plan import plan_batch
-from plugin_core.batch.runner import CANCELLED, ShotResult, run_batch
+from plugin_core.batch.runner import CANCELLED, NOT_STARTED, ShotResult, run_batch
 from plugin_core.batch.shot_list import Shot
 from plugin_core.batch.shot_run import scratch_folders, shot_files
 from plugin_core.batch.warm_models import WarmModels
@@ -95,6 +95,12 @@ class BatchRun:
         if not failed:
             return None
         return f"{failed} of {len(self.states)} shots failed; each failed shot gives its reason."
+
+    def cancel_waiting(self) -> None:
+        """Every shot that has not started is cancelled (the job was cancelled first)."""
+        for state in self.states:
+            if state.state == "queued":
+                state.state, state.reason = "cancelled", NOT_STARTED
 
     # ------------------------------------------------------------ running
     def run(

@@ -316,6 +316,8 @@ class JobQueue:
             if job.state not in FINAL:
                 job.cancel.set()
                 if job.state == "queued":
+                    if job.batch is not None:
+                        job.batch.cancel_waiting()
                     self._finish(job, "cancelled", None)
             return job.to_json()
 

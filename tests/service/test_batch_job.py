@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from service_process import Service, exchange, job_body
 
+from plugin_core.batch.runner import NOT_STARTED
 from plugin_core.media.audio_io import read_foa
 from plugin_core.service.batch_job import INTERRUPTED_BATCH
 from plugin_core.service.client import ServiceError
@@ -168,3 +169,31 @@ def test_a_service_killed_mid_batch_keeps_the_whole_shots_and_removes_the_rest(
     assert [s["state"] for s in after["shots"]] == ["done", "failed"]
     assert after["outputs"] == [str(out / "a.wav")]
     assert files_in(out) == ["a.wav", "a.wav.json"]
+
+
+def test_a_batch_cancelled_while_queued_says_each_shot_never_started(
+    service, assets, tmp_path
+) -> None:
+    busy = service.client.submit(job_body(assets, tmp_path, name="busy.wav", steps=400, end=3.0))
+    batch = service.client.submit_batch(
+        [job_body(assets, tmp_path, name=f"{n}.wav", shot=n) for n in ("a", "b")]
+    )
+    assert service.client.job(batch["id"])["state"] == "queued"  # behind the busy job
+    cancelled = service.client.cancel(batch["id"])
+    service.client.cancel(busy["id"])
+    assert cancelled["state"] == "cancelled"
+    assert [(s["state"], s["reason"]) for s in cancelled["shots"]] == [
+        ("cancelled", NOT_STARTED),
+        ("cancelled", NOT_STARTED),
+    ]
+    service.client.wait(busy["id"], 60)
+    assert files_in(tmp_path) == []
+
+
+def test_a_batch_is_not_handed_to_reaper_as_one_stem(service, assets, tmp_path) -> None:
+    record = service.client.submit_batch([job_body(assets, tmp_path, name="a.wav", shot="a")])
+    assert service.client.wait(record["id"], 120)["state"] == "done"
+    with pytest.raises(ServiceError) as refused:
+        service.client.send_to_reaper(record["id"], position=0.0)
+    assert refused.value.status == 409
+    assert "one by one" in str(refused.value)
