@@ -21,6 +21,7 @@ from .preferences import preferences, remote, state_file
 from .service_link import ServiceBusy, ServiceLink, ServiceRefused, ServiceUnavailable
 from .strip_source import SourceInfo, free_channel, source_info, strips_of
 from .take_strip import use_take
+from .workers import in_flight
 
 POLL_SECONDS = 0.5
 POLL_TIMEOUT = 1.0  # the timer runs on Blender's main thread: never wait long
@@ -36,6 +37,10 @@ REOPENED_UNKNOWN = (
 REOPENED_NO_SERVICE = (
     "The omnifoa service is not running, so the job from before the file was reopened is "
     "lost; generate again."
+)
+DOWNLOAD_LOST = (
+    "The job is done on the server, but what was to download its stem ended with the Blender "
+    "session it ran in; generate again."
 )
 
 _silent_since: dict[str, float] = {}  # job id -> when polls began to time out
@@ -214,6 +219,8 @@ def poll_scene(context, scene: bpy.types.Scene) -> bool:
             return _fail(settings, str(exc))
         settings.job_message = f"{strip.name} plays the new take {record['takes'][0]}"
     elif record["state"] == "done" and service.remote is not None:  # its files are there
+        if not in_flight(settings.job_ticket):  # its worker did not outlive a reopen
+            return _fail(settings, DOWNLOAD_LOST)
         settings.job_state, settings.job_message = "downloading", "downloading the stem…"
         return False
     elif record["state"] == "done":

@@ -208,7 +208,8 @@ class OMNIFOA_OT_regenerate(bpy.types.Operator):
 
 
 class OMNIFOA_OT_test_connection(bpy.types.Operator):
-    """Say in one line whether the omnifoa service runs, or what would start it"""
+    """Say in one line whether the omnifoa service runs, or what would start it (a server:
+    its models, device and round trip)"""
 
     bl_idname = "omnifoa.test_connection"
     bl_label = "Test connection"
@@ -216,7 +217,10 @@ class OMNIFOA_OT_test_connection(bpy.types.Operator):
     def execute(self, context):
         prefs = preferences(context)
         executable = bpy.path.abspath(prefs.executable) if prefs.executable else ""
-        prefs.connection_status = describe_connection(jobs.link(context), executable)
+        try:
+            prefs.connection_status = describe_connection(jobs.link(context), executable)
+        except ServiceUnavailable as exc:  # the server's URL, token or fingerprint
+            prefs.connection_status = str(exc)
         self.report({"INFO"}, prefs.connection_status)
         return {"FINISHED"}
 

@@ -18,7 +18,7 @@ from .preferences import preferences
 from .service_link import ServiceUnavailable
 from .service_start import find_program
 from .take_strip import range_seconds
-from .workers import FAILED, HANDED, MODELS, PROGRESS, Outcome
+from .workers import DOWNLOADED, ENDED, FAILED, HANDED, MODELS, PROGRESS, Outcome
 
 TICK_SECONDS = 0.1
 ENDPOINTS = {"generate": "/v1/jobs", "regenerate": "/v1/regenerate", "batch": "/v1/batches"}
@@ -147,10 +147,17 @@ def _apply_submit(settings, outcome: Outcome) -> None:
     if outcome.kind == PROGRESS:
         settings.job_message = outcome.message
         return
-    settings.job_ticket = ""
+    if outcome.final:
+        settings.job_ticket = ""  # a server's job (SENT) keeps its worker until downloaded
     if outcome.kind == FAILED:
         settings.job_state, settings.job_message = "failed", outcome.message
         jobs.report(outcome.message, error=True)
+        return
+    if outcome.kind == DOWNLOADED:
+        jobs.place_downloaded(settings.id_data, outcome.data["stems"])
+        jobs.report(f"omnifoa: {settings.job_message} for {settings.job_source}", False)
+        return
+    if outcome.kind == ENDED:  # failed or cancelled on the server: the poll timer said so
         return
     record = outcome.data
     settings.job_id, settings.job_state = record["id"], record["state"]

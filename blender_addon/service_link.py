@@ -1,4 +1,5 @@
-"""The add-on's client of the local omnifoa service: standard library and platformdirs only
+"""The add-on's client of the omnifoa service (the local one, or a studio server through
+:mod:`.remote_server`): standard library and platformdirs only
 (no bpy, no torch), so it runs on worker threads.
 
 The service writes its address and token to ``service.json`` in the user's omnifoa config
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from platformdirs import user_config_dir
+
+from .remote_server import NotPinned, Remote
 
 SCHEMA_VERSION = 3  # the job fields' version this add-on was written for (GET /v1/health)
 TIMEOUT = 3.0
@@ -59,13 +62,17 @@ def check_schema(health: dict[str, Any]) -> None:
 
 
 class ServiceLink:
-    """Calls to the service whose state file is ``state_file``."""
+    """Calls to the service whose state file is ``state_file``, or to the ``remote`` server
+    (over HTTPS, its certificate pinned) when the preferences name one."""
 
-    def __init__(self, state_file: Path) -> None:
+    def __init__(self, state_file: Path, remote: Remote | None = None) -> None:
         self.state_file = state_file
+        self.remote = remote
 
     def address(self) -> tuple[str, str]:
-        """The service's URL and token, from its state file."""
+        """The service's URL and token, from its state file (or the remote server's)."""
+        if self.remote is not None:
+            return self.remote.url, self.remote.token
         try:
             data = json.loads(self.state_file.read_text(encoding="utf-8"))
             url, token = data["url"], data["token"]
@@ -89,8 +96,9 @@ class ServiceLink:
         request.add_header("Authorization", f"Bearer {token}")
         if data is not None:
             request.add_header("Content-Type", "application/json")
+        opener = urllib.request.build_opener() if self.remote is None else self.remote.opener()
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with opener.open(request, timeout=timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             try:
@@ -100,9 +108,19 @@ class ServiceLink:
             raise ServiceRefused(str(message), exc.code) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
+            if isinstance(reason, NotPinned):
+                raise ServiceUnavailable(
+                    f"The server at {url} is not the one pinned: {reason}; check the "
+                    "fingerprint in the add-on preferences."
+                ) from None
             if isinstance(reason, TimeoutError):
                 raise ServiceBusy(
                     f"The omnifoa service at {url} did not answer within {timeout:g} s."
+                ) from None
+            if self.remote is not None:
+                raise ServiceUnavailable(
+                    f"The omnifoa server at {url} does not answer ({reason}); check the "
+                    "server URL in the add-on preferences."
                 ) from None
             raise ServiceUnavailable(
                 f"The omnifoa service at {url} is not running ({reason}); {_START_HINT}"

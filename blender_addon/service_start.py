@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .service_link import ServiceBusy, ServiceLink, ServiceUnavailable
+from .service_link import ServiceBusy, ServiceLink, ServiceRefused, ServiceUnavailable
 
 START_WAIT_SECONDS = 30.0
 RETRY_SECONDS = 0.25
@@ -90,9 +90,30 @@ def start_service(command: list[str], state_file: Path) -> subprocess.Popen:
         log.close()
 
 
+def describe_server(link: ServiceLink) -> str:
+    """One line for *Test connection* to a studio server: its models, its device and the
+    round trip of a request (the best of three, TLS handshake included), or what failed."""
+    url, _ = link.address()
+    try:
+        trips = []
+        for _ in range(3):
+            began = time.perf_counter()
+            health = link.health()
+            trips.append(time.perf_counter() - began)
+        models = [m["id"] for m in link.models().get("models", []) if m.get("installed")]
+    except (ServiceUnavailable, ServiceRefused) as exc:
+        return str(exc)
+    return (
+        f"Server {url}: models {', '.join(models) or 'none installed'}; "
+        f"{health.get('device', 'device unknown')}; {min(trips) * 1000:.0f} ms round trip."
+    )
+
+
 def describe_connection(link: ServiceLink, executable: str) -> str:
     """One line for the preferences' *Test connection*: the running service, or what would
-    start it, or why nothing can."""
+    start it, or why nothing can (a studio server: :func:`describe_server`)."""
+    if link.remote is not None:
+        return describe_server(link)
     try:
         health = link.health()
     except ServiceUnavailable:

@@ -1,5 +1,6 @@
 """Worker threads for the calls that can take long: reach (or start) the service and submit a
-job, hand a job's stems to REAPER, and look up the service's models (their camera FoVs).
+job (on a studio server: upload the video, follow the job, download its stem), hand a job's
+stems to REAPER, and look up the service's models (their camera FoVs).
 
 They do HTTP and nothing else (no bpy: this module does not import it). Each call gets a
 ticket; its outcomes go into a thread-safe queue that the main thread drains with
@@ -9,14 +10,17 @@ main thread only.
 
 from __future__ import annotations
 
+import http.client
 import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from .remote_server import Remote, TransferFailed, download, upload
 from .service_link import (
     ServiceBusy,
     ServiceLink,
@@ -30,8 +34,10 @@ SUBMIT_TIMEOUT = 15.0  # the service checks the video before it answers
 REAPER_TIMEOUT = 60.0  # the service waits for REAPER's acknowledgement before it answers
 MODELS_TIMEOUT = 3.0  # a short list; a submit does not wait longer on it
 
-PROGRESS, MODELS = "progress", "models"  # news on the way; not final
+PROGRESS, MODELS, SENT = "progress", "models", "sent"  # news on the way; not final
 SUBMITTED, HANDED, LISTED, FAILED = "submitted", "handed", "listed", "failed"  # final
+DOWNLOADED, ENDED = "downloaded", "ended"  # final: a server's job brought down, or not done
+FOLLOW_WAIT = 5.0  # how long one long-poll of a server's job lets the server hold the answer
 
 
 @dataclass(frozen=True)
@@ -40,14 +46,15 @@ class Outcome:
 
     ticket: str
     # PROGRESS, MODELS (data: GET /v1/models), SUBMITTED (data: the job record), HANDED
-    # (data: the ack), LISTED (a model look-up ended), FAILED
+    # (data: the ack), LISTED (a model look-up ended), FAILED; a server's job: SENT (data:
+    # its record; the worker follows it on), DOWNLOADED (data: "stems", local paths), ENDED
     kind: str
     message: str = ""
     data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def final(self) -> bool:
-        return self.kind not in (PROGRESS, MODELS)
+        return self.kind not in (PROGRESS, MODELS, SENT)
 
 
 _outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
@@ -125,6 +132,10 @@ def submit_in_background(
     ticket = uuid.uuid4().hex
 
     def work() -> None:
+        if link.remote is not None:
+            _server_job(ticket, link, link.remote, job, endpoint)
+            return
+
         def starting() -> None:
             _outcomes.put(Outcome(ticket, PROGRESS, "starting the omnifoa service…"))
 
@@ -140,6 +151,46 @@ def submit_in_background(
 
     _run(ticket, work)
     return ticket
+
+
+def _server_job(
+    ticket: str, link: ServiceLink, remote: Remote, job: dict[str, Any], endpoint: str
+) -> None:
+    """A job on a studio server: the strip's video uploaded, the job submitted and followed
+    to its end, its stem downloaded into the job's (local) output folder."""
+    if endpoint != "/v1/jobs":
+        raise ServiceRefused(
+            "A studio server takes one strip at a time from Blender; choose 'This computer' "
+            "in the add-on preferences for a batch or new takes."
+        )
+    check_schema(link.health())
+    _put_models(ticket, link)
+    body = dict(job)
+    folder, video = Path(body.pop("output_dir")), Path(body.pop("video"))
+    for name in (body["name"], body["name"] + ".json"):
+        if (folder / name).exists():  # refused before a byte is sent
+            raise ServiceRefused(f"{folder / name} exists already; change the seed or move it.")
+
+    def sent(done: int, size: int) -> None:
+        percent = 100 * done // max(size, 1)
+        _outcomes.put(Outcome(ticket, PROGRESS, f"uploading the video… {percent}%"))
+
+    try:
+        body["upload"] = upload(remote, video, sent)
+        record = link.submit({**body, "client_key": ticket}, SUBMIT_TIMEOUT)
+        _outcomes.put(Outcome(ticket, SENT, data=record))
+        while record["state"] not in ("done", "failed", "cancelled"):
+            query = f"/v1/jobs/{record['id']}?wait={FOLLOW_WAIT:g}"
+            record = link.call("GET", query, timeout=FOLLOW_WAIT + SUBMIT_TIMEOUT)["job"]
+        if record["state"] != "done":  # the poll timer tells the scene
+            _outcomes.put(Outcome(ticket, ENDED))
+            return
+        files = download(remote, record["id"], folder)
+    except (TransferFailed, OSError, http.client.HTTPException) as exc:
+        raise ServiceUnavailable(
+            f"The transfer with the server at {remote.url} failed: {exc}"
+        ) from None
+    _outcomes.put(Outcome(ticket, DOWNLOADED, data={"stems": [str(files[0])]}))
 
 
 def not_sent_to_reaper(exc: ServiceUnavailable) -> ServiceUnavailable:

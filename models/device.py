@@ -47,3 +47,12 @@ def synchronizer(device: torch.device) -> Callable[[], None] | None:
     if device.type == "mps":
         return torch.mps.synchronize
     return None
+
+
+def device_name(device: torch.device) -> str:
+    """What ``device`` is, in words: the GPU's name, Apple's GPU or the CPU."""
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA)"
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return "CPU"

@@ -98,6 +98,8 @@ def _generate(args: argparse.Namespace) -> int:
     from plugin_core.media.stem_takes import takes_folder
 
     request = request_from_args(args)
+    if args.server is not None:
+        return _generate_remote(args.server, request, args.timings)
     clock = StageClock() if args.timings else None
     with step_bar("generating") as progress:
         result = generate(request, progress=progress, clock=clock)
@@ -110,6 +112,39 @@ def _generate(args: argparse.Namespace) -> int:
     print(f"wrote {request.output} (and {request.output.name}.json){takes}")
     if clock is not None:
         print(clock.table(total, result.span[1] - result.span[0]), file=sys.stderr)
+    return 0
+
+
+def _generate_remote(url: str, request: Any, timings: bool) -> int:
+    """``generate --server URL``: the same request made on the server, its files fetched."""
+    from tqdm import tqdm
+
+    from plugin_core.service.client_config import server_settings
+    from plugin_core.service.remote_generate import remote_generate
+
+    if timings:
+        raise InputError("--timings measures a local generation; leave it out with --server.")
+    client = server_settings(url).client()
+    bars: dict[str, tqdm] = {}
+
+    def sent(done: int, size: int) -> None:
+        if "upload" not in bars:
+            bars["upload"] = tqdm(desc="uploading", total=size, unit="B", unit_scale=True)
+        bars["upload"].update(done - bars["upload"].n)
+
+    def progress(percent: float) -> None:
+        if "job" not in bars:
+            bars["job"] = tqdm(desc="generating on the server", total=100, unit="%")
+        bars["job"].update(round(percent, 1) - bars["job"].n)
+
+    try:
+        made = remote_generate(client, request, sent, progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    others = len(made) - 2
+    more = f" and {others} takes" if others > 0 else ""
+    print(f"wrote {request.output} (and {request.output.name}.json{more}) from {url}")
     return 0
 
 
@@ -131,6 +166,12 @@ def add_generate_commands(sub: argparse._SubParsersAction) -> None:
     add_request_arguments(p)
     p.add_argument(
         "--timings", action="store_true", help="print the seconds of every stage (stderr)"
+    )
+    p.add_argument(
+        "--server",
+        metavar="URL",
+        help="generate on an omnifoa server (https://HOST:PORT); its token and CA or "
+        "fingerprint from OMNIFOA_SERVER_TOKEN/_CA/_FINGERPRINT or client.toml",
     )
     p.set_defaults(run=_generate, transactional=True)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from functools import cache
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from models.device import device_name, pick_device
 from models.families import camera_fov
 from plugin_core import __version__
 from plugin_core.errors import InputError
@@ -121,6 +123,7 @@ class Api:
             "version": __version__,
             "schema_version": SCHEMA_VERSION,
             "models": self._jobs.loaded_models(),
+            "device": _device(),
         }
         return reply(HTTPStatus.OK, body)
 
@@ -233,6 +236,12 @@ class Api:
             )
         if record["state"] != "done":
             raise Refused(HTTPStatus.CONFLICT, f"The job is {record['state']}, not done.")
+        if record.get("kind") == "batch":
+            raise Refused(
+                HTTPStatus.CONFLICT,
+                "A batch's stems each belong at their own shot's place: hand them on one by one "
+                "(`omnifoa reaper drop STEM --position SECONDS`).",
+            )
         if not isinstance(body, dict) or set(body) - {"position", "port"}:
             raise Refused(HTTPStatus.BAD_REQUEST, 'Send {"position": s, "port": n}.')
         start = record["request"].get("start") or 0.0  # where the stem sits in the video
@@ -273,6 +282,12 @@ def models_document() -> list[dict[str, Any]]:
         }
         for e in load_registry().values()
     ]
+
+
+@cache
+def _device() -> str:
+    """The device jobs run on by default, in words (``GET /v1/health``)."""
+    return device_name(pick_device())
 
 
 def _job(record: dict[str, Any] | None) -> Response:

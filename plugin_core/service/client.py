@@ -86,9 +86,13 @@ class ServiceClient:
                     f"The server at {self.url} is not the one trusted ({reason}); check the "
                     "CA file or fingerprint you were given."
                 ) from None
+            start = (
+                "check the server's URL and that it runs"
+                if self.url.startswith("https://")
+                else "start it with `omnifoa serve`"
+            )
             raise ServiceError(
-                f"The omnifoa service at {self.url} does not answer ({exc}); "
-                "start it with `omnifoa serve`."
+                f"The omnifoa service at {self.url} does not answer ({exc}); {start}."
             ) from None
 
     def health(self) -> dict[str, Any]:
@@ -126,8 +130,10 @@ class ServiceClient:
             body["client_key"] = client_key
         return self._call("POST", "/v1/regenerate", body)["job"]
 
-    def job(self, job_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/v1/jobs/{job_id}")["job"]
+    def job(self, job_id: str, wait: float | None = None) -> dict[str, Any]:
+        """The job's record; with ``wait``, once it ends or after that many seconds."""
+        query = "" if wait is None else f"?wait={min(wait, WAIT_S):.3f}"
+        return self._call("GET", f"/v1/jobs/{job_id}{query}")["job"]
 
     def jobs(self) -> list[dict[str, Any]]:
         return self._call("GET", "/v1/jobs")["jobs"]

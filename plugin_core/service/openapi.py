@@ -5,6 +5,7 @@ methods from the app's own routes, a job body's fields from the request's field 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,6 +23,7 @@ from plugin_core.service.job_schema import (
 from plugin_core.service.replies import API_VERSION
 
 OPENAPI = "/v1/openapi.json"
+_PARAMETER = re.compile(r"\{(\w+)\}")
 _TYPES = {
     "int": "integer",
     "float": "number",
@@ -98,7 +100,7 @@ def job_request_schema() -> dict[str, Any]:
     return {
         "type": "object",
         "properties": properties,
-        "required": ["name"],
+        "required": ["name"],  # output_dir left out: a fresh folder among the person's results
         "oneOf": [{"required": ["video"]}, {"required": ["upload"]}],
         "additionalProperties": False,
     }
@@ -117,10 +119,12 @@ def _operation(method: str, path: str, summary: str) -> dict[str, Any]:
         operation["requestBody"] = {"required": True, "content": _json(_BODIES[method, path])}
     if method == "POST" and path in ("/v1/jobs", "/v1/batches"):
         operation["responses"]["202"] = {"description": "queued", "content": _json("Answer")}
-    if "{job_id}" in path:
-        operation["parameters"] = [
-            {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
-        ]
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PARAMETER.findall(path)
+    ]
+    if parameters:
+        operation["parameters"] = parameters
     return operation
 
 
@@ -157,10 +161,10 @@ def openapi_document(routes: Iterable[BaseRoute]) -> dict[str, Any]:
         if not isinstance(route, Route):
             continue
         doc = (route.endpoint.__doc__ or "").strip().splitlines()
+        path = route.path_format  # {name:path} written {name}, as OpenAPI names parameters
         for method in sorted((route.methods or set()) - {"HEAD"}):
-            summary = doc[0] if doc else f"{method} {route.path}"
-            operation = _operation(method, route.path, summary)
-            paths.setdefault(route.path, {})[method.lower()] = operation
+            summary = doc[0] if doc else f"{method} {path}"
+            paths.setdefault(path, {})[method.lower()] = _operation(method, path, summary)
     regenerate = {name: _REGENERATE[name] for name in REGENERATE_FIELDS}
     return {
         "openapi": "3.1.0",

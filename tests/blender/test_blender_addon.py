@@ -14,6 +14,7 @@ import contextlib
 import inspect
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -1147,6 +1148,117 @@ def test_a_batch_reports_each_strip_without_a_stem_in_one_line(scene, addon, tmp
         for name in set(sound_strips(scene)) - before:
             scene.sequence_editor.strips.remove(scene.sequence_editor.strips[name])
         settings.job_state, settings.job_message, settings.job_failures = remembered
+
+
+@pytest.fixture(scope="module")
+def studio_server(workspace) -> Iterator[SimpleNamespace]:
+    """A studio's server: ``omnifoa serve --listen 127.0.0.2:0`` (loopback) over TLS with a
+    self-signed certificate, and the token ``omnifoa serve tokens add`` gave an artist."""
+    state, program = workspace["root"] / "studio", str(workspace["program"])
+    added = subprocess.run(
+        [program, "serve", "tokens", "add", "artist", "--state-dir", str(state)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    process = subprocess.Popen(
+        [program, "serve", "--state-dir", str(state), "--listen", "127.0.0.2:0",
+         "--tls-self-signed"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    ready = re.search(r"on (https://\S+) .*fingerprint ([0-9A-F:]{95})", process.stdout.readline())
+    assert ready is not None, process.stderr.read() if process.poll() is not None else ""
+    url, fingerprint = ready.groups()
+    yield SimpleNamespace(
+        url=url, fingerprint=fingerprint, token=added.stdout.split()[-1], state=state
+    )
+    process.terminate()
+    _, err = process.communicate(timeout=30)
+    assert "Traceback" not in err
+
+
+@contextlib.contextmanager
+def on_server(server: SimpleNamespace, **changed: str) -> Iterator:
+    """The add-on's preferences set to the studio server (``changed``: other values)."""
+    prefs = bpy.context.preferences.addons[ADDON].preferences
+    prefs.server = "REMOTE"
+    prefs.server_url, prefs.server_token = server.url, server.token
+    prefs.server_fingerprint = server.fingerprint
+    for name, value in changed.items():
+        setattr(prefs, name, value)
+    try:
+        yield prefs
+    finally:
+        prefs.server = "LOCAL"
+
+
+def test_test_connection_names_the_servers_models_device_and_round_trip(
+    addon, studio_server
+) -> None:
+    with on_server(studio_server) as prefs:
+        assert bpy.ops.omnifoa.test_connection() == {"FINISHED"}
+        line = prefs.connection_status
+    pattern = rf"Server {re.escape(studio_server.url)}: models (.+); (.+); (\d+) ms round trip\."
+    found = re.fullmatch(pattern, line)
+    assert found is not None, line
+    assert "omnifoa-mini" in found.group(1).split(", ")
+    assert found.group(2) == "CPU" or found.group(2).endswith(("(CUDA)", "(MPS)"))
+
+
+def test_a_server_with_another_certificate_is_refused_in_one_line(addon, studio_server) -> None:
+    wrong = ":".join(["AB"] * 32)
+    with on_server(studio_server, server_fingerprint=wrong) as prefs:
+        assert bpy.ops.omnifoa.test_connection() == {"FINISHED"}
+        line = prefs.connection_status
+        assert "\n" not in line
+        assert line.startswith(f"The server at {studio_server.url} is not the one pinned")
+        assert studio_server.fingerprint in line  # what it has, to compare with what was given
+        prefs.server_fingerprint = "not a fingerprint"
+        bpy.ops.omnifoa.test_connection()
+        assert "64 hexadecimal digits" in prefs.connection_status
+
+
+def test_generate_through_a_studio_server_puts_its_stem_on_the_timeline(
+    scene, addon, workspace, studio_server
+) -> None:
+    settings = scene.omnifoa
+    before, seed = set(sound_strips(scene)), settings.seed
+    settings.seed = 23  # a stem this file does not have yet
+    uploads = studio_server.state / "files" / "artist" / "uploads"
+    try:
+        with on_server(studio_server):
+            assert bpy.ops.omnifoa.generate() == {"FINISHED"}
+            assert settings.job_state == "starting"  # returned first: a worker does the rest
+            seen = [settings.job_message]
+            deadline = time.monotonic() + 300
+            while addon.pending.apply_outcomes() is not None or addon.jobs.poll_jobs():
+                if settings.job_message != seen[-1]:
+                    seen.append(settings.job_message)
+                assert time.monotonic() < deadline, settings.job_message
+                time.sleep(0.1)
+        assert settings.job_state == "done", settings.job_message
+        assert "uploading the video… 100%" in seen
+        assert settings.job_message == "added 1 sound strip(s)"
+        [added] = set(sound_strips(scene)) - before
+        sound = scene.sequence_editor.strips[added]
+        stem = workspace["out"] / "pano_seed23_foa.wav"  # where a local generation puts it
+        assert Path(sound.omnifoa_stem) == stem
+        assert (stem.parent / (stem.name + ".json")).is_file()
+        assert sound.sound.channels == "CHANNELS_4"
+        assert sound.frame_final_start == 22  # beside its movie strip, as a local stem is
+        source = scene.sequence_editor.strips["pano"]
+        assert abs(sound.frame_final_end - source.frame_final_end) <= 1  # the strip's length
+        assert read_wav(stem)[0].shape[0] == 4
+        assert len(list(uploads.iterdir())) >= 1  # the video went up; no path was shared
+        # the same done job seen from a later session, its downloading worker gone with the
+        # one it ran in: failed in one sentence, so Generate is possible again
+        settings.job_state, settings.job_ticket = "running", ""
+        with on_server(studio_server):
+            assert addon.jobs.poll_scene(bpy.context, scene) is False
+        assert (settings.job_state, settings.job_message) == ("failed", addon.jobs.DOWNLOAD_LOST)
+        assert bpy.ops.omnifoa.generate.poll()
+    finally:
+        for name in set(sound_strips(scene)) - before:
+            scene.sequence_editor.strips.remove(scene.sequence_editor.strips[name])
+        settings.seed = seed
 
 
 def test_disabling_the_add_on_removes_its_load_handler_and_timers(addon) -> None:

@@ -84,7 +84,9 @@ def app_routes(tmp_path: Path) -> list[tuple[str, str]]:
     finally:
         jobs.close()
     return [
-        (method, route.path) for route in app.routes for method in sorted(route.methods - {"HEAD"})
+        (method, route.path_format)
+        for route in app.routes
+        for method in sorted(route.methods - {"HEAD"})
     ]
 
 
@@ -275,8 +277,15 @@ def test_the_openapi_document_lists_every_job_field_with_its_type_and_range(
         assert schema.get("enum") == (None if spec.choices is None else list(spec.choices))
         if field_default(name) is not dataclasses.MISSING:
             assert schema["default"] == field_default(name), name
+    assert set(body["required"]) == {"name"}  # no output_dir: the person's results
+    assert body["oneOf"] == [{"required": ["video"]}, {"required": ["upload"]}]
+    assert "not with video" in body["properties"]["upload"]["description"]
     for method, path in app_routes(tmp_path):
-        assert method.lower() in doc["paths"].get(path, {}), (method, path)
+        operation = doc["paths"].get(path, {}).get(method.lower())
+        assert operation is not None, (method, path)
+        named = [p["name"] for p in operation.get("parameters", [])]
+        assert named == re.findall(r"\{(\w+)\}", path), (method, path)
+    assert "/v1/jobs/{job_id}/files/{name}" in doc["paths"]  # not {name:path}
     [operation] = [doc["paths"]["/v1/jobs"]["post"]]
     assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "/JobRequest"
