@@ -188,3 +188,38 @@ class VoicePlacement(Protocol):
     def place_voice(self, voice: Tensor, azimuth: float, elevation: float) -> Tensor:
         """AmbiX [4, N] of a mono ``voice`` [N] placed at (azimuth, elevation) degrees."""
         ...
+
+
+Join = Literal["forced codes", "inpainted", "crossfade"]
+
+
+@dataclass(frozen=True)
+class KnownAudio:
+    """The audio a window is made around when a range of a stem is made again: FOA [4, N]
+    (AmbiX, the family's rate, the window's samples) and which samples are known [N] (bool);
+    the rest (the range) is made anew."""
+
+    audio: Tensor
+    known: Tensor
+
+
+@dataclass(frozen=True)
+class KnownJoin:
+    """What a family does with a window's known audio: the continuation to sample with, and
+    how the new audio joins the known audio before and after it (None: that side has none in
+    this window)."""
+
+    continuation: Continuation | None
+    start: Join | None = None
+    end: Join | None = None
+
+
+@runtime_checkable
+class KnownAudioJoins(Protocol):
+    """A family model that makes new audio agree with the audio around it (regenerating a
+    range of a stem): from forced codes of the audio before it, or by inpainting."""
+
+    def join_known(self, known: KnownAudio, previous: Continuation | None) -> KnownJoin:
+        """The continuation that makes a window agree with ``known`` (``previous``: what the
+        window before left, used where the window starts with nothing known), and the joins."""
+        ...

@@ -33,17 +33,22 @@ UNUSED_AT_INFERENCE = re.compile(
     r"|^conditioner\.conditioners\.[^.]+\.proj_out\.|^conditioner\.conditioners\.video_360\.global_proj\."
     r"|_norm\.beta$|\.rotary_pos_emb\.inv_freq$)"
 )
+# The codec's encoder: generating never runs it, so a checkpoint may leave it out (then a
+# regenerated range is crossfaded instead of inpainted).
+ENCODER_PREFIX = "codec.encoder."
 LIGHTNING_PREFIX = "diffusion."
 EMA_PREFIX = "diffusion_ema.ema_model."
 
 
 @dataclass(frozen=True)
 class LoadReport:
-    """What a load did: tensors loaded, reference keys skipped as unused, the source form."""
+    """What a load did: tensors loaded, reference keys skipped as unused, the source form,
+    and whether the file had the codec's encoder."""
 
     loaded: int
     unused: tuple[str, ...]
     source: str
+    encoder: bool = True
 
 
 def select_weights(tensors: dict[str, Tensor], ema: bool = False) -> tuple[dict[str, Tensor], str]:
@@ -112,14 +117,19 @@ def load_state(
             + "; pick the preset the checkpoint was trained with."
         )
     missing = [k for k in expected if k not in state]
+    encoder = any(k.startswith(ENCODER_PREFIX) for k in state)
+    if not encoder:  # left out as a whole: the model runs without it
+        missing = [k for k in missing if not k.startswith(ENCODER_PREFIX)]
     if missing and strict:
         raise CheckpointError(
             f"The checkpoint lacks {len(missing)} weight(s) the model uses, e.g. {missing[0]}; "
             "it is incomplete or made for another model."
         )
     extra = tuple(sorted(set(state) - set(expected)))
-    model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=strict)
-    return LoadReport(len(state) - len(extra), tuple(sorted(unused + extra)), source)
+    model.load_state_dict(
+        {k: v for k, v in state.items() if k in expected}, strict=strict and encoder
+    )
+    return LoadReport(len(state) - len(extra), tuple(sorted(unused + extra)), source, encoder)
 
 
 def convert_to_safetensors(

@@ -4,13 +4,16 @@ The panorama view (the ERP frame padded to a square) and a perspective FoV crop,
 the frame encoders' input size, at 8 fps over a 10 s window (the preset says). Precision as
 the reference runs it: the frame encoders, the two video conditioners and the codec decode in
 fp32; only the DiT under half-precision autocast on a GPU (bf16, fp16 where bf16 is missing).
+A range of a stem made again is inpainted: the codec encodes the audio around it and the
+sampler keeps those latent frames (:meth:`OmniAudioModel.join_known`); a checkpoint without
+the codec's encoder crossfades instead.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -23,6 +26,8 @@ from models.family import (
     Cancel,
     Continuation,
     ConversionReport,
+    KnownAudio,
+    KnownJoin,
     LoadSpec,
     ModelLoadError,
     Progress,
@@ -43,6 +48,7 @@ from models.omniaudio.checkpoint import (
 )
 from models.omniaudio.config import SAMPLER_METHODS, ConfigError, ModelConfig, preset, with_sampler
 from models.omniaudio.generator import FoaGenerator
+from models.omniaudio.sampler import Inpainting
 
 # What models.families knows an OmniAudio checkpoint by: Lightning's prefixes (weights and EMA
 # copy), the reference's module names and omnifoa's own.
@@ -105,8 +111,16 @@ class OmniAudioEncoders:
         return {name: encoders[name].encode(view) for name, view in views.items()}
 
 
+@dataclass
+class _Known:
+    """What a window is inpainted around (the family's continuation state)."""
+
+    inpainting: Inpainting
+
+
 class OmniAudioModel:
-    """A loaded OmniAudio generator (any preset) with its encoders, on one device."""
+    """A loaded OmniAudio generator (any preset) with its encoders, on one device;
+    ``codec_encoder``: whether its weights had the codec's encoder."""
 
     family = "omniaudio"
 
@@ -116,8 +130,10 @@ class OmniAudioModel:
         encoders: OmniAudioEncoders,
         device: torch.device,
         weights_copy: WeightsCopy = "model",
+        codec_encoder: bool = True,
     ) -> None:
         self.generator = generator
+        self.codec_encoder = codec_encoder
         self.encoders = encoders
         self.device = device
         self.weights_copy = weights_copy
@@ -139,9 +155,38 @@ class OmniAudioModel:
     @torch.inference_mode()
     def round_trip(self, audio: Tensor, seed: int) -> Tensor:
         """FOA [B, 4, N] through the codec: the posterior mean, decoded (fp32)."""
+        if not self.codec_encoder:
+            raise ValueError(
+                f"The weights of {self.preset} have no codec encoder; measure the codec with "
+                "a checkpoint that has one."
+            )
         codec = self.generator.codec
         latents = codec.encode(audio.to(self.device, torch.float32))
         return codec.decode(latents, torch.Generator(device=self.device).manual_seed(seed)).cpu()
+
+    @torch.inference_mode()
+    def join_known(self, known: KnownAudio, previous: Continuation | None) -> KnownJoin:
+        """The window's known audio encoded to latents whose wholly known frames the sampler
+        keeps (inpainting); without the codec's encoder, crossfades."""
+        flags = known.known.bool()
+        unknown = (~flags).nonzero()
+        first = int(unknown[0]) if len(unknown) else len(flags)
+        before, after = first > 0, bool(flags[first:].any())
+        if len(unknown) == 0 or not (before or after):
+            return KnownJoin(previous)
+        hop, frames = self.codec_hop, self.generator.latent_frames
+        whole = flags[: frames * hop].reshape(frames, hop).all(dim=1)
+        kept = (bool(whole[: first // hop].any()), bool(whole[first // hop :].any()))
+        if not self.codec_encoder or not any(kept):
+            crossfades = ("crossfade" if before else None, "crossfade" if after else None)
+            return KnownJoin(previous, *crossfades)
+        latents = self.generator.codec.encode(known.audio[None].to(self.device, torch.float32))
+        state = Continuation(_Known(Inpainting(latents, whole.to(self.device))), 0)
+        start, end = (
+            ("inpainted" if keeps else "crossfade") if side else None
+            for keeps, side in zip(kept, (before, after), strict=True)
+        )
+        return KnownJoin(state, start, end)
 
     def sampler_config(self, options: SamplingOptions) -> ModelConfig:
         """The preset with the options' sampler changes applied."""
@@ -188,7 +233,7 @@ class OmniAudioModel:
 
         Without ``panorama`` the global branch is zeroed; without ``fov`` the FoV features are
         zeroed and guidance is off (its null condition is the FoV branch's). Windows are
-        independent: there is nothing to continue from.
+        independent; a continuation from :meth:`join_known` inpaints around known audio.
         """
         sampler = self.sampler_config(options).sampler
         global_feats, fov_feats = features[PANORAMA], features[FOV]
@@ -196,6 +241,8 @@ class OmniAudioModel:
             fov_feats = torch.zeros_like(fov_feats)
             sampler = replace(sampler, cfg_scale=1.0)
         generator = torch.Generator(device=self.device).manual_seed(seed)
+        state = continuation.state if continuation is not None else None
+        known = state.inpainting if isinstance(state, _Known) else None
         with torch.inference_mode():
             foa = self.generator.generate(
                 global_feats,
@@ -206,6 +253,7 @@ class OmniAudioModel:
                 progress,
                 cancel,
                 use_global=PANORAMA not in without,
+                known=known,
             )
         return Take(foa.float().cpu())
 
@@ -242,7 +290,7 @@ def load(spec: LoadSpec) -> OmniAudioModel:
     except ConfigError as exc:
         raise ModelLoadError(f"{str(exc).capitalize()}.") from None
     generator = FoaGenerator(config)
-    load_weights(generator, spec.weights, ema=spec.weights_copy == "ema")
+    report = load_weights(generator, spec.weights, ema=spec.weights_copy == "ema")
     generator = generator.to(spec.device).eval()
     generator.flow.dit_precision = autocast_dtype(spec.device)
     try:
@@ -250,4 +298,4 @@ def load(spec: LoadSpec) -> OmniAudioModel:
     except ValueError as exc:
         raise ModelLoadError(f"{exc}.") from None
     encoders = OmniAudioEncoders(config, spec.device)
-    return OmniAudioModel(generator, encoders, spec.device, spec.weights_copy)
+    return OmniAudioModel(generator, encoders, spec.device, spec.weights_copy, report.encoder)

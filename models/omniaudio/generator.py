@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from models.omniaudio.codec import SpatialVAE, decoded_length, latent_length
 from models.omniaudio.config import ModelConfig, SamplerConfig
 from models.omniaudio.dit import DualBranchFlowModel
-from models.omniaudio.sampler import Progress, initial_noise, sample
+from models.omniaudio.sampler import Inpainting, Progress, initial_noise, sample
 
 
 class FoaGenerator(nn.Module):
@@ -44,11 +44,13 @@ class FoaGenerator(nn.Module):
         progress: Progress | None = None,
         cancel: Callable[[], bool] | None = None,
         use_global: bool = True,
+        known: Inpainting | None = None,
     ) -> Tensor:
         """Latents [variations, C, L] for one window's features [T, D] (or [1, T, D]).
 
         ``use_global=False`` zeros the panorama branch (an ablation for evaluation); to drop
-        the FoV branch, pass zero ``fov_features`` and ``cfg_scale`` 1.
+        the FoV branch, pass zero ``fov_features`` and ``cfg_scale`` 1. ``known`` frames are
+        inpainted around (see :mod:`models.omniaudio.sampler`).
         """
         device = next(self.parameters()).device
         g = _batched(global_features).to(device)
@@ -63,7 +65,7 @@ class FoaGenerator(nn.Module):
             scale = None if global_scale is None else global_scale[: x.shape[0]]
             return flow(x, t, g, f, fov_scale=fov_mask, global_scale=scale)
 
-        return sample(velocity, noise, sampler or self.config.sampler, progress, cancel)
+        return sample(velocity, noise, sampler or self.config.sampler, progress, cancel, known)
 
     def generate(
         self,
@@ -75,6 +77,7 @@ class FoaGenerator(nn.Module):
         progress: Progress | None = None,
         cancel: Callable[[], bool] | None = None,
         use_global: bool = True,
+        known: Inpainting | None = None,
     ) -> Tensor:
         """FOA [variations, 4, N] in the model's channel order (AmbiX) for one window."""
         latents = self.sample_latents(
@@ -86,6 +89,7 @@ class FoaGenerator(nn.Module):
             progress,
             cancel,
             use_global,
+            known,
         )
         with torch.autocast(latents.device.type, enabled=False):
             # the codec always decodes in fp32; a spectral decoder's phases come from ``generator``

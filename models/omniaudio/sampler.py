@@ -4,11 +4,15 @@ Convention of the model: x_t = (1 − t)·x0 + t·ε, the network predicts v = �
 pure noise. Sampling walks t from 1 to 0: x ← x + (t_next − t)·v(x, t).
 Guidance: v = v_u + s·(v_c − v_u), where the unconditional pass zeros the FoV branch only;
 both passes run as one batch.
+Inpainting: where latents of known audio are given, the known frames are replaced after every
+step by those latents noised to the step's time, (1 − t)·x0 + t·ε with the run's own ε, so
+the sampled frames are made to fit them and the known frames end as x0 exactly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -19,6 +23,20 @@ from models.omniaudio.config import SAMPLER_METHODS, SamplerConfig
 # velocity(x [B, C, L], t [B], fov_mask [B]) -> v [B, C, L]; fov_mask 1 = FoV branch on.
 VelocityField = Callable[[Tensor, Tensor, Tensor], Tensor]
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Inpainting:
+    """Latents [1 or B, C, L] of known audio and which of their frames are known ([L], bool)."""
+
+    latents: Tensor
+    frames: Tensor
+
+    def kept(self, x: Tensor, noise: Tensor, t: Tensor) -> Tensor:
+        """``x`` with the known frames set to the known latents noised to time ``t``."""
+        latents = self.latents.to(device=x.device, dtype=x.dtype)
+        noised = (1 - t) * latents + t * noise
+        return torch.where(self.frames.to(x.device), noised, x)
 
 
 def timesteps(steps: int, device: torch.device | str = "cpu") -> Tensor:
@@ -55,8 +73,9 @@ def sample(
     config: SamplerConfig,
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
+    known: Inpainting | None = None,
 ) -> Tensor:
-    """Integrate the flow from ``noise`` (t = 1) to data (t = 0).
+    """Integrate the flow from ``noise`` (t = 1) to data (t = 0), keeping ``known`` frames.
 
     ``progress(step, steps)`` is called after every step; ``cancel()`` is asked before every
     step and raises SamplingCancelled when it returns True.
@@ -79,6 +98,8 @@ def sample(
             x_next = x + dt * v_here
             v_next = v(x_next, t_next.expand(batch).to(x.dtype))
             x = x + dt * 0.5 * (v_here + v_next)
+        if known is not None:
+            x = known.kept(x, noise, t_next.to(x.dtype))
         if progress is not None:
             progress(i + 1, config.steps)
     return x

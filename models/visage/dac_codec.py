@@ -1,8 +1,9 @@
-"""Codes → FOA through the 44.1 kHz Descript Audio Codec (transformers' ``DacModel``).
+"""Codes ↔ FOA through the 44.1 kHz Descript Audio Codec (transformers' ``DacModel``).
 
 ViSAGe codes each FOA channel as a mono DAC stream of ``num_rvq`` codebooks; every channel
 is decoded on its own (9 codebooks × T frames → T · 512 samples) and the four are stacked in
-file order W, Y, Z, X (AmbiX). The codec always runs in fp32.
+file order W, Y, Z, X (AmbiX). Encoding is the inverse, channel by channel (the codes a
+regenerated range continues from). The codec always runs in fp32.
 """
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ class DacDecoder:
                 values = audio.audio_values
                 channels.append(values.reshape(values.shape[0], -1).float().cpu())
         return torch.stack(channels, dim=1)
+
+    def encode(self, audio: Tensor) -> Tensor:
+        """Codes [B, T, 4 · num_rvq] of audio [B, 4, T · hop] (W, Y, Z, X): each channel's
+        first ``num_rvq`` codebooks, in the order :meth:`decode` takes them."""
+        streams = []
+        with torch.inference_mode(), torch.autocast(self.device.type, enabled=False):
+            for c in range(CHANNELS):
+                mono = audio[:, c : c + 1].to(self.device, torch.float32)
+                codes = self.model.encode(mono, n_quantizers=self.num_rvq).audio_codes
+                streams.append(codes[:, : self.num_rvq].transpose(1, 2).long().cpu())
+        return torch.cat(streams, dim=2)
 
 
 DAC_PART = "DAC codec"

@@ -6,6 +6,8 @@ direction of a window is the mean of its frames' directions (a unit-vector mean,
 across the seam average right). The field comes back in the 360 recording's frame, as the
 release generates it. Consecutive windows continue: the next window's first codes are the
 previous window's last ones (forced, not sampled), so their overlap decodes to the same sound.
+A range of a stem made again continues the same way from the DAC codes of the stem's audio
+just before the range (:meth:`VisageModel.join_known`); its end is crossfaded.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from models.family import (
     Cancel,
     Continuation,
     ConversionReport,
+    KnownAudio,
+    KnownJoin,
     LoadSpec,
     ModelLoadError,
     Progress,
@@ -83,6 +87,13 @@ def camera_fov() -> float:
 @dataclass
 class _Codes:
     """What a window leaves for the next: its generated codes [variations, S, streams]."""
+
+    codes: Tensor
+
+
+@dataclass
+class _Forced:
+    """Codes [1, P, streams] a window starts with: the DAC codes of known audio."""
 
     codes: Tensor
 
@@ -155,6 +166,8 @@ class VisageModel:
         conditions = Conditions(clip, energy, direction.to(device))
         generator = torch.Generator(device=device).manual_seed(seed)
         prefix = self._prefix(continuation)
+        if prefix is not None and prefix.shape[0] != variations:
+            prefix = prefix.expand(variations, -1, -1)
         with torch.inference_mode():
             codes = generate_codes(
                 self.network,
@@ -173,9 +186,27 @@ class VisageModel:
         }
         return Take(self.codec.decode(full), _Codes(codes.cpu()), record)
 
+    def join_known(self, known: KnownAudio, previous: Continuation | None) -> KnownJoin:
+        """A window that starts with known audio starts with its DAC codes (the whole codec
+        frames of it, forced); the new audio's end is crossfaded by the caller."""
+        flags = known.known.bool()
+        unknown = (~flags).nonzero()
+        if len(unknown) == 0:  # nothing to make here
+            return KnownJoin(previous)
+        leading = int(unknown[0])
+        after = "crossfade" if bool(flags[leading:].any()) else None
+        frames = min(leading // self.codec.hop, self.network.config.code_frames - 1)
+        if frames < 1:
+            return KnownJoin(previous, None, after)
+        codes = self.codec.encode(known.audio[None, :, : frames * self.codec.hop])
+        return KnownJoin(Continuation(_Forced(codes), 0), "forced codes", after)
+
     def _prefix(self, continuation: Continuation | None) -> Tensor | None:
-        """The previous window's last codes this window starts with: all but one of the code
-        frames the two windows share (the last of those is the repeated filler frame)."""
+        """The codes this window starts with: forced codes of known audio, or the previous
+        window's last codes: all but one of the code frames the two windows share (the last
+        of those is the repeated filler frame)."""
+        if continuation is not None and isinstance(continuation.state, _Forced):
+            return continuation.state.codes
         if continuation is None or not isinstance(continuation.state, _Codes):
             return None
         shared = continuation.overlap // self.codec.hop - 1

@@ -24,9 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from models.device import synchronizer
-from models.family import Cancel, Continuation, SamplingCancelled, SamplingOptions
+from models.family import (
+    Cancel,
+    Continuation,
+    Join,
+    KnownAudio,
+    KnownAudioJoins,
+    SamplingCancelled,
+    SamplingOptions,
+)
 from plugin_core.atomic_files import new_folder
 from plugin_core.errors import InputError
 from plugin_core.generation.conditioning import WindowConditioning
@@ -62,6 +71,8 @@ class GenerationResult:
     levels: list[StemLevel] = field(default_factory=list)  # per variation
     window_records: list[dict[str, Any]] = field(default_factory=list)  # what the family said
     amplitude_joins: list[int] = field(default_factory=list)  # per variation
+    # with known audio: how each window's new audio joined it (before, after; None: no join)
+    known_joins: list[tuple[Join | None, Join | None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -109,10 +120,13 @@ def generate(
     progress: StepProgress | None = None,
     cancel: Cancel | None = None,
     clock: StageClock | None = None,
+    known: KnownAudio | None = None,
 ) -> GenerationResult:
     """Run one request end to end and write its stem (with a take per variation when there
     are several, the first one chosen); nothing is left behind on failure.
-    ``clock``, when given, is charged with the seconds of every stage.
+    ``clock``, when given, is charged with the seconds of every stage. ``known``: audio of the
+    whole span at the model's rate, some of it known (a range being made again); a family
+    that can (:class:`~models.family.KnownAudioJoins`) makes each window agree with it.
 
     ``cancel()`` is asked before each window, while frames decode (every 50 ms), after every
     chunk of frames encoded, before every sampling step, after each window's codec decode and
@@ -224,6 +238,10 @@ def generate(
                 if progress is not None:
                     progress(done + i, len(windows) * units)
 
+            if known is not None and isinstance(model, KnownAudioJoins):
+                joined = model.join_known(_window_known(known, w, window.samples), continuation)
+                continuation = joined.continuation
+                result.known_joins.append((joined.start, joined.end))
             take = model.sample(
                 features,
                 directions,
@@ -276,6 +294,17 @@ def generate(
     _write_sidecars(request, loaded, options, sizes, result, rate)
     timed("writing", began)
     return result
+
+
+def _window_known(known: KnownAudio, w: Window, samples: int) -> KnownAudio:
+    """The part of ``known`` a window covers, ``samples`` long (past the span: not known)."""
+    audio = known.audio[:, w.start : w.start + samples]
+    flags = known.known[w.start : w.start + samples]
+    missing = samples - audio.shape[1]
+    if missing > 0:
+        audio = torch.cat([audio, audio.new_zeros(audio.shape[0], missing)], dim=1)
+        flags = torch.cat([flags, flags.new_zeros(missing)])
+    return KnownAudio(audio, flags)
 
 
 def _model_record(

@@ -1,7 +1,13 @@
-"""Regenerate part of a stem: new audio inside a time range, joined to the audio around it
-with an equal-power crossfade at each end (both inside the range), every sample outside the
-range bit-identical. Each result is a new take of the stem and the first becomes the chosen
-one; the audio it replaces stays a take.
+"""Regenerate part of a stem: new audio inside a time range, joined to the audio around it,
+every sample outside the range bit-identical. Each result is a new take of the stem and the
+first becomes the chosen one; the audio it replaces stays a take.
+
+The joins use what the family can do (:class:`models.family.KnownAudioJoins`): the stem's
+audio around the range, taken back to what the model made (gain undone, AmbiX, the model's
+rate), is given to it, and ViSAGe continues from the codes of the audio before the range,
+OmniAudio inpaints between the latents of the audio on both sides. Such a join still gets a
+short equal-power crossfade (codecs do not give the stem's samples back exactly); any other
+end gets a longer one. All crossfades lie inside the range; the sidecar names each end's join.
 
 The video, model, camera path and settings come from the stem's sidecar. The model is given
 the range with context around it (at least a window's worth where the stem has it), and the
@@ -19,14 +25,16 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+import soxr
+import torch
 
-from models.family import Cancel
+from models.family import Cancel, Join, KnownAudio, KnownAudioJoins
 from plugin_core.atomic_files import new_folder, output_transaction, own_transaction, write_atomic
 from plugin_core.errors import InputError
 from plugin_core.generation.loaded_model import LoadedModel, load_model
 from plugin_core.generation.pipeline import StepProgress, generate
 from plugin_core.generation.request import MAX_SEED, request_from_record
-from plugin_core.media.stem_sidecar import write_sidecar
+from plugin_core.media.stem_sidecar import sha256_of, write_sidecar
 from plugin_core.media.stem_takes import (
     Take,
     read_sidecar,
@@ -35,8 +43,12 @@ from plugin_core.media.stem_takes import (
     takes_folder,
     takes_record,
 )
+from plugin_core.media.takes_journal import journal_path, write_journal
+from plugin_core.spatial.foa import to_ambix
 
-CROSSFADE_S = 0.05  # each join's equal-power crossfade, inside the range
+CROSSFADE_S = 0.05  # a crossfade join, inside the range
+CODEC_FADE_S = 0.01  # the crossfade hiding a codec's difference at a forced-codes/inpainted join
+RESAMPLE_MARGIN_S = 0.1  # stem audio read beyond the model's span, so resampling has no edge
 MIN_RANGE_S = 4 * CROSSFADE_S
 CONTEXT_S = 0.5  # audio the model makes on each side of the range at least (then discarded)
 MAX_TAKES = 16
@@ -116,7 +128,8 @@ def regenerate(
     rate, frames = info.samplerate, info.frames
     edit.check(frames / rate)
     numbers = _new_numbers(takes, edit)
-    for number in numbers:
+    kept = [takes[0].number] if _is_only_take(stem, takes) else []
+    for number in (*kept, *numbers):
         if take_path(stem, number).exists():  # a file the sidecar does not list: not ours
             raise InputError(
                 f"{take_path(stem, number)} is in the way of the new take {number}; move it."
@@ -137,6 +150,9 @@ def regenerate(
     source_start = float(document["source"]["start"])
     level = base_take.made.get("level") or document.get("level") or {}  # one take: the stem's
     gain_db = 0.0 if whole else float(level.get("gain_db") or 0.0)
+    known = None
+    if not whole and isinstance(loaded.model, KnownAudioJoins):
+        known = _known_audio(base_file, original.convention, gain_db, (first, last), edit, loaded)
     with tempfile.TemporaryDirectory(prefix="omnifoa-regenerate-") as scratch:
         section = replace(
             original,
@@ -150,25 +166,32 @@ def regenerate(
             **({} if whole else {"level": "off"}),
         )
         with own_transaction():  # read back below, even inside a job's transaction
-            result = generate(section, loaded, progress, cancel)
+            result = generate(section, loaded, progress, cancel, known=known)
         sections = [sf.read(str(p), dtype="float64", always_2d=True)[0] for p in result.paths]
         levels = [level.as_dict() for level in result.levels]
     base, native = _read_exact(base_file)
     offset = round(first * rate)
     start, end = round(edit.start * rate), round(edit.end * rate)
-    fade = 0 if whole else round(min(CROSSFADE_S, (edit.end - edit.start) / 4) * rate)
+    joins = _joins(result.known_joins)
+    longest = min(CROSSFADE_S, (edit.end - edit.start) / 4)
+    fades = {
+        side: 0 if whole else round((longest if join == "crossfade" else CODEC_FADE_S) * rate)
+        for side, join in joins.items()
+    }
     made_takes: list[tuple[Take, np.ndarray]] = []
     for i, audio in enumerate(sections):
-        new = audio[start - offset : end - offset] * 10 ** (gain_db / 20)
-        joined = _spliced(base, native, new, start, end, fade)
+        # the section's own gain taken off (level "off" still keeps it under the ceiling)
+        section_db = 0.0 if whole else float(levels[i]["gain_db"])
+        new = audio[start - offset : end - offset] * 10 ** ((gain_db - section_db) / 20)
+        joined = _spliced(base, native, new, start, end, fades["start"], fades["end"])
         made: dict[str, Any] = {
             "by": "regenerate",
             "from_take": chosen,
             "range": [edit.start, edit.end],
             "context": [first, last],
             "variation": i,
-            "join": "whole" if whole else "crossfade",
-            "crossfade_s": fade / rate,
+            "join": "whole" if whole else joins,
+            "crossfade_s": {side: fade / rate for side, fade in fades.items()},
             "level": levels[i] if whole else {"gain_db": gain_db, "from_take": chosen},
         }
         number = numbers[i]
@@ -177,6 +200,45 @@ def regenerate(
         )
     _commit(stem, document, takes, made_takes, info)
     return [take for take, _ in made_takes]
+
+
+def _known_audio(
+    base_file: Path,
+    convention: str,
+    gain_db: float,
+    span: tuple[float, float],
+    edit: RangeEdit,
+    loaded: LoadedModel,
+) -> KnownAudio:
+    """The stem's audio over ``span`` (seconds into the stem) as the model made it: the gain
+    undone, in AmbiX, at the model's rate; known outside the edit's range."""
+    info = sf.info(str(base_file))
+    rate, model_rate = info.samplerate, loaded.model.window.sample_rate
+    margin = round(RESAMPLE_MARGIN_S * rate)
+    a = max(0, round(span[0] * rate) - margin)
+    b = min(info.frames, round(span[1] * rate) + margin)
+    data, _ = sf.read(str(base_file), start=a, stop=b, dtype="float64", always_2d=True)
+    ambix = to_ambix(data.T * 10 ** (-gain_db / 20), convention)  # type: ignore[arg-type]
+    if rate != model_rate:
+        ambix = soxr.resample(ambix.T, rate, model_rate, quality="VHQ").T
+    skip = round((span[0] - a / rate) * model_rate)
+    length = round((span[1] - span[0]) * model_rate)
+    audio = np.zeros((4, length))
+    part = ambix[:, skip : skip + length]
+    audio[:, : part.shape[1]] = part
+    times = np.arange(length) / model_rate + span[0]
+    known = (times < edit.start) | (times >= edit.end)
+    return KnownAudio(torch.from_numpy(audio).float(), torch.from_numpy(known))
+
+
+def _joins(window_joins: list[tuple[Join | None, Join | None]]) -> dict[str, Join]:
+    """Each end's join: what the window holding that end said (a crossfade where none did)."""
+    starts = [s for s, _ in window_joins if s is not None]
+    ends = [e for _, e in window_joins if e is not None]
+    return {
+        "start": starts[0] if starts else "crossfade",
+        "end": ends[-1] if ends else "crossfade",
+    }
 
 
 def _read_exact(path: Path) -> tuple[np.ndarray, bool]:
@@ -190,18 +252,25 @@ def _read_exact(path: Path) -> tuple[np.ndarray, bool]:
 
 
 def _spliced(
-    base: np.ndarray, native: bool, new: np.ndarray, start: int, end: int, fade: int
+    base: np.ndarray,
+    native: bool,
+    new: np.ndarray,
+    start: int,
+    end: int,
+    fade_in: int,
+    fade_out: int,
 ) -> np.ndarray:
-    """``base`` with ``new`` in frames [start, end), equal-power crossfades of ``fade``
-    frames at both ends inside them; every other frame is base's, untouched."""
+    """``base`` with ``new`` in frames [start, end), equal-power crossfades of ``fade_in``
+    and ``fade_out`` frames at its ends inside them; every other frame is base's, untouched."""
     scale = 2.0**31 if native else 1.0
     old = base[start:end].astype(np.float64) / scale
     n = min(len(new), len(old))
     theta = np.full(n, np.pi / 2)  # 0: the old audio alone, π/2: the new alone
-    if fade:
-        ramp = (np.arange(fade) + 0.5) / fade * (np.pi / 2)
-        theta[:fade] = ramp
-        theta[n - fade :] = np.minimum(theta[n - fade :], ramp[::-1])
+    if fade_in:
+        theta[:fade_in] = (np.arange(fade_in) + 0.5) / fade_in * (np.pi / 2)
+    if fade_out:
+        ramp = (np.arange(fade_out) + 0.5) / fade_out * (np.pi / 2)
+        theta[n - fade_out :] = np.minimum(theta[n - fade_out :], ramp[::-1])
     mixed = old[:n] * np.cos(theta)[:, None] + new[:n] * np.sin(theta)[:, None]
     out = base.copy()
     if native:
@@ -222,11 +291,13 @@ def _commit(
     made: list[tuple[Take, np.ndarray]],
     info: Any,
 ) -> None:
-    """The new takes, the stem (now the first new take) and the sidecar, written together;
+    """The new takes, then the stem (now the first new take), then the sidecar, written
+    together under a journal (so a killed commit is finished or undone by the next reader);
     a stem that had one take gets its takes folder, its audio kept as take 1."""
 
     with sf.SoundFile(str(stem)) as playing:
         comment = playing.comment  # the convention label generate wrote
+    added: dict[str, str] = {}
 
     def write(path: Path, audio: np.ndarray) -> None:
         def to(tmp: Path) -> None:
@@ -236,18 +307,25 @@ def _commit(
                 if comment:
                     out.comment = comment
                 out.write(audio)
+            if path != stem:
+                added[_relative(stem, path)] = sha256_of(tmp)
 
         write_atomic(path, to)
 
     kept = list(takes)
-    with output_transaction(), new_folder(takes_folder(stem)):
-        if _is_only_take(stem, takes):  # the stem itself becomes take 1
-            first = take_path(stem, takes[0].number)
-            base_audio, _ = _read_exact(stem)
-            write(first, base_audio)
-            kept = [replace(takes[0], file=_relative(stem, first))]
-        for take, audio in made:
-            write(stem.parent / take.file, audio)
-        write(stem, made[0][1])
-        listed = kept + [take for take, _ in made]
-        write_sidecar(stem, {**document, **takes_record(listed, made[0][0].number)})
+    try:
+        with output_transaction(), new_folder(takes_folder(stem)):
+            if _is_only_take(stem, takes):  # the stem itself becomes take 1
+                first = take_path(stem, takes[0].number)
+                base_audio, _ = _read_exact(stem)
+                write(first, base_audio)
+                kept = [replace(takes[0], file=_relative(stem, first))]
+            for take, audio in made:
+                write(stem.parent / take.file, audio)
+            write(stem, made[0][1])
+            listed = kept + [take for take, _ in made]
+            final = {**document, **takes_record(listed, made[0][0].number)}
+            write_sidecar(stem, final)
+            write_journal(stem, added, made[0][0].file, final)  # the moves follow
+    finally:
+        journal_path(stem).unlink(missing_ok=True)

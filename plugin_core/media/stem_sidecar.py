@@ -75,9 +75,14 @@ def sha256_of(path: Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
+def sidecar_text(document: dict[str, Any]) -> str:
+    """A sidecar document as its file holds it."""
+    return json.dumps(document, indent=1, allow_nan=False) + "\n"
+
+
 def write_sidecar(stem: Path, document: dict[str, Any]) -> Path:
     """Write the sidecar of ``stem`` atomically; returns its path."""
     path = sidecar_path(stem)
-    text = json.dumps(document, indent=1, allow_nan=False) + "\n"
+    text = sidecar_text(document)
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path

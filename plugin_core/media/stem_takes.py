@@ -3,7 +3,9 @@
 ``shot.wav`` always plays the chosen take. A stem with one take is that file alone; once it
 has more, each take is a file in ``shot.wav.takes/`` (``take1.wav``, ``take2.wav``, …) and
 ``shot.wav`` is a copy of the chosen one. The sidecar lists the takes (number, file, seed and
-how the take was made) and says which is chosen; the takes are never removed by omnifoa.
+how the take was made, with the join of a regenerated range at each end) and says which is
+chosen; the takes are never removed by omnifoa. Reading a stem's sidecar first finishes or
+undoes a commit of new takes that a killed process left (:mod:`~plugin_core.media.takes_journal`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from plugin_core.atomic_files import output_transaction, write_atomic
 from plugin_core.errors import InputError
 from plugin_core.file_checks import input_file
 from plugin_core.media.stem_sidecar import sidecar_path, write_sidecar
+from plugin_core.media.takes_journal import recover
+
+JOIN_ENDS = ("start", "end")
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,9 @@ def take_path(stem: Path, number: int) -> Path:
 
 
 def read_sidecar(stem: Path) -> dict[str, Any]:
-    """The sidecar document of ``stem``; InputError when it is missing or unreadable."""
+    """The sidecar document of ``stem`` (after finishing or undoing an interrupted commit of
+    its takes); InputError when it is missing or unreadable."""
+    recover(stem)
     path = sidecar_path(stem)
     input_file(path, "the stem's sidecar")
     try:
@@ -80,12 +87,26 @@ def stem_takes(stem: Path, document: dict[str, Any]) -> tuple[list[Take], int]:
     return takes, chosen
 
 
+def take_joins(made: dict[str, Any]) -> dict[str, str] | None:
+    """How a regenerated range joins the audio around it, at its start and its end ("forced
+    codes", "inpainted" or "crossfade"); None for a take that has no joins. (Sidecars from
+    before the joins were told apart name one for both ends.)"""
+    join = made.get("join")
+    if isinstance(join, str) and join != "whole":
+        return dict.fromkeys(JOIN_ENDS, join)
+    if isinstance(join, dict):
+        return {end: str(join.get(end, "crossfade")) for end in JOIN_ENDS}
+    return None
+
+
 def how_made(made: dict[str, Any]) -> str:
     """How a take was made, in a few words: "generated (variation 1)", "regenerated 3-6 s of
-    take 1"."""
+    take 1", "… of take 1 (forced codes, crossfade)"."""
     if made.get("by") == "regenerate":
         start, end = made.get("range", [0.0, 0.0])
-        return f"regenerated {start:g}-{end:g} s of take {made.get('from_take')}"
+        joins = take_joins(made)
+        kinds = f" ({joins['start']}, {joins['end']})" if joins else ""
+        return f"regenerated {start:g}-{end:g} s of take {made.get('from_take')}{kinds}"
     variation = made.get("variation")
     return "generated" + (f" (variation {variation})" if variation is not None else "")
 

@@ -72,12 +72,8 @@ def test_outside_the_range_every_sample_is_the_stems_and_inside_it_is_new(
     np.testing.assert_array_equal(exact(stem.parent / takes[0].file), before)
     np.testing.assert_array_equal(exact(stem.parent / takes[1].file), after)
     made = takes[1].made
-    assert (made["range"], made["from_take"], made["join"], take.seed) == (
-        [1.0, 1.6],
-        1,
-        "crossfade",
-        9,
-    )
+    assert (made["range"], made["from_take"], take.seed) == ([1.0, 1.6], 1, 9)
+    assert made["join"] == {"start": "inpainted", "end": "inpainted"}  # the tiny codec encodes
     assert sf.info(str(stem)).subtype == {"pcm24": "PCM_24", "float32": "FLOAT"}[subtype]
 
 

@@ -7,7 +7,7 @@ import torch
 
 from models.family import SamplingCancelled
 from models.omniaudio.config import SamplerConfig
-from models.omniaudio.sampler import guided, initial_noise, sample, timesteps
+from models.omniaudio.sampler import Inpainting, guided, initial_noise, sample, timesteps
 
 
 def unguided(steps: int, method: str = "euler") -> SamplerConfig:
@@ -108,3 +108,27 @@ def test_progress_and_cancel() -> None:
 def test_unknown_method_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown sampler method"):
         sample(lambda x, t, m: x, torch.zeros(1, 1, 1), SamplerConfig(method="rk4"))
+
+
+@pytest.mark.parametrize("method", ["euler", "heun"])
+def test_inpainting_ends_on_the_known_latents_and_samples_the_rest(method: str) -> None:
+    """Known frames follow (1 − t)·x0 + t·ε at every step (so the field sees them noised to
+    its time) and end as x0 exactly; the other frames are sampled, conditioned on them."""
+    x0 = torch.randn(1, 3, 8)
+    frames = torch.tensor([True, True, True, False, False, False, True, True])
+    noise = torch.randn(2, 3, 8)
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def field(x: torch.Tensor, t: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        seen.append((x.clone(), t.clone()))
+        return x.roll(1, dims=2)  # each frame's velocity comes from its neighbour
+
+    out = sample(field, noise, unguided(4, method), known=Inpainting(x0, frames))
+    assert torch.equal(out[..., frames], x0.expand(2, -1, -1)[..., frames])
+    inpainting_steps = list(seen)
+    free = sample(field, noise, unguided(4, method))
+    assert not torch.allclose(out[..., ~frames], free[..., ~frames])  # the known part was heard
+    for x, t in inpainting_steps[1:]:  # after step 1 it sees the known frames noised to t
+        if method == "euler":
+            expected = (1 - t[0]) * x0 + t[0] * noise
+            torch.testing.assert_close(x[..., frames], expected.expand_as(x)[..., frames])
