@@ -7,10 +7,17 @@ token) is sent. Videos go up with the service's resumable upload protocol (``POS
 /v1/uploads``, then ``PATCH`` with ``Upload-Offset``, resumed from ``HEAD`` after a dropped
 connection); a finished job's files come down, each checked against its sha256, and appear in
 the folder together or not at all.
+
+The stem's sidecar comes down naming the server's paths; before it is placed, the fields in
+``VIDEO_FIELDS`` are made to name the strip's local video, those in ``OUTPUT_FIELDS`` the local
+stem, and ``made_on`` the server, every other field kept (:func:`localized_sidecar`). The same
+rewrite as ``plugin_core/generation/sidecar.py`` makes for ``omnifoa generate --server``; a
+test keeps the two equal.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import http.client
 import json
@@ -31,6 +38,9 @@ RETRIES = 5  # dropped connections in a row before an upload gives up
 TRANSFER_TIMEOUT = 60.0
 _HEX = re.compile(r"[0-9a-f]{64}")
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
+VIDEO_FIELDS = (("request", "video"), ("source", "video"))  # where the sidecar names the video
+OUTPUT_FIELDS = (("request", "output"),)  # where it names the stem
+MADE_ON = "made_on"  # the server a downloaded stem was made on: {"server": URL}
 
 
 class TransferFailed(Exception):
@@ -171,7 +181,7 @@ def _json(response: http.client.HTTPResponse, raw: bytes | None) -> dict[str, An
     return document
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         while block := file.read(BLOCK):
@@ -179,10 +189,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def upload(remote: Remote, path: Path, progress: Progress | None = None) -> str:
-    """Upload the video at ``path``; the upload's id, which a job names as its ``upload``."""
+def upload(
+    remote: Remote, path: Path, progress: Progress | None = None, sha256: str | None = None
+) -> str:
+    """Upload the video at ``path`` (whose ``sha256`` is computed unless given); the upload's
+    id, which a job names as its ``upload``."""
     size = path.stat().st_size
-    declared = {"size": size, "sha256": _sha256(path), "name": path.name}
+    digest = file_sha256(path) if sha256 is None else sha256
+    declared = {"size": size, "sha256": digest, "name": path.name}
     conn = remote.connection()
     try:
         upload_id = _json(*_request(conn, remote, "POST", "/v1/uploads", declared))["upload"]["id"]
@@ -232,9 +246,52 @@ def _inside(folder: Path, name: Any) -> Path:
     return folder.joinpath(*path.parts)
 
 
-def download(remote: Remote, job_id: str, folder: Path) -> list[Path]:
-    """Download job ``job_id``'s files (its stem first) into ``folder``: each checked
-    against its sha256, then all moved into place together; none replaces a file."""
+def localized_sidecar(
+    document: Any, video: Path, video_sha256: str, output: Path, server: str
+) -> dict[str, Any]:
+    """The sidecar a server wrote for a stem made from the upload of ``video`` (whose sha256
+    is ``video_sha256``), naming ``video`` and the local stem ``output`` instead of the
+    server's paths, and the ``server``; TransferFailed (one sentence) when it is not a
+    generation sidecar or records another video."""
+    made = copy.deepcopy(document)
+    try:
+        if made["source"]["sha256"] != video_sha256:
+            raise TransferFailed(
+                f"The server's sidecar records a video other than {video.name} (its sha256 "
+                "differs); nothing was written."
+            )
+        for fields, path in ((VIDEO_FIELDS, video), (OUTPUT_FIELDS, output)):
+            for record, name in fields:
+                if not isinstance(made[record][name], str):
+                    raise TypeError
+                made[record][name] = str(path.absolute())
+    except (KeyError, TypeError):
+        raise TransferFailed(
+            "The server sent a sidecar that is not a generation sidecar omnifoa wrote; "
+            "nothing was written."
+        ) from None
+    made[MADE_ON] = {"server": server}
+    return made
+
+
+def _localize(part: Path, remote: Remote, video: Path, video_sha256: str, stem: Path) -> None:
+    """Rewrite the downloaded sidecar at ``part`` to name this machine's video and stem."""
+    try:
+        document = json.loads(part.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise TransferFailed(
+            "The server sent a sidecar that is not JSON; generate again."
+        ) from None
+    local = localized_sidecar(document, video, video_sha256, stem, remote.url)
+    part.write_text(json.dumps(local, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def download(
+    remote: Remote, job_id: str, folder: Path, stem: str, video: Path, video_sha256: str
+) -> list[Path]:
+    """Download job ``job_id``'s files (its stem, named ``stem``, first) into ``folder``: each
+    checked against its sha256, the sidecar made to name the local ``video`` (whose sha256 is
+    ``video_sha256``) and stem, then all moved into place together; none replaces a file."""
     conn = remote.connection()
     parts: list[tuple[Path, Path]] = []
     made_folders: list[Path] = []
@@ -252,6 +309,8 @@ def download(remote: Remote, job_id: str, folder: Path) -> list[Path]:
             part = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
             parts.append((part, target))
             _fetch(conn, remote, f"/v1/jobs/{job_id}/files/{entry['name']}", part, entry)
+            if entry["name"] == f"{stem}.json":
+                _localize(part, remote, video, video_sha256, folder / stem)
         for target in targets:
             if target.exists():
                 raise TransferFailed(f"{target} appeared meanwhile; nothing was replaced.")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .remote_server import Remote, TransferFailed, download, upload
+from .remote_server import Remote, TransferFailed, download, file_sha256, upload
 from .service_link import (
     ServiceBusy,
     ServiceLink,
@@ -176,7 +176,8 @@ def _server_job(
         _outcomes.put(Outcome(ticket, PROGRESS, f"uploading the video… {percent}%"))
 
     try:
-        body["upload"] = upload(remote, video, sent)
+        digest = file_sha256(video)  # the bytes uploaded: the sidecar must record them
+        body["upload"] = upload(remote, video, sent, digest)
         record = link.submit({**body, "client_key": ticket}, SUBMIT_TIMEOUT)
         _outcomes.put(Outcome(ticket, SENT, data=record))
         while record["state"] not in ("done", "failed", "cancelled"):
@@ -185,7 +186,7 @@ def _server_job(
         if record["state"] != "done":  # the poll timer tells the scene
             _outcomes.put(Outcome(ticket, ENDED))
             return
-        files = download(remote, record["id"], folder)
+        files = download(remote, record["id"], folder, body["name"], video, digest)
     except (TransferFailed, OSError, http.client.HTTPException) as exc:
         raise ServiceUnavailable(
             f"The transfer with the server at {remote.url} failed: {exc}"

@@ -23,6 +23,7 @@ from plugin_core.batch.shot_list import Shot
 from plugin_core.batch.shot_run import run_shot_to
 from plugin_core.batch.warm_models import Loader, WarmModels
 from plugin_core.generation.file_hashes import file_sha256
+from plugin_core.generation.sidecar import VIDEO_FIELDS
 from plugin_core.media.stem_sidecar import sidecar_path, write_sidecar
 
 VideoFrom = Literal["shared", "shipped"]
@@ -62,7 +63,8 @@ def sees(video: VideoCopy) -> bool:
 def _name_shot_video(stem: Path, video: Path) -> None:
     """Make the sidecar of ``stem`` name the shot's own video, not the shipped copy it read."""
     document = json.loads(sidecar_path(stem).read_text(encoding="utf-8"))
-    document["request"]["video"] = document["source"]["video"] = str(video)
+    for record, name in VIDEO_FIELDS:
+        document[record][name] = str(video)
     with own_transaction():
         write_sidecar(stem, document)
 

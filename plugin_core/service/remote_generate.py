@@ -5,10 +5,15 @@ followed to its end, its files downloaded, verified and committed at the request
 The whole video is uploaded, not a cut of the span: a cut without re-encoding starts at a
 keyframe and rebases the timestamps, so the frames the server decodes at the model's rate
 could differ from the ones a local run decodes; the whole file makes the same stem.
+
+The sidecar that comes back names this machine's video and stem, not the server's upload and
+results folder (:func:`~plugin_core.generation.sidecar.localized_sidecar`), so a later local
+``omnifoa regenerate`` or ``omnifoa batch`` finds them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -16,8 +21,10 @@ from typing import Any
 
 from plugin_core.generation.outputs import check_outputs
 from plugin_core.generation.request import GenerationRequest, field_specs, request_record
+from plugin_core.generation.sidecar import localized_sidecar
+from plugin_core.media.stem_sidecar import sidecar_path, sidecar_text
 from plugin_core.service.client import ServiceClient, ServiceError
-from plugin_core.service.transfers import Progress, download, upload
+from plugin_core.service.transfers import Adapt, Progress, download, file_sha256, upload
 
 POLL_S = 1.0  # how long one long-poll of the job waits for its end before progress is shown
 JobProgress = Callable[[float], None]  # the job's percent done
@@ -62,6 +69,29 @@ def follow(client: ServiceClient, job_id: str, progress: JobProgress | None) -> 
             return record
 
 
+def localize(request: GenerationRequest, video_sha256: str, server: str) -> Adapt:
+    """What turns the stem's downloaded sidecar into one naming this machine's video and
+    output (ServiceError when it records another video)."""
+    name = sidecar_path(request.output).name
+
+    def adapt(listed: str, tmp: Path) -> None:
+        if listed != name:
+            return
+        try:
+            document = json.loads(tmp.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ServiceError(
+                f"The server sent {name} that is not JSON; nothing was written."
+            ) from None
+        try:
+            local = localized_sidecar(document, request.video, video_sha256, request.output, server)
+        except ValueError as exc:
+            raise ServiceError(str(exc)) from None
+        tmp.write_text(sidecar_text(local), encoding="utf-8")
+
+    return adapt
+
+
 def remote_generate(
     client: ServiceClient,
     request: GenerationRequest,
@@ -72,7 +102,8 @@ def remote_generate(
     the caller's output transaction, if any). Interrupted (Ctrl-C), the job is cancelled."""
     check_outputs(request)  # refused before a byte leaves the machine
     check_server(client, request.model)
-    job = client.submit(job_body(request, upload(client, request.video, sent)))
+    digest = file_sha256(request.video)  # the bytes uploaded: the sidecar must record them
+    job = client.submit(job_body(request, upload(client, request.video, sent, sha256=digest)))
     try:
         record = follow(client, job["id"], progress)
     except KeyboardInterrupt:
@@ -82,4 +113,5 @@ def remote_generate(
     if record["state"] != "done":
         why = record["error"] or "it was cancelled on the server"
         raise ServiceError(f"The job on the server {record['state']}: {why}")
-    return download(client, job["id"], request.output.parent, request.overwrite)
+    adapt = localize(request, digest, client.url)
+    return download(client, job["id"], request.output.parent, request.overwrite, adapt)

@@ -27,6 +27,7 @@ CHUNK = 64 * 1024 * 1024  # bytes per PATCH
 BLOCK = 1024 * 1024  # bytes per socket write or read
 RETRIES = 5  # dropped connections in a row before an upload gives up
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
+Adapt = Callable[[str, Path], None]  # (the listed name, its verified bytes) before the commit
 
 
 class _Slice:
@@ -106,7 +107,8 @@ def upload(
     sha256: str | None = None,
 ) -> str:
     """Upload ``path`` (whose ``sha256`` is computed unless given) to the service; the upload
-    id a job names as its ``upload``."""
+    id a job names as its ``upload``. Failed or interrupted (Ctrl-C), the partial upload is
+    deleted on the service."""
     link = _Link(client)
     try:
         size = path.stat().st_size
@@ -115,8 +117,23 @@ def upload(
         upload_id = link.json("POST", "/v1/uploads", declared)["upload"]["id"]
     finally:
         link.close()
-    resume_upload(client, upload_id, path, progress, chunk)
+    try:
+        resume_upload(client, upload_id, path, progress, chunk)
+    except BaseException:
+        _delete_upload(client, upload_id)
+        raise
     return upload_id
+
+
+def _delete_upload(client: ServiceClient, upload_id: str) -> None:
+    """Delete upload ``upload_id`` on the service, if it can still be reached."""
+    link = _Link(client)
+    try:
+        link.json("DELETE", f"/v1/uploads/{upload_id}")
+    except ServiceError:
+        pass  # the service is gone: its retention removes the upload
+    finally:
+        link.close()
 
 
 def resume_upload(
@@ -181,9 +198,11 @@ def download(
     job_id: str,
     folder: Path,
     overwrite: bool = False,
+    adapt: Adapt | None = None,
 ) -> list[Path]:
     """Download job ``job_id``'s files into ``folder``: every file checked against its sha256,
-    then all of them moved into place together, or none."""
+    handed to ``adapt`` (which may rewrite it), then all of them moved into place together,
+    or none."""
     link = _Link(client)
     try:
         listed = link.json("GET", f"/v1/jobs/{job_id}/files")["files"]
@@ -197,7 +216,7 @@ def download(
                 new_folders.enter_context(undone_folders(sub)).mkdir(parents=True, exist_ok=True)
             for entry, target in zip(listed, targets, strict=True):
                 output_file(target, overwrite)
-                _fetch(link, f"/v1/jobs/{job_id}/files/{entry['name']}", target, entry)
+                _fetch(link, f"/v1/jobs/{job_id}/files/{entry['name']}", target, entry, adapt)
                 made.append(target)
         return made
     finally:
@@ -212,21 +231,26 @@ def _relative(name: Any) -> PurePosixPath:
     return path
 
 
-def _fetch(link: _Link, path: str, target: Path, entry: dict[str, Any]) -> None:
-    """Stream one file into a temporary beside ``target``, moved there when the transaction
-    commits; ServiceError when its bytes do not match its sha256."""
+def _fetch(
+    link: _Link, path: str, target: Path, entry: dict[str, Any], adapt: Adapt | None
+) -> None:
+    """Stream one file into a temporary beside ``target`` (then ``adapt`` it), moved there when
+    the transaction commits; ServiceError when its bytes do not match its sha256."""
     response = link.send("GET", path)
     if response.status != 200:
         _answer(response, response.read())
     said = response.getheader("Repr-Digest", "")
     hasher = hashlib.sha256()
-    with atomic_output(target) as tmp, open(tmp, "wb") as file:
-        while block := response.read(BLOCK):
-            hasher.update(block)
-            file.write(block)
+    with atomic_output(target) as tmp:
+        with open(tmp, "wb") as file:
+            while block := response.read(BLOCK):
+                hasher.update(block)
+                file.write(block)
         expected = base64.b64encode(bytes.fromhex(entry["sha256"])).decode()
         if said != f"sha-256=:{expected}:" or hasher.hexdigest() != entry["sha256"]:
             raise ServiceError(
                 f"{target.name} arrived damaged (its sha256 does not match); nothing was "
                 "written: download the job's files again."
             )
+        if adapt is not None:
+            adapt(entry["name"], tmp)

@@ -1223,6 +1223,7 @@ def test_generate_through_a_studio_server_puts_its_stem_on_the_timeline(
     before, seed = set(sound_strips(scene)), settings.seed
     settings.seed = 23  # a stem this file does not have yet
     uploads = studio_server.state / "files" / "artist" / "uploads"
+    url = studio_server.url
     try:
         with on_server(studio_server):
             assert bpy.ops.omnifoa.generate() == {"FINISHED"}
@@ -1241,7 +1242,9 @@ def test_generate_through_a_studio_server_puts_its_stem_on_the_timeline(
         sound = scene.sequence_editor.strips[added]
         stem = workspace["out"] / "pano_seed23_foa.wav"  # where a local generation puts it
         assert Path(sound.omnifoa_stem) == stem
-        assert (stem.parent / (stem.name + ".json")).is_file()
+        made = json.loads((stem.parent / (stem.name + ".json")).read_text())
+        assert made["source"]["video"] == str(workspace["video"])  # not the server's upload
+        assert (made["request"]["output"], made["made_on"]) == (str(stem), {"server": url})
         assert sound.sound.channels == "CHANNELS_4"
         assert sound.frame_final_start == 22  # beside its movie strip, as a local stem is
         source = scene.sequence_editor.strips["pano"]

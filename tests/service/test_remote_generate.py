@@ -1,24 +1,33 @@
 """``omnifoa generate --server``: the same request made on a real TLS server on 127.0.0.2
 (loopback) gives the same stem as a local run; a server it must not trust, a token it refuses
-and an output in the way stop it with one sentence before anything is sent or written."""
+and an output in the way stop it with one sentence before anything is sent or written; the
+stem that comes back names this machine's video, so it is regenerated here; an interrupted
+upload leaves nothing on the server."""
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from addon_modules import addon_module
 from cli_runner import run_main
 from remote_service import RemoteService, add_token
 from service_process import MODEL
 
 from plugin_core.errors import InputError
 from plugin_core.generation.request import GenerationRequest
+from plugin_core.generation.sidecar import MADE_ON, OUTPUT_FIELDS, VIDEO_FIELDS
+from plugin_core.media.stem_takes import read_sidecar, stem_takes
 from plugin_core.service.client_config import ServerSettings, server_settings
-from plugin_core.service.remote_generate import remote_generate
+from plugin_core.service.remote_generate import job_body, remote_generate
+from plugin_core.service.transfers import file_sha256, upload
 
 QUICK = ["--model", MODEL, "--steps", "2", "--end", "1.0", "--seed", "7"]
 
@@ -167,3 +176,93 @@ def test_interrupting_the_wait_cancels_the_job_on_the_server(
     [record] = [r for r in alice.jobs() if r["request"]["steps"] == 200]
     assert alice.wait(record["id"], 120)["state"] == "cancelled"
     assert list(out.iterdir()) == []
+
+
+def test_a_stem_made_on_the_server_is_regenerated_here_from_its_sidecar(
+    remote, laptop, monkeypatch, assets, tmp_path: Path
+) -> None:
+    service, token = remote
+    monkeypatch.setenv("OMNIFOA_SERVER_TOKEN", token)
+    monkeypatch.setenv("OMNIFOA_SERVER_FINGERPRINT", service.fingerprint)
+    video, stem = assets["video"], tmp_path / "shot.wav"
+    argv = ["generate", str(video), "-o", str(stem), *QUICK, "--end", "2.0"]
+    done = run_main([*argv, "--server", service.url], timeout=300)
+    assert done.status == 0, done.stderr
+    [far_sidecar] = (service.state / "files").rglob("shot.wav.json")  # the server's own copy
+    far, here = json.loads(far_sidecar.read_text()), read_sidecar(stem)
+    for record, name in VIDEO_FIELDS:
+        assert here[record][name] == str(video.absolute()) != far[record][name]
+    for record, name in OUTPUT_FIELDS:
+        assert here[record][name] == str(stem.absolute()) != far[record][name]
+    assert here[MADE_ON] == {"server": service.url}
+    assert here["source"]["sha256"] == file_sha256(video) == far["source"]["sha256"]
+    server_video = Path(far["source"]["video"])
+    for record, name in (*VIDEO_FIELDS, *OUTPUT_FIELDS):
+        far[record][name] = here[record][name]
+    assert {**far, MADE_ON: here[MADE_ON]} == here  # every other field as the server wrote it
+    before = sf.read(str(stem), dtype="float32")[0]
+    hidden = server_video.with_name("hidden-from-the-laptop")
+    os.rename(server_video, hidden)  # the laptop cannot read the server's upload
+    try:
+        again = run_main(["regenerate", str(stem), "--from", "0.6", "--to", "1.2", "--seed",
+                          "9"], timeout=300)  # fmt: skip
+    finally:
+        os.rename(hidden, server_video)
+    assert again.status == 0, again.stderr
+    after, rate = sf.read(str(stem), dtype="float32")
+    a, b = round(0.6 * rate), round(1.2 * rate)
+    assert after.shape == before.shape
+    np.testing.assert_array_equal(after[:a], before[:a])  # bit-identical outside the range
+    np.testing.assert_array_equal(after[b:], before[b:])
+    inside = slice(a + round(0.05 * rate), b - round(0.05 * rate))
+    assert np.mean(after[inside] != before[inside]) > 0.99  # new audio inside
+    takes, chosen = stem_takes(stem, read_sidecar(stem))
+    assert ([t.number for t in takes], chosen) == ([1, 2], 2)
+
+
+def test_an_interrupted_upload_is_deleted_on_the_server(remote, assets) -> None:
+    service, token = remote
+    alice = ServerSettings(service.url, token, fingerprint=service.fingerprint).client()
+    before = uploads_of(service, "alice")
+    partial: list[list[Path]] = []
+
+    def interrupt(done: int, size: int) -> None:
+        if done > 0:  # the first chunk is on the server
+            partial.append(uploads_of(service, "alice"))
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        upload(alice, assets["video"], interrupt, chunk=4096)
+    [during] = partial
+    assert during != before
+    assert uploads_of(service, "alice") == before
+
+
+def test_the_blender_add_on_downloads_the_sidecar_the_cli_does(
+    remote, laptop, assets, tmp_path: Path
+) -> None:
+    service, token = remote
+    addon = addon_module("remote_server")
+    far = addon.Remote.checked(service.url, token, service.fingerprint)
+    alice = ServerSettings(service.url, token, fingerprint=service.fingerprint).client()
+    video = assets["video"]
+    for folder in ("blender", "cli"):
+        (tmp_path / folder).mkdir()
+    request = GenerationRequest(
+        video=video, output=tmp_path / "blender" / "shot.wav", model=MODEL, steps=2, end=1.0
+    )
+    request.validate()
+    digest = addon.file_sha256(video)
+    job = alice.submit(job_body(request, addon.upload(far, video, None, digest)))
+    assert alice.wait(job["id"], 300)["state"] == "done"
+    addon.download(far, job["id"], request.output.parent, "shot.wav", video, digest)
+    remote_generate(alice, replace(request, output=tmp_path / "cli" / "shot.wav"))
+    from_blender = read_sidecar(request.output)
+    from_cli = read_sidecar(tmp_path / "cli" / "shot.wav")
+    assert from_blender["source"]["video"] == str(video.absolute())
+    for record, name in OUTPUT_FIELDS:
+        assert from_cli[record][name] == str(tmp_path / "cli" / "shot.wav")
+        from_cli[record][name] = from_blender[record][name]
+    for document in (from_blender, from_cli):
+        del document["created"]  # when each job ran
+    assert from_blender == from_cli
