@@ -5,7 +5,8 @@ The server's certificate is trusted by its pinned SHA-256 fingerprint (what ``om
 --listen`` prints), checked right after the TLS handshake and before a byte of a request (the
 token) is sent. Videos go up with the service's resumable upload protocol (``POST
 /v1/uploads``, then ``PATCH`` with ``Upload-Offset``, resumed from ``HEAD`` after a dropped
-connection); a finished job's files come down, each checked against its sha256, and appear in
+connection; one that fails or is stopped is deleted on the server, as the CLI's is); a
+finished job's files come down, each checked against its sha256, and appear in
 the folder together or not at all.
 
 The stem's sidecar comes down naming the server's paths; before it is placed, the fields in
@@ -193,7 +194,8 @@ def upload(
     remote: Remote, path: Path, progress: Progress | None = None, sha256: str | None = None
 ) -> str:
     """Upload the video at ``path`` (whose ``sha256`` is computed unless given); the upload's
-    id, which a job names as its ``upload``."""
+    id, which a job names as its ``upload``. Failed or stopped (whatever ``progress`` raises),
+    the partial upload is deleted on the server."""
     size = path.stat().st_size
     digest = file_sha256(path) if sha256 is None else sha256
     declared = {"size": size, "sha256": digest, "name": path.name}
@@ -202,6 +204,28 @@ def upload(
         upload_id = _json(*_request(conn, remote, "POST", "/v1/uploads", declared))["upload"]["id"]
     finally:
         conn.close()
+    try:
+        _send(remote, path, upload_id, size, progress)
+    except BaseException:
+        _delete_upload(remote, upload_id)
+        raise
+    return upload_id
+
+
+def _delete_upload(remote: Remote, upload_id: str) -> None:
+    """Delete upload ``upload_id`` on the server, if it can still be reached."""
+    conn = remote.connection()
+    try:
+        _request(conn, remote, "DELETE", f"/v1/uploads/{upload_id}")
+    except (OSError, http.client.HTTPException):
+        pass  # the server is gone: its retention removes the upload
+    finally:
+        conn.close()
+
+
+def _send(remote: Remote, path: Path, upload_id: str, size: int, progress: Progress | None) -> None:
+    """The bytes of ``path`` to upload ``upload_id``, resumed from the server's offset after a
+    dropped connection."""
     drops, offset = 0, 0
     conn = remote.connection()
     try:
@@ -235,7 +259,6 @@ def upload(
         conn.close()
     if progress is not None:
         progress(size, size)
-    return upload_id
 
 
 def _inside(folder: Path, name: Any) -> Path:

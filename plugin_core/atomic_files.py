@@ -54,6 +54,11 @@ class OutputTransaction:
         """The files this transaction will write, in order."""
         return [target for _, target in self._pending]
 
+    @property
+    def pending(self) -> list[tuple[Path, Path]]:
+        """Each finished temporary file and the target it moves onto, in the order they move."""
+        return list(self._pending)
+
     def defer(self, temporary: Path, target: Path) -> None:
         """Move ``temporary`` onto ``target`` when the transaction commits."""
         self._pending.append((temporary, target))

@@ -3,8 +3,9 @@
 A shot is refused (InputError naming its row) when its model is unknown, not a generator or
 not on this machine, when two shots write the same file, when a shot would write over
 another's video, or when its stem exists and is neither a batch's stem nor allowed to be
-replaced (``overwrite``). A shot whose stem, sidecar and takes exist and whose sidecar records
-the same request hash is up to date (skipped) unless ``overwrite`` asks for it again.
+replaced (``overwrite``); a shot whose commit a killed run left midway is finished first. A
+shot whose stem, sidecar and takes exist and whose sidecar records the same request hash is up
+to date (skipped) unless ``overwrite`` asks for it again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from plugin_core.batch.commit_journal import finish_commit
 from plugin_core.batch.request_hash import model_identity, request_hash
 from plugin_core.batch.shot_list import Shot
 from plugin_core.batch.shot_run import (
@@ -62,6 +64,7 @@ def plan_batch(shots: Sequence[Shot], progress: Progress | None = None) -> list[
                 if target in videos:
                     raise InputError(f"{target} is the video of {videos[target]}.")
                 written[target] = shot.origin
+            finish_commit(request.output)  # a commit a killed run left midway
             remove_leftover_scratch(request.output)
             check_shot_outputs(shot)
             digest = request_hash(request, file_sha256(request.video), model)

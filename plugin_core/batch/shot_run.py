@@ -22,7 +22,9 @@ This is the interface every batch runner is built on (the local one in
     exactly the files the shot makes (by name, nothing else, no links), so files shipped from
     another process are never written anywhere else, and that each output may still be
     written (``overwrite``, or the file is a stem a batch made). Files on another file system
-    are copied into temporaries beside their targets first, so the commit itself is renames.
+    are copied into temporaries beside their targets first, so the commit itself is renames:
+    the sidecar's last, under a journal (:mod:`~plugin_core.batch.commit_journal`), so a
+    commit killed midway is finished by the next plan of the shot.
 
 ``run_shot(shot, loaded, progress, cancel) -> list[Path]`` is the two together through a
 scratch folder beside the output: what the local runner calls. A runner elsewhere computes
@@ -55,6 +57,7 @@ from typing import Any
 
 from models.family import Cancel
 from plugin_core.atomic_files import atomic_output, new_folder, own_transaction
+from plugin_core.batch.commit_journal import commit_journal_path, write_commit_journal
 from plugin_core.batch.request_hash import HASH_KEY
 from plugin_core.batch.shot_list import Shot
 from plugin_core.errors import InputError
@@ -135,15 +138,21 @@ def commit_shot(shot: Shot, folder: Path) -> list[Path]:
             f"({', '.join(sorted(produced)) or 'none'}); nothing was written."
         )
     check_shot_outputs(shot)
-    base = shot.request.output.parent
-    takes = takes_folder(shot.request.output)
-    with contextlib.ExitStack() as stack:
-        if shot.request.variations > 1:
-            stack.enter_context(new_folder(takes))
-        stack.enter_context(own_transaction())
-        for name in expected:
-            with atomic_output(base / name) as temporary:
-                shutil.move(folder / name, temporary)
+    stem = shot.request.output
+    base = stem.parent
+    takes = takes_folder(stem)
+    moving = [*expected[2:], expected[0], expected[1]]  # the takes, the stem, the sidecar last
+    try:
+        with contextlib.ExitStack() as stack:
+            if shot.request.variations > 1:
+                stack.enter_context(new_folder(takes))
+            transaction = stack.enter_context(own_transaction())
+            for name in moving:
+                with atomic_output(base / name) as temporary:
+                    shutil.move(folder / name, temporary)
+            write_commit_journal(stem, transaction.pending)  # a kill from here on is finished
+    finally:
+        commit_journal_path(stem).unlink(missing_ok=True)
     return [base / name for name in expected]
 
 

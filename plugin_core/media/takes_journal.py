@@ -52,7 +52,7 @@ def write_journal(
         write_atomic(journal_path(stem), lambda tmp: tmp.write_text(json.dumps(journal)))
 
 
-def _alive(journal: dict[str, Any]) -> bool:
+def writer_alive(journal: dict[str, Any]) -> bool:
     """Whether the process that wrote ``journal`` may still be committing."""
     if journal.get("host") != socket.gethostname():
         return True  # another machine's process: cannot tell, leave it
@@ -70,7 +70,7 @@ def _alive(journal: dict[str, Any]) -> bool:
     return True
 
 
-def _temporaries(target: Path) -> list[Path]:
+def commit_temporaries(target: Path) -> list[Path]:
     """The temporary files :func:`~plugin_core.atomic_files.temporary_beside` makes for
     ``target`` (a write in progress, or a replaced file set aside)."""
     pattern = re.compile(
@@ -81,7 +81,7 @@ def _temporaries(target: Path) -> list[Path]:
     return [p for p in target.parent.iterdir() if pattern.fullmatch(p.name) and p.is_file()]
 
 
-def _safe_relative(name: object) -> bool:
+def safe_relative(name: object) -> bool:
     return (
         isinstance(name, str)
         and not Path(name).is_absolute()
@@ -102,14 +102,14 @@ def recover(stem: Path) -> None:
         return  # not one omnifoa wrote completely: leave it
     if not isinstance(journal, dict) or journal.get("schema") != JOURNAL_SCHEMA:
         return
-    if _alive(journal):
+    if writer_alive(journal):
         return
     added = journal.get("added")
     plays, document = journal.get("plays"), journal.get("sidecar")
     if (
         not isinstance(added, dict)
-        or not all(_safe_relative(n) and isinstance(h, str) for n, h in added.items())
-        or not _safe_relative(plays)
+        or not all(safe_relative(n) and isinstance(h, str) for n, h in added.items())
+        or not safe_relative(plays)
         or plays not in added
         or not isinstance(document, dict)
     ):
@@ -129,7 +129,7 @@ def recover(stem: Path) -> None:
         for take in ours.values():
             take.unlink()
     for target in targets:
-        for temporary in _temporaries(target):
+        for temporary in commit_temporaries(target):
             temporary.unlink(missing_ok=True)
     if len(ours) < len(added):
         for made in {(folder / n).parent for n in added} - {folder}:

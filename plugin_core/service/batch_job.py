@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plugin_core.batch.commit_journal import finish_commit
 from plugin_core.batch.plan import plan_batch
 from plugin_core.batch.runner import CANCELLED, NOT_STARTED, ShotResult, run_batch
 from plugin_core.batch.shot_list import Shot
@@ -144,11 +145,15 @@ class BatchRun:
 
 
 def recover_record(record: dict[str, Any]) -> None:
-    """A batch record an earlier process left unfinished: its shots' scratch folders removed,
-    the shots that had not ended marked failed, the job failed with what is still whole."""
+    """A batch record an earlier process left unfinished: a shot cut while its files moved
+    finished (done), its shots' scratch folders removed, the shots that had not ended marked
+    failed, the job failed with what is still whole. Called before the partial files beside
+    the outputs are removed: a cut commit is finished from them."""
     for shot in record.get("shots") or []:
         if not isinstance(shot, dict) or not isinstance(shot.get("output"), str):
             continue
+        if shot.get("state") == "running" and finish_commit(Path(shot["output"])):
+            shot.update(state="done", percent=100.0, reason=None)
         for folder in scratch_folders(Path(shot["output"])):
             shutil.rmtree(folder, ignore_errors=True)
         if shot.get("state") in ("queued", "running"):

@@ -217,12 +217,14 @@ class JobQueue:
                 continue
             if record.get("state") not in FINAL:
                 planned = [Path(p) for p in record.get("planned", []) if isinstance(p, str)]
-                remove_partials(planned)
                 if record.get("kind") == "batch":
-                    recover_record(record)
+                    recover_record(record)  # first: a shot's cut commit needs its partials
+                    remove_partials(planned)
                 elif record.get("stage") == "committing":
+                    remove_partials(planned)
                     _recover_commit(record, planned)
                 else:
+                    remove_partials(planned)
                     record.update(state="failed", stage="failed", error=INTERRUPTED)
                 record["finished"] = time.time()
                 write_private_json(path, record)
