@@ -4,17 +4,21 @@ Remote use (``omnifoa serve --listen``) answers only people named in ``tokens.js
 service's config folder (mode 0600, written atomically): each holds the SHA-256 of a random
 256-bit token, never the token itself (``omnifoa serve tokens add NAME`` prints it once). The
 service re-reads the file whenever it changes, so a revoked token is refused from the next
-request on, without a restart.
+request on, without a restart. Edits hold an exclusive lock on ``tokens.json.lock`` beside it
+from read to write, so two ``tokens add``/``revoke`` at once both take effect.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +27,7 @@ from plugin_core.errors import InputError
 from plugin_core.service.state_file import new_token, write_private_json
 
 TOKENS_NAME = "tokens.json"
+_LOCK_NAME = TOKENS_NAME + ".lock"  # held by whoever edits the token file
 _PERSON = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _BEARER = b"Bearer "
 
@@ -93,27 +98,40 @@ def _write(path: Path, people: dict[str, dict[str, Any]]) -> None:
     write_private_json(path, {"format": "omnifoa-tokens", "version": 1, "people": people})
 
 
+@contextmanager
+def _editing(folder: Path) -> Iterator[Path]:
+    """The token file of ``folder``, locked against other editors (processes included)."""
+    fd = os.open(folder / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
+        yield folder / TOKENS_NAME
+    finally:
+        os.close(fd)
+
+
 def add_person(folder: Path, name: str) -> str:
     """A new token for ``name`` (stored hashed in ``folder``); the token, to show once."""
-    path = folder / TOKENS_NAME
-    people = _read(path)
-    if check_person(name) in people:
-        raise InputError(
-            f"{name} has a token already; revoke it first (`omnifoa serve tokens revoke {name}`)."
-        )
-    token = new_token()
-    people[name] = {"sha256": _digest(token.encode()), "added": round(time.time())}
-    _write(path, people)
+    check_person(name)
+    with _editing(folder) as path:
+        people = _read(path)
+        if name in people:
+            raise InputError(
+                f"{name} has a token already; revoke it first "
+                f"(`omnifoa serve tokens revoke {name}`)."
+            )
+        token = new_token()
+        people[name] = {"sha256": _digest(token.encode()), "added": round(time.time())}
+        _write(path, people)
     return token
 
 
 def revoke_person(folder: Path, name: str) -> None:
     """Forget ``name``'s token: the service refuses it from its next request on."""
-    path = folder / TOKENS_NAME
-    people = _read(path)
-    if people.pop(name, None) is None:
-        raise InputError(f"No token is held by {name[:80]!r}; see `omnifoa serve tokens list`.")
-    _write(path, people)
+    with _editing(folder) as path:
+        people = _read(path)
+        if people.pop(name, None) is None:
+            raise InputError(f"No token is held by {name[:80]!r}; see `omnifoa serve tokens list`.")
+        _write(path, people)
 
 
 def people(folder: Path) -> dict[str, float]:

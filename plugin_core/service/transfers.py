@@ -2,9 +2,10 @@
 connection) and download a finished job's files, verified and committed all-or-nothing.
 
 Bytes are streamed with :mod:`http.client` in large blocks, never held whole in memory. Each
-``PATCH`` carries at most ``CHUNK`` bytes, so a slow link finishes each request well inside
-the service's per-request deadline. An ``https://`` service is reached with the client's
-trust (its CA file or pinned certificate), the loopback one over plain HTTP.
+``PATCH`` carries at most ``CHUNK`` bytes; the service lets it take as long as its bytes keep
+coming at its minimum rate, and on a link slower than that each cut keeps what came, so the
+next ``PATCH`` goes on from there. An ``https://`` service is reached with the client's trust
+(its CA file or pinned certificate), the loopback one over plain HTTP.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import http.client
 import json
 from collections.abc import Callable
 from contextlib import ExitStack
+from http import HTTPStatus
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -25,7 +27,7 @@ from plugin_core.service.client import ServiceClient, ServiceError
 
 CHUNK = 64 * 1024 * 1024  # bytes per PATCH
 BLOCK = 1024 * 1024  # bytes per socket write or read
-RETRIES = 5  # dropped connections in a row before an upload gives up
+RETRIES = 5  # dropped connections in a row, none moving the upload on, before giving up
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 Adapt = Callable[[str, Path], None]  # (the listed name, its verified bytes) before the commit
 
@@ -164,13 +166,16 @@ def resume_upload(
                         "PATCH", f"/v1/uploads/{upload_id}", _Slice(file, length), headers
                     )
                     raw = response.read()
+                    if response.status == HTTPStatus.REQUEST_TIMEOUT:  # cut: bytes came slowly
+                        _answer(response, raw)  # its sentence, handled as a dropped connection
                 except (ServiceError, OSError, http.client.HTTPException):
-                    drops += 1
-                    if drops > RETRIES:
-                        raise
                     link.close()
                     link = _Link(client)
-                    offset = _offset(link, upload_id)
+                    kept = _offset(link, upload_id)
+                    drops = 0 if kept > offset else drops + 1  # a cut that kept bytes is progress
+                    if drops > RETRIES:
+                        raise
+                    offset = kept
                     continue
                 if response.status == 409 and response.getheader("Upload-Offset"):
                     offset = int(response.getheader("Upload-Offset", "0"))  # it went on elsewhere
