@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from plugin_core.cli.values import number, whole
-from plugin_core.generation.request import MAX_SEED
+from plugin_core.generation.request import MAX_SEED, MAX_TAKES
 
 
 def _takes(args: argparse.Namespace) -> int:
@@ -76,7 +76,10 @@ def add_takes_commands(sub: argparse._SubParsersAction) -> None:
         help="seed of the new take(s) (default: one no take of the stem used)",
     )
     p.add_argument(
-        "--takes", type=whole("--takes", 1, 16), default=1, help="how many new takes (default 1)"
+        "--takes",
+        type=whole("--takes", 1, MAX_TAKES),
+        default=1,
+        help="how many new takes (default 1)",
     )
     p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
     p.set_defaults(run=_regenerate, transactional=True)

@@ -33,7 +33,7 @@ from plugin_core.atomic_files import new_folder, output_transaction, own_transac
 from plugin_core.errors import InputError
 from plugin_core.generation.loaded_model import LoadedModel, load_model
 from plugin_core.generation.pipeline import StepProgress, generate
-from plugin_core.generation.request import MAX_SEED, request_from_record
+from plugin_core.generation.request import MAX_SEED, MAX_TAKES, request_from_record
 from plugin_core.media.stem_sidecar import sha256_of, write_sidecar
 from plugin_core.media.stem_takes import (
     Take,
@@ -51,7 +51,6 @@ CODEC_FADE_S = 0.01  # the crossfade hiding a codec's difference at a forced-cod
 RESAMPLE_MARGIN_S = 0.1  # stem audio read beyond the model's span, so resampling has no edge
 MIN_RANGE_S = 4 * CROSSFADE_S
 CONTEXT_S = 0.5  # audio the model makes on each side of the range at least (then discarded)
-MAX_TAKES = 16
 
 
 @dataclass(frozen=True)

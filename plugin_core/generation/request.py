@@ -24,6 +24,7 @@ SCHEMA_VERSION = 3  # bump when a field's name, meaning, type or range changes
 DEFAULT_MODEL = "omnifoa-mini"
 MIN_SPAN_SECONDS = 0.5
 MAX_SEED = 2**63 - 1
+MAX_TAKES = 16  # takes of one stem made at once (variations, or a range made again)
 Level = Literal["loudness", "peak", "off"]
 Kind = Literal["int", "float", "bool", "str", "path", "direction_path"]
 
@@ -93,7 +94,7 @@ class GenerationRequest:
     )
     seed: int = field(default=0, metadata=_meta(FieldSpec("int", "sampling seed", 0, MAX_SEED)))
     variations: int = field(
-        default=1, metadata=_meta(FieldSpec("int", "takes of the stem (variations)", 1, 16))
+        default=1, metadata=_meta(FieldSpec("int", "takes of the stem (variations)", 1, MAX_TAKES))
     )
     steps: int | None = field(
         default=None,

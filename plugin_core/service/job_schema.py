@@ -37,9 +37,10 @@ from plugin_core.file_checks import input_file
 from plugin_core.generation.model_registry import get_entry
 from plugin_core.generation.outputs import check_outputs
 from plugin_core.generation.pipeline import sampling_options
-from plugin_core.generation.regenerate import MAX_TAKES, RangeEdit
+from plugin_core.generation.regenerate import RangeEdit
 from plugin_core.generation.request import (
     MAX_SEED,
+    MAX_TAKES,
     GenerationRequest,
     check_field,
     field_specs,

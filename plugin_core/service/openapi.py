@@ -12,8 +12,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Route
 
 from plugin_core import __version__
-from plugin_core.generation.regenerate import MAX_TAKES
-from plugin_core.generation.request import MAX_SEED, SCHEMA_VERSION, schema_document
+from plugin_core.generation.request import MAX_SEED, MAX_TAKES, SCHEMA_VERSION, schema_document
 from plugin_core.service.job_schema import (
     MAX_BATCH_SHOTS,
     REGENERATE_FIELDS,

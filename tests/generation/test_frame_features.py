@@ -6,22 +6,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from model_fixtures import fov_views_seen, tiny_family_model
+from model_fixtures import fov_views_seen
 from video_fixtures import fps_filter_indices, frame_index, indexed_frames
 
 from models.family import ViewSpec
 from plugin_core.generation import conditioning
 from plugin_core.generation.frame_features import decode_size, perspective_decode_width
-from plugin_core.generation.loaded_model import LoadedModel, unregistered
+from plugin_core.generation.loaded_model import LoadedModel
 from plugin_core.generation.pipeline import generate
 from plugin_core.generation.request import GenerationRequest
 from plugin_core.media.video import decode_range, write_video
 from plugin_core.spatial.projection import erp_to_perspective, perspective_grid
-
-
-@pytest.fixture(scope="module")
-def loaded() -> LoadedModel:
-    return unregistered(tiny_family_model(), "tiny-test")
 
 
 def finest_view_step(fov: float, size: int) -> float:

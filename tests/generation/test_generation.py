@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from model_fixtures import fov_views_seen, tiny_family_model
+from model_fixtures import fov_views_seen
 
 from models.family import SamplingCancelled, SamplingOptions, Take, ViewSpec, WindowSpec
 from plugin_core.errors import InputError
@@ -29,11 +29,6 @@ from plugin_core.media.video import decode_range, write_video
 from plugin_core.spatial.direction_path import DirectionPath
 from plugin_core.spatial.foa import encode_mono, intensity_directions, to_ambix
 from plugin_core.synthsphere import make_scene, render_frames
-
-
-@pytest.fixture(scope="module")
-def loaded() -> LoadedModel:
-    return unregistered(tiny_family_model(), "tiny-test")
 
 
 @pytest.fixture(scope="module")

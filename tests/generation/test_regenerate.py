@@ -12,21 +12,15 @@ import pytest
 import soundfile as sf
 from cli_runner import run_main
 from hostile_inputs import snapshot
-from model_fixtures import tiny_family_model
 
 from plugin_core.errors import InputError
-from plugin_core.generation.loaded_model import LoadedModel, load_model, unregistered
+from plugin_core.generation.loaded_model import LoadedModel, load_model
 from plugin_core.generation.pipeline import generate
 from plugin_core.generation.regenerate import RangeEdit, regenerate
 from plugin_core.generation.request import GenerationRequest
 from plugin_core.media.stem_takes import choose_take, read_sidecar, stem_takes
 from plugin_core.media.video import write_video
 from plugin_core.synthsphere import make_scene, render_frames
-
-
-@pytest.fixture(scope="module")
-def loaded() -> LoadedModel:
-    return unregistered(tiny_family_model(), "tiny-test")
 
 
 @pytest.fixture(scope="module")

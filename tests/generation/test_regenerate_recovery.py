@@ -15,9 +15,8 @@ import pytest
 import soundfile as sf
 from cli_runner import run_main
 from hostile_inputs import snapshot
-from model_fixtures import tiny_family_model
 
-from plugin_core.generation.loaded_model import LoadedModel, unregistered
+from plugin_core.generation.loaded_model import LoadedModel
 from plugin_core.generation.pipeline import generate
 from plugin_core.generation.regenerate import RangeEdit, regenerate
 from plugin_core.generation.request import GenerationRequest
@@ -31,11 +30,6 @@ SUPPORT = Path(__file__).resolve().parents[1] / "support"
 # stem set aside, 5 the new stem, 6 the sidecar set aside, 7 the new sidecar. Killed after 4
 # there is no stem, after 6 no sidecar.
 UNDONE, FINISHED = (1, 2), (4, 6)
-
-
-@pytest.fixture(scope="module")
-def loaded() -> LoadedModel:
-    return unregistered(tiny_family_model(), "tiny-test")
 
 
 @pytest.fixture(scope="module")
